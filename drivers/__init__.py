@@ -1,0 +1,1 @@
+"""Instrument drivers (one module per model, on pymeasure) and the role adapters."""

@@ -1,0 +1,185 @@
+"""Role adapters: what procedures see of the station (``shno_source``, ``gate``, ``spectrum``).
+
+The ``field`` role is the closed-loop controller in :mod:`drivers.field`. Every output change
+goes through :class:`labctl.safety.Ramp`; limits come from the station file.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from drivers.contracts import CurrentSource, SpectrumAnalyzer, VoltageSource
+from labctl.clock import Clock
+from labctl.config import GateLimits, ShnoLimits, SpectrumLimits
+from labctl.errors import LimitError
+from labctl.safety import Ramp, Range
+
+
+class ShnoSource:
+    """I_SHNO: a current source that only ever moves by safe ramps."""
+
+    role = "shno_source"
+
+    def __init__(self, driver: CurrentSource, limits: ShnoLimits, clock: Clock,
+                 stop: threading.Event):
+        self.driver = driver
+        self.limits = limits
+        self.allowed = Range("I_SHNO", -limits.max_current, limits.max_current, "A")
+        self.ramp = Ramp(self.allowed, driver.read_source_current, driver.set_source_current,
+                         limits.max_step, limits.dwell, clock, stop)
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """Current-source mode with the station's compliance; output on at the present level."""
+        if self._prepared:
+            return
+        if not self.driver.read_output_enabled():
+            self.driver.configure_current_source(self.limits.compliance_voltage)
+            self.driver.set_source_current(0.0)
+            self.driver.enable_output()
+        self._prepared = True
+
+    def ramp_to(self, amps: float) -> float:
+        """Ramp I_SHNO to ``amps`` (A) from a fresh read-back; raise LimitError beyond limits."""
+        self.allowed.check(amps)
+        self.prepare()
+        return self.ramp.to(amps)
+
+    def read_current(self) -> float:
+        return self.driver.read_source_current()
+
+    def read_voltage(self) -> float:
+        return self.driver.measure_voltage()
+
+    def in_compliance(self) -> bool:
+        return self.driver.in_compliance()
+
+    def ramp_down(self) -> None:
+        """Ramp to zero (ignoring abort requests), then switch the output off."""
+        if self.driver.read_output_enabled():
+            self.ramp.to_zero()
+            self.driver.disable_output()
+        self._prepared = False
+
+    def snapshot(self) -> dict:
+        return {"idn": self.driver.id, "current": self.read_current(),
+                "limits": self.limits.model_dump()}
+
+
+class Gate:
+    """V_M: a voltage source that is never driven without a current compliance."""
+
+    role = "gate"
+
+    def __init__(self, driver: VoltageSource, limits: GateLimits, clock: Clock,
+                 stop: threading.Event):
+        self.driver = driver
+        self.limits = limits
+        self.clock = clock
+        self.allowed = Range("V_M", limits.min_voltage, limits.max_voltage, "V")
+        self.compliance_range = Range("gate compliance", 1e-9, limits.max_compliance, "A")
+        self.ramp = Ramp(self.allowed, driver.read_source_voltage, driver.set_source_voltage,
+                         limits.max_step, limits.dwell, clock, stop)
+        self._prepared = False
+
+    def prepare(self, compliance: float) -> None:
+        if not self.driver.read_output_enabled():
+            self.driver.configure_voltage_source(compliance)
+            self.driver.set_source_voltage(0.0)
+            self.driver.enable_output()
+        self._prepared = True
+
+    def set_compliance(self, amps: float) -> None:
+        amps = self.compliance_range.check(amps)
+        self.prepare(amps)
+        self.driver.set_compliance_current(amps)
+
+    def _check_compliance_programmed(self) -> None:
+        programmed = self.driver.read_compliance_current()
+        if not (0 < programmed <= self.limits.max_compliance * (1 + 1e-9)):
+            raise LimitError(
+                f"gate compliance = {programmed:g} A: not within (0, "
+                f"{self.limits.max_compliance:g}] A; refusing to drive the memristor"
+            )
+
+    def ramp_to(self, volts: float, compliance: float | None = None) -> float:
+        """Ramp V_M to ``volts`` with a current compliance (set now, or already programmed)."""
+        self.allowed.check(volts)
+        if compliance is not None:
+            self.set_compliance(compliance)
+        elif not self._prepared:
+            raise LimitError("gate: no compliance given; refusing to drive the memristor")
+        self._check_compliance_programmed()
+        return self.ramp.to(volts)
+
+    def measure(self) -> tuple[float, float, bool]:
+        """(V_M programmed, measured current, compliance reached)."""
+        return (self.driver.read_source_voltage(), self.driver.measure_current(),
+                self.driver.in_compliance())
+
+    def pulse(self, volts: float, width: float, compliance: float) -> tuple[float, bool]:
+        """Apply ``volts`` for ``width`` s with ``compliance``; return (current, compliance hit)."""
+        self.ramp_to(volts, compliance)
+        current = self.driver.measure_current()
+        tripped = self.driver.in_compliance()
+        self.clock.sleep(width)
+        self.ramp.to_zero()
+        return current, tripped
+
+    def ramp_down(self) -> None:
+        if self.driver.read_output_enabled():
+            self.ramp.to_zero()
+            self.driver.disable_output()
+        self._prepared = False
+
+    def snapshot(self) -> dict:
+        return {"idn": self.driver.id, "voltage": self.driver.read_source_voltage(),
+                "limits": self.limits.model_dump()}
+
+
+class Spectrum:
+    """The spectrum analyzer: configure a sweep, acquire (frequency, trace in dBm)."""
+
+    role = "spectrum"
+
+    def __init__(self, driver: SpectrumAnalyzer, limits: SpectrumLimits):
+        self.driver = driver
+        self.limits = limits
+        self._freq: np.ndarray | None = None
+        self._settings: tuple | None = None
+
+    def configure(self, f_start: float, f_stop: float, points: int, rbw: float,
+                  vbw: float | None = None, averages: int = 1, detector: str = "average",
+                  reference_level: float = -20.0) -> np.ndarray:
+        """Set up the sweep (only what changed is sent) and return the frequency axis."""
+        band = Range("frequency", self.limits.min_frequency, self.limits.max_frequency, "Hz")
+        band.check(f_start)
+        band.check(f_stop)
+        if f_stop <= f_start:
+            raise LimitError(f"f_stop = {f_stop:g} Hz: must be above f_start = {f_start:g} Hz")
+        Range("points", 2, self.limits.max_points, "").check(points)
+        vbw = rbw / 10 if vbw is None else vbw
+        settings = (f_start, f_stop, int(points), rbw, vbw, int(averages), detector,
+                    reference_level)
+        if settings != self._settings:
+            self.driver.configure_sweep(*settings)
+            self.driver.raise_errors()
+            self._freq = self.driver.frequencies()
+            self._settings = settings
+        return self._freq
+
+    def acquire(self) -> tuple[np.ndarray, np.ndarray]:
+        """One sweep (with averaging); returns (frequency in Hz, trace in dBm)."""
+        if self._freq is None:
+            raise RuntimeError("spectrum: configure() before acquire()")
+        self.driver.single_sweep()
+        return self._freq, self.driver.read_trace()
+
+    def ramp_down(self) -> None:
+        """The analyzer drives nothing; nothing to make safe."""
+
+    def snapshot(self) -> dict:
+        return {"idn": self.driver.id, "settings": self._settings,
+                "limits": self.limits.model_dump()}

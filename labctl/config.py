@@ -1,0 +1,189 @@
+"""The station file (TOML): which instrument plays which role, and each role's safety limits.
+
+Every mistake in a station file becomes one ConfigError line that names the file, the key
+and the value; nothing is connected before the whole file has been validated.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from labctl.errors import ConfigError
+
+# Hard ceilings no station file may exceed: protection against a typo in a unit
+# (2.5 instead of 2.5e-3) on a device that burns out at a few mA.
+CEILING_SHNO_CURRENT = 10e-3  # A
+CEILING_GATE_VOLTAGE = 20.0  # V
+CEILING_GATE_COMPLIANCE = 10e-3  # A
+CEILING_FIELD = 2.0  # T
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstrumentConfig(_Strict):
+    driver: str = Field(description="driver name from the registry, e.g. keithley2450")
+    address: str = Field("", description="VISA resource name; ignored on a simulated station")
+    timeout: float = Field(5.0, gt=0, le=600, description="I/O timeout in s")
+
+
+class ShnoLimits(_Strict):
+    max_current: float = Field(gt=0, le=CEILING_SHNO_CURRENT, description="max |I_SHNO| in A")
+    max_step: float = Field(gt=0, le=1e-3, description="largest current step of a ramp in A")
+    dwell: float = Field(ge=0, le=10, description="wait after each ramp step in s")
+    compliance_voltage: float = Field(gt=0, le=20, description="voltage compliance in V")
+
+    @model_validator(mode="after")
+    def _step_within_max(self) -> ShnoLimits:
+        if self.max_step > self.max_current:
+            raise ValueError(f"max_step {self.max_step} exceeds max_current {self.max_current}")
+        return self
+
+
+class GateLimits(_Strict):
+    min_voltage: float = Field(ge=-CEILING_GATE_VOLTAGE, le=0, description="lowest V_M in V")
+    max_voltage: float = Field(ge=0, le=CEILING_GATE_VOLTAGE, description="highest V_M in V")
+    max_compliance: float = Field(gt=0, le=CEILING_GATE_COMPLIANCE, description="in A")
+    max_step: float = Field(10.0, gt=0, le=2 * CEILING_GATE_VOLTAGE, description="in V")
+    dwell: float = Field(0.0, ge=0, le=10, description="wait after each ramp step in s")
+
+
+class SpectrumLimits(_Strict):
+    min_frequency: float = Field(1e6, ge=0, description="lowest frequency in Hz")
+    max_frequency: float = Field(26.5e9, gt=0, le=110e9, description="highest frequency in Hz")
+    max_points: int = Field(100001, ge=2, le=1_000_001, description="trace points")
+
+
+class FieldLimits(_Strict):
+    max_field: float = Field(gt=0, le=CEILING_FIELD, description="max |B| in T")
+    max_ramp_rate: float = Field(gt=0, le=5.0, description="supply current ramp rate in A/s")
+    max_current: float = Field(gt=0, le=20.0, description="max |supply current| in A")
+    tolerance: float = Field(1e-3, gt=0, le=0.05, description="closed-loop field tolerance in T")
+    settle_time: float = Field(1.0, ge=0, le=60, description="wait before reading B in s")
+    step_time: float = Field(0.1, gt=0, le=10, description="time between ramp steps in s")
+    approach: Literal["below", "above"] = Field("below", description="side of approach")
+    overshoot: float = Field(0.01, ge=0, le=0.5, description="approach margin in T")
+
+
+class ShnoSourceConfig(InstrumentConfig):
+    limits: ShnoLimits
+
+
+class GateConfig(InstrumentConfig):
+    limits: GateLimits
+
+
+class SpectrumConfig(InstrumentConfig):
+    limits: SpectrumLimits = SpectrumLimits()
+
+
+class FieldConfig(_Strict):
+    supply: InstrumentConfig
+    gaussmeter: InstrumentConfig
+    limits: FieldLimits
+    # calibration table: supply current (A) -> field (T), monotonic; a line if two points
+    calibration: list[tuple[float, float]] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _calibration_monotonic(self) -> FieldConfig:
+        currents = [c for c, _ in self.calibration]
+        fields = [b for _, b in self.calibration]
+        up = all(b > a for a, b in zip(currents, currents[1:]))
+        mono = all(b > a for a, b in zip(fields, fields[1:]))
+        if not (up and mono):
+            raise ValueError("calibration must rise in both current and field")
+        return self
+
+
+class FaultConfig(_Strict):
+    instrument: Literal["shno_source", "gate", "spectrum", "supply", "gaussmeter"]
+    kind: Literal["timeout", "error", "disconnect", "breakdown"]
+    at_command: int | None = Field(None, ge=1, description="fault on this command number")
+    probability: float = Field(0.0, ge=0, le=1, description="fault chance per command")
+    code: int = Field(-300, description="error-queue code for kind='error'")
+    message: str = "Device-specific error"
+
+
+class SimConfig(_Strict):
+    seed: int = 1
+    realtime_factor: float = Field(0.0, ge=0, le=1, description="real s per simulated s")
+    device: dict[str, Any] = Field(default_factory=dict, description="physics overrides")
+    faults: list[FaultConfig] = Field(default_factory=list)
+
+
+class StationConfig(_Strict):
+    name: str = "probe-station"
+    simulated: bool = False
+    shno_source: ShnoSourceConfig
+    gate: GateConfig
+    spectrum: SpectrumConfig
+    field: FieldConfig
+    sim: SimConfig = SimConfig()
+    source: str = Field("", description="where this configuration was read from")
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """Plain data for the run file (JSON-serialisable)."""
+        return self.model_dump(mode="json")
+
+
+def _format_error(origin: str, err: ValidationError, data: dict[str, Any]) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "missing":
+        return f"{origin}: missing key '{loc}'"
+    if kind == "extra_forbidden":
+        return f"{origin}: unknown key '{loc}' = {first['input']!r}"
+    msg = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    if isinstance(value, dict):
+        return f"{origin}: {loc}: {msg}"
+    return f"{origin}: {loc} = {value!r}: {msg}"
+
+
+def parse_station(data: dict[str, Any], origin: str) -> StationConfig:
+    """Validate a decoded station table; raise ConfigError with one line on any mistake."""
+    try:
+        cfg = StationConfig.model_validate({**data, "source": origin})
+    except ValidationError as err:
+        raise ConfigError(_format_error(origin, err, data)) from None
+    from labctl.registry import known_driver
+
+    roles = {
+        "shno_source": cfg.shno_source,
+        "gate": cfg.gate,
+        "spectrum": cfg.spectrum,
+        "field.supply": cfg.field.supply,
+        "field.gaussmeter": cfg.field.gaussmeter,
+    }
+    for key, inst in roles.items():
+        if not known_driver(inst.driver):
+            raise ConfigError(f"{origin}: {key}.driver = {inst.driver!r}: unknown driver")
+    return cfg
+
+
+def load_station(path: str | Path) -> StationConfig:
+    """Read and validate a station TOML file."""
+    p = Path(path)
+    origin = f"station file '{p}'"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{origin}: cannot read: {err.strerror or err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{origin}: not valid TOML: {err}") from None
+    return parse_station(data, origin)
+
+
+def default_sim_station() -> StationConfig:
+    """The built-in simulated probe station used by ``--sim``."""
+    text = resources.files("labctl").joinpath("stations/sim.toml").read_text(encoding="utf-8")
+    return parse_station(tomllib.loads(text), "built-in simulated station")

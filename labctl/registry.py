@@ -1,0 +1,58 @@
+"""Instrument drivers found by name, so the station never imports every driver.
+
+Built-in drivers are listed here; other packages add theirs through the entry-point group
+``labctl.drivers`` (``name = "package.module:Class"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+# driver name -> "module:Class" of the real driver (pymeasure-based)
+DRIVERS: dict[str, str] = {
+    "keithley2450": "drivers.keithley2450:Keithley2450",
+    "keithley2400": "drivers.keithley2400:Keithley2400",
+    "keithley6221": "drivers.keithley6221:Keithley6221",
+    "keysight_xseries": "drivers.keysight_xseries:KeysightXSeries",
+    "rs_fsv": "drivers.rs_fsv:RohdeSchwarzFSV",
+    "kepco_bop": "drivers.kepco_bop:KepcoBOP",
+    "lakeshore425": "drivers.lakeshore425:LakeShore425",
+}
+
+# driver name -> "module:Class" of the simulated instrument that speaks the same SCPI
+SIMULATED: dict[str, str] = {
+    "keithley2450": "labctl.sim.sourcemeter:SimKeithley2450",
+    "keithley2400": "labctl.sim.sourcemeter:SimKeithley2400",
+    "keithley6221": "labctl.sim.sourcemeter:SimKeithley6221",
+    "keysight_xseries": "labctl.sim.analyzer:SimKeysightXSeries",
+    "rs_fsv": "labctl.sim.analyzer:SimRohdeSchwarzFSV",
+    "kepco_bop": "labctl.sim.magnet_supply:SimKepcoBOP",
+    "lakeshore425": "labctl.sim.gaussmeter:SimLakeShore425",
+}
+
+
+def _plugins() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group="labctl.drivers")}
+
+
+def known_driver(name: str) -> bool:
+    return name in DRIVERS or name in _plugins()
+
+
+def _load(target: str):
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def driver_class(name: str):
+    """The driver class registered under ``name``."""
+    target = DRIVERS.get(name) or _plugins().get(name)
+    if target is None:
+        raise KeyError(name)
+    return _load(target)
+
+
+def simulated_class(name: str):
+    """The simulated instrument for driver ``name`` (KeyError if there is none)."""
+    return _load(SIMULATED[name])

@@ -1,0 +1,92 @@
+"""The one ramp mechanism every output change goes through (GUI, CLI, procedures, scripts).
+
+A ramp checks the target against the station limits before anything is sent, starts from
+a fresh read-back of the instrument (never a cached value), moves in steps no larger than
+the limit with a dwell after each, and stops between steps when its stop event is set.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from labctl.clock import Clock
+from labctl.errors import Interrupted, LimitError
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a settable quantity, with its name and unit for messages."""
+
+    name: str
+    low: float
+    high: float
+    unit: str
+
+    def check(self, value: float) -> float:
+        """Return ``value`` as float, or raise LimitError naming the quantity and limit."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise LimitError(f"{self.name} = {value!r}: not a number") from None
+        if not math.isfinite(v):
+            raise LimitError(f"{self.name} = {v}: not a finite number")
+        if v < self.low or v > self.high:
+            raise LimitError(
+                f"{self.name} = {v:g} {self.unit}: beyond the station limit "
+                f"[{self.low:g}, {self.high:g}] {self.unit}"
+            )
+        return v
+
+
+class Ramp:
+    """Safe stepwise change of one output.
+
+    ``read`` must query the instrument (fresh read-back); ``write`` sends one level.
+    """
+
+    def __init__(self, allowed: Range, read: Callable[[], float], write: Callable[[float], None],
+                 max_step: float, dwell: float, clock: Clock,
+                 stop: threading.Event | None = None):
+        if max_step <= 0:
+            raise ValueError("max_step must be positive")
+        self.allowed = allowed
+        self.read = read
+        self.write = write
+        self.max_step = max_step
+        self.dwell = dwell
+        self.clock = clock
+        self.stop = stop
+
+    def plan(self, start: float, target: float) -> list[float]:
+        """The levels a ramp from ``start`` to ``target`` will write, in order."""
+        distance = target - start
+        n = max(1, math.ceil(abs(distance) / self.max_step - 1e-9))
+        if distance == 0:
+            return []
+        return [start + distance * k / n for k in range(1, n)] + [target]
+
+    def to(self, target: float, interruptible: bool = True) -> float:
+        """Ramp to ``target``; return the level reached.
+
+        Raises LimitError before sending anything if the target is outside the limits, and
+        Interrupted (after the step in progress) if the stop event is set.
+        """
+        target = self.allowed.check(target)
+        stop = self.stop if interruptible else None
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"{self.allowed.name}: ramp not started, abort requested")
+        start = float(self.read())
+        for level in self.plan(start, target):
+            self.write(level)
+            if not self.clock.sleep(self.dwell, stop):
+                raise Interrupted(
+                    f"{self.allowed.name}: ramp interrupted at {level:g} {self.allowed.unit}"
+                )
+        return target
+
+    def to_zero(self) -> float:
+        """Ramp to zero and ignore the stop event: used to make a station safe."""
+        return self.to(0.0, interruptible=False)

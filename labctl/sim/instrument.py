@@ -1,0 +1,189 @@
+"""Base class of the simulated instruments: SCPI dispatch, error queue, command log, faults."""
+
+from __future__ import annotations
+
+import inspect
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from pyvisa.util import to_ieee_block
+
+from labctl.clock import Clock
+from labctl.config import FaultConfig
+from labctl.sim.scpi import compile_pattern, normalize_header, split_message
+
+# SCPI standard error codes the simulated instruments push to their error queue
+UNDEFINED_HEADER = (-113, "Undefined header")
+DATA_OUT_OF_RANGE = (-222, "Data out of range")
+ILLEGAL_PARAMETER = (-224, "Illegal parameter value")
+QUERY_INTERRUPTED = (-410, "Query INTERRUPTED")
+
+
+class SimTimeout(Exception):
+    """Raised by a read that gets no answer (the adapter turns it into a VISA timeout)."""
+
+
+class SimDisconnected(Exception):
+    """Raised on any I/O after the simulated instrument was disconnected."""
+
+
+class SimCommandError(Exception):
+    """A handler rejects a command; the code and message go to the error queue."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One entry of a simulated instrument's command log."""
+
+    time: float  # virtual station time in s
+    command: str  # the header and arguments as received
+    header: str
+    args: str
+
+
+class SimInstrument:
+    """A simulated instrument that answers SCPI like its real model.
+
+    Subclasses mark handler methods with ``@scpi(pattern)``; a handler gets the argument
+    string and returns the response (str, bytes, or None for a command).
+    """
+
+    idn = "labctl,SimInstrument,0,0"
+    error_code_ok = (0, "No error")
+
+    def __init__(self, name: str, clock: Clock, faults: list[FaultConfig] | None = None,
+                 seed: int = 0):
+        self.name = name
+        self.clock = clock
+        self.faults = [f for f in (faults or []) if f.instrument == name]
+        self._fault_rng = random.Random(seed)
+        self.log: list[CommandRecord] = []
+        self.errors: deque[tuple[int, str]] = deque(maxlen=32)
+        self._pending: bytearray = bytearray()
+        self._swallow_next_response = False
+        self.connected = True
+        self.commands_received = 0
+        self._lock = threading.RLock()
+        self._handlers = self._collect_handlers()
+
+    def _collect_handlers(self):
+        handlers = []
+        for _, method in inspect.getmembers(type(self), predicate=inspect.isfunction):
+            for pattern in getattr(method, "_scpi_patterns", ()):
+                handlers.append((compile_pattern(pattern), method))
+        return handlers
+
+    # ---- I/O, called by the adapter ------------------------------------------------
+    def write(self, message: str) -> None:
+        with self._lock:
+            if not self.connected:
+                raise SimDisconnected(self.name)
+            self.commands_received += 1
+            self._inject_faults(message)
+            if not self.connected:
+                raise SimDisconnected(self.name)
+            for header, args in split_message(message):
+                self.log.append(CommandRecord(self.clock.now(), f"{header} {args}".strip(),
+                                              header, args))
+                response = self._dispatch(header, args)
+                if response is None:
+                    continue
+                if self._swallow_next_response:
+                    self._swallow_next_response = False
+                    continue
+                data = response if isinstance(response, bytes) else str(response).encode()
+                if self._pending:
+                    self._pending[-1:] = b";"  # several queries in one message: one reply line
+                self._pending += data + b"\n"
+
+    def read_bytes(self, count: int = -1) -> bytes:
+        with self._lock:
+            if not self.connected:
+                raise SimDisconnected(self.name)
+            if not self._pending:
+                raise SimTimeout(self.name)
+            if count is None or count < 0:
+                count = len(self._pending)
+            out = bytes(self._pending[:count])
+            del self._pending[:count]
+            return out
+
+    def read(self) -> str:
+        with self._lock:
+            if not self.connected:
+                raise SimDisconnected(self.name)
+            if not self._pending:
+                raise SimTimeout(self.name)
+            end = self._pending.find(b"\n")
+            end = len(self._pending) if end < 0 else end + 1
+            out = bytes(self._pending[:end])
+            del self._pending[:end]
+            return out.decode(errors="replace").rstrip("\r\n")
+
+    # ---- dispatch ---------------------------------------------------------------------
+    def _dispatch(self, header: str, args: str):
+        header = normalize_header(header)
+        for regex, method in self._handlers:
+            m = regex.match(header)
+            if m:
+                try:
+                    suffixes = [s for s in m.groups() if s]
+                    if suffixes and "suffix" in inspect.signature(method).parameters:
+                        return method(self, args, suffix=int(suffixes[0]))
+                    return method(self, args)
+                except SimCommandError as err:
+                    self.errors.append((err.code, err.message))
+                    return None
+                except (ValueError, IndexError):
+                    self.errors.append(ILLEGAL_PARAMETER)
+                    return None
+        self.errors.append(UNDEFINED_HEADER)
+        return None
+
+    # ---- faults -----------------------------------------------------------------------
+    def _inject_faults(self, message: str) -> None:
+        for fault in self.faults:
+            hit = fault.at_command == self.commands_received or (
+                fault.probability > 0 and self._fault_rng.random() < fault.probability
+            )
+            if not hit:
+                continue
+            if fault.kind == "timeout":
+                self._swallow_next_response = "?" in message
+                if not self._swallow_next_response:
+                    # a command that gets lost: the instrument never saw it
+                    raise SimTimeout(self.name)
+            elif fault.kind == "error":
+                self.errors.append((fault.code, fault.message))
+            elif fault.kind == "disconnect":
+                self.connected = False
+            elif fault.kind == "breakdown":
+                self.on_breakdown_fault()
+
+    def on_breakdown_fault(self) -> None:
+        """Hook for devices that can break down (memristor behind a gate source)."""
+
+    # ---- helpers for subclasses and tests ----------------------------------------------
+    def commands(self, pattern: str | None = None) -> list[CommandRecord]:
+        """The logged commands, optionally only those whose header matches a SCPI pattern."""
+        if pattern is None:
+            return list(self.log)
+        regex = compile_pattern(pattern)
+        return [r for r in self.log if regex.match(normalize_header(r.header))]
+
+    def next_error(self) -> str:
+        code, msg = self.errors.popleft() if self.errors else self.error_code_ok
+        return f'{code},"{msg}"'
+
+    @staticmethod
+    def block(values: np.ndarray, datatype: str = "f", big_endian: bool = False) -> bytes:
+        """An IEEE 488.2 definite-length binary block of the values."""
+        return bytes(to_ieee_block(values, datatype=datatype, is_big_endian=big_endian))
