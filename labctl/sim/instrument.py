@@ -53,15 +53,18 @@ class SimInstrument:
     """A simulated instrument that answers SCPI like its real model.
 
     Subclasses mark handler methods with ``@scpi(pattern)``; a handler gets the argument
-    string and returns the response (str, bytes, or None for a command).
+    string and returns the response (str, bytes, or None for a command). Concrete models
+    are built as ``Model(name, device, clock, faults, seed)`` where ``device`` is the
+    :class:`labctl.sim.device.DeviceModel` they are wired to.
     """
 
     idn = "labctl,SimInstrument,0,0"
     error_code_ok = (0, "No error")
 
-    def __init__(self, name: str, clock: Clock, faults: list[FaultConfig] | None = None,
+    def __init__(self, name: str, device, clock: Clock, faults: list[FaultConfig] | None = None,
                  seed: int = 0):
         self.name = name
+        self.device = device
         self.clock = clock
         self.faults = [f for f in (faults or []) if f.instrument == name]
         self._fault_rng = random.Random(seed)
