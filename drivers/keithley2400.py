@@ -1,0 +1,145 @@
+"""Keithley 2400 SourceMeter: I_SHNO source or V_M gate.
+
+Builds on pymeasure's Keithley2400 (already strict for most settings) and adds the
+CurrentSource and VoltageSource contracts, compliance-trip queries, a guard that keeps a
+measurement from switching the output on, and no unsafe shortcuts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pymeasure.instruments import Instrument
+from pymeasure.instruments.keithley import Keithley2400 as _PymeasureKeithley2400
+from pymeasure.instruments.validators import strict_range
+
+from drivers.base import LabInstrument
+
+MAX_CURRENT = 1.05  # A
+MAX_VOLTAGE = 210.0  # V
+# the 2400 takes the magnitude of a negative compliance; labctl insists on a positive one
+CURRENT_COMPLIANCE_RANGE = (1e-9, 1.05)  # A, :SENS:CURR:PROT
+VOLTAGE_COMPLIANCE_RANGE = (2e-4, 210.0)  # V, :SENS:VOLT:PROT
+
+
+def _error_entry(values: list) -> tuple[int, str]:
+    """(code, message) from a ``SYST:ERR?`` reply such as ``-113,"Undefined header"``."""
+    code = int(float(values[0]))
+    message = str(values[1]).strip().strip('"') if len(values) > 1 else ""
+    return code, message
+
+
+class Keithley2400(LabInstrument, _PymeasureKeithley2400):
+    """Keithley 2400 as I_SHNO current source or V_M voltage source with a compliance.
+
+    pymeasure's constructor sets ``:FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME,
+    STATUS``; readings are parsed in that order.
+    """
+
+    def __init__(self, adapter, name: str = "Keithley 2400", **kwargs):
+        super().__init__(adapter, name, **kwargs)
+
+    next_error = Instrument.measurement(
+        "SYST:ERR?", """Get the next error-queue entry as (code, message).""",
+        cast=str, maxsplit=1, get_process=lambda v: _error_entry([v]),
+        get_process_list=_error_entry,
+    )
+    compliance_current = Instrument.control(
+        ":SENSE:CURRENT:PROTECTION?", ":SENSE:CURRENT:PROTECTION %g",
+        """Control the current compliance of the voltage source in A (positive).""",
+        validator=strict_range, values=CURRENT_COMPLIANCE_RANGE,
+    )
+    compliance_voltage = Instrument.control(
+        ":SENSE:VOLTAGE:PROTECTION?", ":SENSE:VOLTAGE:PROTECTION %g",
+        """Control the voltage compliance of the current source in V (positive).""",
+        validator=strict_range, values=VOLTAGE_COMPLIANCE_RANGE,
+    )
+    buffer_points = Instrument.control(
+        ":TRAC:POIN?", ":TRAC:POIN %d",
+        """Control the configured number of buffer points (1 to 2500).""",
+        validator=strict_range, values=[1, 2500], cast=int,
+    )
+
+    # ---- CurrentSource -----------------------------------------------------------------
+    def configure_current_source(self, compliance_voltage: float) -> None:
+        """Current-source mode (fixed level), voltage compliance, measure voltage."""
+        limit = strict_range(compliance_voltage, VOLTAGE_COMPLIANCE_RANGE)
+        self.write(f":SOUR:FUNC CURR;:SOUR:CURR:MODE FIX;:SOUR:CURR:RANG:AUTO 1;"
+                   f':SENS:FUNC "VOLT";:SENS:VOLT:PROT {limit:g};:SENS:VOLT:RANG:AUTO 1')
+
+    def read_source_current(self) -> float:
+        return float(self.source_current)
+
+    def set_source_current(self, amps: float) -> None:
+        self.source_current = amps
+
+    def measure_voltage(self) -> float:
+        """Measured voltage in V; NaN while the output is off (a reading would switch it on)."""
+        if not self.read_output_enabled():
+            return math.nan
+        return _reading(self.voltage)
+
+    # ---- VoltageSource -----------------------------------------------------------------
+    def configure_voltage_source(self, compliance_current: float) -> None:
+        """Voltage-source mode (fixed level), current compliance, measure current."""
+        limit = strict_range(compliance_current, CURRENT_COMPLIANCE_RANGE)
+        self.write(f":SOUR:FUNC VOLT;:SOUR:VOLT:MODE FIX;:SOUR:VOLT:RANG:AUTO 1;"
+                   f':SENS:FUNC "CURR";:SENS:CURR:PROT {limit:g};:SENS:CURR:RANG:AUTO 1')
+
+    def read_compliance_current(self) -> float:
+        return float(self.compliance_current)
+
+    def set_compliance_current(self, amps: float) -> None:
+        self.compliance_current = amps
+
+    def read_source_voltage(self) -> float:
+        return float(self.source_voltage)
+
+    def set_source_voltage(self, volts: float) -> None:
+        self.source_voltage = volts
+
+    def measure_current(self) -> float:
+        """Measured current in A; NaN while the output is off (a reading would switch it on)."""
+        if not self.read_output_enabled():
+            return math.nan
+        return _reading(self.current)
+
+    # ---- both --------------------------------------------------------------------------
+    def read_output_enabled(self) -> bool:
+        return bool(self.source_enabled)
+
+    def enable_output(self) -> None:
+        self.source_enabled = True
+
+    def disable_output(self) -> None:
+        self.source_enabled = False
+
+    def in_compliance(self) -> bool:
+        """Whether the source sits at its compliance (asks the source function first)."""
+        if self.source_mode == "current":
+            return bool(int(float(self.ask(":SENS:VOLT:PROT:TRIP?"))))
+        return bool(int(float(self.ask(":SENS:CURR:PROT:TRIP?"))))
+
+    # ---- pymeasure shortcuts that bypass the station's safe ramps ----------------------
+    def ramp_to_current(self, *args, **kwargs):
+        raise NotImplementedError("use the shno_source role: it ramps within the station limits")
+
+    def ramp_to_voltage(self, *args, **kwargs):
+        raise NotImplementedError("use the gate role: it ramps within the station limits")
+
+    def shutdown(self) -> None:
+        """Switch the output off, but only at a zero level (ramp down with the role first)."""
+        if self.read_output_enabled():
+            level = (self.read_source_current() if self.source_mode == "current"
+                     else self.read_source_voltage())
+            if not math.isclose(level, 0.0, abs_tol=1e-12):
+                raise RuntimeError(f"{self.name}: output at {level:g}, not 0; "
+                                   "ramp it down before shutting down")
+            self.disable_output()
+        self.isShutdown = True
+
+
+def _reading(value) -> float:
+    """A reading as float; the 2400's overflow marker 9.91e37 becomes NaN."""
+    v = float(value)
+    return math.nan if v >= 9.9e37 else v

@@ -1,0 +1,220 @@
+"""Keysight X-series signal analyzers (N9010A EXA, N9020A MXA, N9030A PXA), swept SA mode.
+
+Also home of :class:`SweptAnalyzer`, the sweep/trace logic the R&S FSV driver shares: one
+averaged single sweep waited for with ``*OPC?``, trace 1 as a binary REAL,32 block.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+from pymeasure.instruments import Instrument, SCPIMixin
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+from drivers.base import LabInstrument
+from labctl.errors import InstrumentError
+
+FREQUENCY_FORMAT = "%.12g"  # Hz, integer-exact up to 1 THz
+
+
+def strict_integer(value, values):
+    """Validator: an integer within [min(values), max(values)]; raise otherwise."""
+    if isinstance(value, bool) or int(value) != value:
+        raise ValueError(f"Value of {value!r} is not an integer")
+    return int(strict_range(value, values))
+
+
+def read_ieee_block(instrument, dtype: str) -> np.ndarray:
+    """Read one IEEE-488.2 definite-length block (and its terminator) as float32 values."""
+
+    def fail(detail: str) -> InstrumentError:
+        instrument.adapter.flush_read_buffer()  # never leave half a block for the next read
+        return InstrumentError(instrument.name, instrument.last_command, detail)
+
+    head = instrument.read_bytes(2)
+    if head[:1] != b"#" or not head[1:2].isdigit():
+        raise fail(f"expected an IEEE-488.2 binary block, got {head!r}")
+    digits = int(head[1:2])
+    if digits == 0:
+        raise fail("indefinite-length binary block (#0) not supported")
+    size_text = instrument.read_bytes(digits)
+    if not size_text.isdigit():
+        raise fail(f"bad binary block length {size_text!r}")
+    size = int(size_text)
+    itemsize = np.dtype(dtype).itemsize
+    if size % itemsize:
+        raise fail(f"binary block of {size} bytes is not a whole number of {dtype} values")
+    payload = instrument.read_bytes(size) if size else b""
+    if len(payload) != size:
+        raise fail(f"binary block truncated: {len(payload)} of {size} bytes")
+    terminator = instrument.read_bytes(1)
+    if terminator != b"\n":
+        raise fail(f"binary block not followed by a newline but {terminator!r}")
+    return np.frombuffer(payload, dtype=dtype).astype(np.float32)
+
+
+class SweptAnalyzer(SCPIMixin, Instrument):
+    """Sweep and trace logic shared by the swept spectrum analyzers (contract SpectrumAnalyzer).
+
+    A subclass declares the SCPI properties ``start_frequency``, ``stop_frequency``,
+    ``sweep_points``, ``resolution_bandwidth``, ``video_bandwidth``, ``detector``,
+    ``average_type``, ``trace_mode``, ``average_count``, ``reference_level``,
+    ``continuous_sweep`` and ``sweep_time``, plus the class constants below.
+    """
+
+    SINGLE_SWEEP = ":INIT:IMM;*OPC?"
+    TRACE_QUERY = ""  # sets the binary format and asks for trace 1 in one message
+    TRACE_DTYPE = "<f4"
+    DETECTORS: dict[str, str] = {}
+    # margin on the expected acquisition time before a sweep counts as timed out
+    TIMEOUT_FACTOR = 1.5
+    TIMEOUT_MARGIN = 2.0  # s
+
+    _acquisition_time: float | None = None  # s, one sweep times the averages
+
+    def configure_sweep(self, f_start: float, f_stop: float, points: int, rbw: float,
+                        vbw: float, averages: int, detector: str = "average",
+                        reference_level: float = -20.0) -> None:
+        """Single-sweep mode with power averaging of trace 1; every value is checked first."""
+        if not f_stop > f_start:
+            raise ValueError(f"f_stop = {f_stop:g} Hz must be above f_start = {f_start:g} Hz")
+        checks = [
+            (strict_range, f_start, self.start_frequency_values),
+            (strict_range, f_stop, self.stop_frequency_values),
+            (strict_integer, points, self.sweep_points_values),
+            (strict_range, rbw, self.resolution_bandwidth_values),
+            (strict_range, vbw, self.video_bandwidth_values),
+            (strict_integer, averages, self.average_count_values),
+            (strict_discrete_set, detector, self.DETECTORS),
+            (strict_range, reference_level, self.reference_level_values),
+        ]
+        for validator, value, allowed in checks:
+            validator(value, allowed)
+        self.continuous_sweep = False
+        self.start_frequency = f_start
+        self.stop_frequency = f_stop
+        self.sweep_points = int(points)
+        self.resolution_bandwidth = rbw
+        self.video_bandwidth = vbw
+        self.detector = detector
+        self.average_type = "power"
+        self.trace_mode = "average"
+        self.average_count = int(averages)
+        self.reference_level = reference_level
+        self._acquisition_time = self.read_sweep_time() * int(averages)
+
+    def frequencies(self) -> np.ndarray:
+        """Frequency axis (Hz) from the instrument's start, stop and points."""
+        return np.linspace(self.start_frequency, self.stop_frequency, int(self.sweep_points))
+
+    def read_sweep_time(self) -> float:
+        """Duration of one sweep in s, as the instrument computes it."""
+        return float(self.sweep_time)
+
+    def single_sweep(self) -> None:
+        """Start one sweep with its averages and wait (``*OPC?``) until it is complete."""
+        with self._sweep_timeout():
+            reply = self.ask(self.SINGLE_SWEEP).strip()
+        if reply.lstrip("+") != "1":
+            raise InstrumentError(self.name, self.SINGLE_SWEEP,
+                                  f"unexpected reply {reply!r} to *OPC?")
+
+    def read_trace(self) -> np.ndarray:
+        """Trace 1 in dBm as float32, transferred as a binary REAL,32 block."""
+        self.write(self.TRACE_QUERY)
+        return read_ieee_block(self, self.TRACE_DTYPE)
+
+    @contextmanager
+    def _sweep_timeout(self):
+        """Lengthen the VISA timeout while a long (averaged) sweep runs, then restore it."""
+        connection = getattr(self.adapter, "connection", None)
+        old = getattr(connection, "timeout", None)
+        if self._acquisition_time is None or not isinstance(old, (int, float)):
+            yield  # no VISA timeout to adjust (simulated, or infinite)
+            return
+        needed = (self.TIMEOUT_FACTOR * self._acquisition_time + self.TIMEOUT_MARGIN) * 1e3
+        if needed <= old:
+            yield
+            return
+        connection.timeout = needed
+        try:
+            yield
+        finally:
+            connection.timeout = old
+
+
+class KeysightXSeries(LabInstrument, SweptAnalyzer):
+    """Keysight N9010A/N9020A/N9030A signal analyzer in the Swept SA measurement."""
+
+    SINGLE_SWEEP = ":INIT:IMM;*OPC?"
+    TRACE_QUERY = ":FORM:DATA REAL,32;:FORM:BORD SWAP;:TRAC:DATA? TRACE1"
+    TRACE_DTYPE = "<f4"  # REAL,32 with byte order SWAPped = little-endian
+    # "rms" is the average detector with RMS (power) averaging, which configure_sweep sets
+    DETECTORS = {"average": "AVER", "rms": "AVER", "peak": "POS", "sample": "SAMP",
+                 "negative": "NEG", "normal": "NORM"}
+
+    start_frequency = Instrument.control(
+        ":SENS:FREQ:STAR?", ":SENS:FREQ:STAR " + FREQUENCY_FORMAT,
+        "Control the start frequency in Hz.",
+        validator=strict_range, values=(0.0, 26.5e9), dynamic=True)
+    stop_frequency = Instrument.control(
+        ":SENS:FREQ:STOP?", ":SENS:FREQ:STOP " + FREQUENCY_FORMAT,
+        "Control the stop frequency in Hz.",
+        validator=strict_range, values=(10.0, 26.5e9), dynamic=True)
+    center_frequency = Instrument.control(
+        ":SENS:FREQ:CENT?", ":SENS:FREQ:CENT " + FREQUENCY_FORMAT,
+        "Control the center frequency in Hz.",
+        validator=strict_range, values=(5.0, 26.5e9), dynamic=True)
+    span = Instrument.control(
+        ":SENS:FREQ:SPAN?", ":SENS:FREQ:SPAN " + FREQUENCY_FORMAT,
+        "Control the frequency span in Hz (zero span is not supported).",
+        validator=strict_range, values=(10.0, 26.5e9), dynamic=True)
+    resolution_bandwidth = Instrument.control(
+        ":SENS:BAND:RES?", ":SENS:BAND:RES %.6g",
+        "Control the resolution bandwidth in Hz (setting it turns RBW auto off).",
+        validator=strict_range, values=(1.0, 8e6), dynamic=True)
+    video_bandwidth = Instrument.control(
+        ":SENS:BAND:VID?", ":SENS:BAND:VID %.6g",
+        "Control the video bandwidth in Hz (setting it turns VBW auto off).",
+        validator=strict_range, values=(1.0, 50e6), dynamic=True)
+    sweep_points = Instrument.control(
+        ":SENS:SWE:POIN?", ":SENS:SWE:POIN %d",
+        "Control the number of trace points.",
+        validator=strict_integer, values=(1, 40001), cast=int, dynamic=True)
+    average_count = Instrument.control(
+        ":SENS:AVER:COUN?", ":SENS:AVER:COUN %d",
+        "Control the number of sweeps averaged by a single sweep.",
+        validator=strict_integer, values=(1, 10000), cast=int, dynamic=True)
+    average_type = Instrument.control(
+        ":SENS:AVER:TYPE?", ":SENS:AVER:TYPE %s",
+        "Control the averaging scale: 'power' (RMS), 'log' or 'voltage'.",
+        validator=strict_discrete_set, map_values=True, cast=str,
+        values={"power": "RMS", "log": "LOG", "voltage": "SCAL"})
+    trace_mode = Instrument.control(
+        ":TRAC1:TYPE?", ":TRAC1:TYPE %s",
+        "Control the type of trace 1: 'write', 'average', 'max_hold' or 'min_hold'.",
+        validator=strict_discrete_set, map_values=True, cast=str,
+        values={"write": "WRIT", "average": "AVER", "max_hold": "MAXH", "min_hold": "MINH"})
+    detector = Instrument.control(
+        ":SENS:DET:TRAC?", ":SENS:DET:TRAC %s",
+        "Control the detector of trace 1 (keys of DETECTORS).",
+        validator=strict_discrete_set, map_values=True, cast=str, values=DETECTORS)
+    reference_level = Instrument.control(
+        ":DISP:WIND:TRAC:Y:RLEV?", ":DISP:WIND:TRAC:Y:RLEV %.6g",
+        "Control the reference level in dBm.",
+        validator=strict_range, values=(-170.0, 30.0), dynamic=True)
+    continuous_sweep = Instrument.control(
+        ":INIT:CONT?", ":INIT:CONT %d",
+        "Control continuous sweeping (False: single sweeps started by single_sweep).",
+        validator=strict_discrete_set, map_values=True, values={True: 1, False: 0})
+    sweep_time = Instrument.measurement(
+        ":SENS:SWE:TIME?", "Get the duration of one sweep in s.")
+
+    def __init__(self, adapter, name: str = "Keysight X-series analyzer",
+                 max_frequency: float = 26.5e9, **kwargs):
+        super().__init__(adapter, name, **kwargs)
+        self.start_frequency_values = (0.0, max_frequency - 10.0)
+        self.stop_frequency_values = (10.0, max_frequency)
+        self.center_frequency_values = (5.0, max_frequency - 5.0)
+        self.span_values = (10.0, max_frequency)

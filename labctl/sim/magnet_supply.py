@@ -1,0 +1,151 @@
+"""Simulated Kepco BOP 20-20 with a BIT 4886 card, driving the simulated electromagnet."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labctl.sim.instrument import DATA_OUT_OF_RANGE, SimCommandError, SimInstrument
+from labctl.sim.scpi import parse_bool, parse_number, scpi
+
+MODES = ("VOLT", "CURR")  # FUNC:MODE? answers the index
+
+
+def _number(value: float) -> str:
+    """Numbers as the BIT 4886 returns them: scientific notation."""
+    return f"{value:.8E}"
+
+
+class SimKepcoBOP(SimInstrument):
+    """Bipolar supply: in current mode the coil follows the setpoint (with the coil's lag)."""
+
+    idn = "KEPCO,BIT 4886 20-20  01-15-2019,H260113,4.04-1.82"
+    max_current = 20.0  # A
+    max_voltage = 20.0  # V
+    default_resistance = 1.0  # ohm, if the magnet model does not say
+
+    def __init__(self, name, device, clock, faults=None, seed=0):
+        super().__init__(name, device, clock, faults, seed)
+        self._rng = np.random.default_rng(seed)
+        self.current_noise = 1e-4  # A rms of the current read-back
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.mode = "VOLT"
+        self.current = 0.0
+        self.voltage = 0.0
+        self.output = False
+        self._apply()
+
+    @property
+    def magnet(self):
+        return self.device.magnet
+
+    @property
+    def resistance(self) -> float:
+        return float(getattr(self.magnet, "resistance", self.default_resistance))
+
+    def _apply(self) -> None:
+        """Program the magnet current the output stage drives (limited by the other setting)."""
+        if not self.output:
+            drive = 0.0
+        elif self.mode == "CURR":
+            # the voltage limit caps the current the coil resistance lets through
+            cap = abs(self.voltage) / self.resistance
+            drive = float(np.clip(self.current, -cap, cap))
+        else:
+            cap = abs(self.current)
+            drive = float(np.clip(self.voltage / self.resistance, -cap, cap))
+        self.magnet.set_supply_current(drive)
+
+    def _level(self, args: str, rating: float) -> float:
+        value = parse_number(args, -rating, rating)
+        if abs(value) > rating:
+            raise SimCommandError(*DATA_OUT_OF_RANGE)
+        return value
+
+    # ---- IEEE 488.2 common commands -----------------------------------------------------
+    @scpi("*IDN?")
+    def _idn(self, args):
+        return self.idn
+
+    @scpi("*RST")
+    def _rst(self, args):
+        self._reset_state()
+
+    @scpi("*CLS")
+    def _cls(self, args):
+        self.errors.clear()
+
+    @scpi("*OPC?")
+    def _opc(self, args):
+        return "1"
+
+    @scpi("*TST?")
+    def _tst(self, args):
+        return "0"
+
+    @scpi("*WAI")
+    def _wai(self, args):
+        return None
+
+    @scpi("SYSTem:ERRor[:NEXT]?")
+    def _error(self, args):
+        return self.next_error()
+
+    @scpi("SYSTem:BEEP")
+    def _beep(self, args):
+        return None
+
+    # ---- source ---------------------------------------------------------------------------
+    @scpi("FUNCtion:MODE")
+    def _set_mode(self, args):
+        mode = args.strip().upper()
+        mode = {"VOLTAGE": "VOLT", "CURRENT": "CURR"}.get(mode, mode)
+        if mode not in MODES:
+            raise ValueError(args)
+        self.mode = mode
+        self._apply()
+
+    @scpi("FUNCtion:MODE?")
+    def _get_mode(self, args):
+        return str(MODES.index(self.mode))
+
+    @scpi("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPlitude]")
+    def _set_current(self, args):
+        self.current = self._level(args, self.max_current)
+        self._apply()
+
+    @scpi("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPlitude]?")
+    def _get_current(self, args):
+        return _number(self.current)
+
+    @scpi("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPlitude]")
+    def _set_voltage(self, args):
+        self.voltage = self._level(args, self.max_voltage)
+        self._apply()
+
+    @scpi("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPlitude]?")
+    def _get_voltage(self, args):
+        return _number(self.voltage)
+
+    @scpi("OUTPut[:STATe]")
+    def _set_output(self, args):
+        self.output = parse_bool(args)
+        self._apply()
+
+    @scpi("OUTPut[:STATe]?")
+    def _get_output(self, args):
+        return "1" if self.output else "0"
+
+    # ---- measurements -----------------------------------------------------------------------
+    def _coil_current(self) -> float:
+        return float(self.magnet.coil_current())
+
+    @scpi("MEASure[:SCALar]:CURRent[:DC]?")
+    def _measure_current(self, args):
+        noise = self.current_noise * self._rng.standard_normal() if self.output else 0.0
+        return _number(self._coil_current() + noise)
+
+    @scpi("MEASure[:SCALar]:VOLTage[:DC]?")
+    def _measure_voltage(self, args):
+        return _number(self._coil_current() * self.resistance if self.output else 0.0)

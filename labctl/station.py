@@ -1,0 +1,126 @@
+"""The station: instruments by role, built from a station file; ramps everything down safely.
+
+This module and :mod:`labctl.sim` are the only places that know whether a station is real.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from drivers.roles import Gate, ShnoSource, Spectrum
+from labctl.clock import Clock, RealClock
+from labctl.config import InstrumentConfig, StationConfig
+from labctl.errors import ConfigError, InstrumentError, LabctlError
+from labctl.registry import driver_class
+
+log = logging.getLogger(__name__)
+
+# order of making safe: the oscillator current first, then the magnet, then V_M
+RAMP_DOWN_ORDER = ("shno_source", "field", "gate")
+
+
+class Station:
+    """The four roles of a probe station, a clock and the abort event their ramps watch."""
+
+    def __init__(self, config: StationConfig, clock: Clock, roles: dict[str, Any],
+                 stop: threading.Event, sim=None):
+        self.config = config
+        self.clock = clock
+        self.stop = stop
+        self.sim = sim  # the SimProbeStation for a simulated station (tests inspect it)
+        self.shno_source: ShnoSource = roles["shno_source"]
+        self.gate: Gate = roles["gate"]
+        self.spectrum: Spectrum = roles["spectrum"]
+        self.field = roles["field"]
+
+    @property
+    def roles(self) -> dict[str, Any]:
+        return {"shno_source": self.shno_source, "gate": self.gate,
+                "spectrum": self.spectrum, "field": self.field}
+
+    def request_stop(self) -> None:
+        """Ask every ramp in progress to stop after its current step."""
+        self.stop.set()
+
+    def ramp_down(self) -> list[str]:
+        """Ramp every output to zero, whatever failed before; return the failures as text."""
+        failures = []
+        for name in RAMP_DOWN_ORDER:
+            try:
+                self.roles[name].ramp_down()
+            except Exception as err:  # keep going: the other outputs must still reach zero
+                log.error("ramp-down of %s failed: %s", name, err)
+                failures.append(f"{name}: {err}")
+        return failures
+
+    def identities(self) -> dict[str, str]:
+        out = {}
+        drivers = {"shno_source": self.shno_source.driver, "gate": self.gate.driver,
+                   "spectrum": self.spectrum.driver, "field.supply": self.field.supply,
+                   "field.gaussmeter": self.field.gaussmeter}
+        for key, drv in drivers.items():
+            try:
+                out[key] = str(drv.id).strip()
+            except LabctlError as err:
+                out[key] = f"unavailable: {err}"
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each role's identity, levels and limits, for the run file."""
+        snap = {}
+        for name, role in self.roles.items():
+            try:
+                snap[name] = role.snapshot()
+            except LabctlError as err:
+                snap[name] = {"error": str(err)}
+        return snap
+
+
+def _make_driver(slot: str, cfg: InstrumentConfig, adapter):
+    cls = driver_class(cfg.driver)
+    target = adapter if adapter is not None else cfg.address
+    if not target:
+        raise ConfigError(f"{slot}.address is empty: give the VISA resource of {cfg.driver}")
+    try:
+        return cls(target, name=slot, timeout=int(cfg.timeout * 1000))
+    except InstrumentError:
+        raise
+    except Exception as err:  # pyvisa raises many kinds; the user needs the slot and address
+        raise InstrumentError(slot, "connect", f"cannot open {target!r}: {err}") from err
+
+
+def open_station(config: StationConfig) -> Station:
+    """Connect to every instrument of the station (simulated ones if ``config.simulated``)."""
+    from drivers.field import FieldController
+
+    stop = threading.Event()
+    sim = None
+    clock: Clock
+    if config.simulated:
+        from labctl.sim.station import SimProbeStation
+
+        sim = SimProbeStation(config)
+        clock = sim.clock
+
+        def adapter(slot: str):
+            return sim.adapter(slot)
+    else:
+        clock = RealClock()
+
+        def adapter(slot: str):
+            return None
+
+    src = _make_driver("shno_source", config.shno_source, adapter("shno_source"))
+    gate = _make_driver("gate", config.gate, adapter("gate"))
+    sa = _make_driver("spectrum", config.spectrum, adapter("spectrum"))
+    supply = _make_driver("supply", config.field.supply, adapter("supply"))
+    gauss = _make_driver("gaussmeter", config.field.gaussmeter, adapter("gaussmeter"))
+    roles = {
+        "shno_source": ShnoSource(src, config.shno_source.limits, clock, stop),
+        "gate": Gate(gate, config.gate.limits, clock, stop),
+        "spectrum": Spectrum(sa, config.spectrum.limits),
+        "field": FieldController(supply, gauss, config.field, clock, stop),
+    }
+    return Station(config, clock, roles, stop, sim=sim)
