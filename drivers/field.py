@@ -53,8 +53,9 @@ class Calibration:
     def slope(self, amps: float) -> float:
         """dB/dI (T/A) of the table segment that holds ``amps``."""
         k = int(np.clip(np.searchsorted(self.currents, amps) - 1, 0, len(self.currents) - 2))
-        return float((self.fields[k + 1] - self.fields[k])
-                     / (self.currents[k + 1] - self.currents[k]))
+        return float(
+            (self.fields[k + 1] - self.fields[k]) / (self.currents[k + 1] - self.currents[k])
+        )
 
     def as_list(self) -> list[list[float]]:
         return [[float(i), float(b)] for i, b in zip(self.currents, self.fields)]
@@ -65,10 +66,19 @@ class FieldController:
 
     role = "field"
 
-    def __init__(self, supply: BipolarSupply, gaussmeter: Gaussmeter, config: FieldConfig,
-                 clock: Clock, stop: threading.Event, *,
-                 voltage_limit: float = DEFAULT_VOLTAGE_LIMIT, readings: int = 5,
-                 reading_interval: float = 0.1, max_iterations: int = 10):
+    def __init__(
+        self,
+        supply: BipolarSupply,
+        gaussmeter: Gaussmeter,
+        config: FieldConfig,
+        clock: Clock,
+        stop: threading.Event,
+        *,
+        voltage_limit: float = DEFAULT_VOLTAGE_LIMIT,
+        readings: int = 5,
+        reading_interval: float = 0.1,
+        max_iterations: int = 10,
+    ):
         self.supply = supply
         self.gaussmeter = gaussmeter
         self.config = config
@@ -82,8 +92,15 @@ class FieldController:
         self.calibration = Calibration(config.calibration)
         self.allowed = Range("magnet current", -limits.max_current, limits.max_current, "A")
         self.field_range = Range("magnet field", -limits.max_field, limits.max_field, "T")
-        self.ramp = Ramp(self.allowed, supply.read_current_setpoint, supply.set_current,
-                         limits.max_ramp_rate * limits.step_time, limits.step_time, clock, stop)
+        self.ramp = Ramp(
+            self.allowed,
+            supply.read_current_setpoint,
+            supply.set_current,
+            limits.max_ramp_rate * limits.step_time,
+            limits.step_time,
+            clock,
+            stop,
+        )
         # +1 for approach from below (the last move must be upward), -1 from above
         self.side = 1 if limits.approach == "below" else -1
         self._last_move = 0  # direction of the last completed ramp; 0 = unknown
@@ -113,7 +130,8 @@ class FieldController:
             if abs(current) > self.limits.max_current:
                 raise LimitError(
                     f"magnet field {target:g} T: needs {current:g} A, beyond the station "
-                    f"limit {self.limits.max_current:g} A (field reads {measured:g} T)")
+                    f"limit {self.limits.max_current:g} A (field reads {measured:g} T)"
+                )
             self._approach(current)
             measured = self._settle_and_measure()
         if abs(target - measured) <= self.limits.tolerance:
@@ -122,7 +140,8 @@ class FieldController:
             getattr(self.gaussmeter, "name", "gaussmeter"),
             getattr(self.gaussmeter, "last_command", "") or "read_field",
             f"field {target:g} T not reached after {self.max_iterations} corrections: "
-            f"reads {measured:g} T (tolerance {self.limits.tolerance:g} T)")
+            f"reads {measured:g} T (tolerance {self.limits.tolerance:g} T)",
+        )
 
     def read_field(self) -> float:
         """One fresh gaussmeter reading in T."""
@@ -141,6 +160,8 @@ class FieldController:
         self._prepared = False
         if not self.supply.read_output_enabled():
             return
+        # an interrupted ramp stops without the dwell of its last step: give it that dwell
+        self.clock.sleep(self.limits.step_time)
         start = self.supply.read_current_setpoint()
         self.ramp.to_zero()
         if start != 0:
@@ -154,9 +175,11 @@ class FieldController:
             coil = self.supply.measure_current()
         if abs(coil) > ZERO_CURRENT:
             raise InstrumentError(
-                getattr(self.supply, "name", "supply"), "MEASure:CURRent?",
+                getattr(self.supply, "name", "supply"),
+                "MEASure:CURRent?",
                 f"coil current still {coil:g} A {waited:g} s after the setpoint reached 0 A; "
-                "output left on")
+                "output left on",
+            )
         self.supply.disable_output()
 
     def snapshot(self) -> dict:
@@ -181,6 +204,9 @@ class FieldController:
             self.supply.set_current(0.0)
             self.supply.enable_output()
             self._last_move = 0
+            # the zero setpoint counts as a ramp step: dwell before the first real one
+            if not self.clock.sleep(self.limits.step_time, self.stop):
+                raise Interrupted("magnet field: interrupted after switching the supply on")
         self.supply.raise_errors()
         self._prepared = True
 
@@ -209,13 +235,9 @@ class FieldController:
         self.supply.raise_errors()
 
     def _ramp(self, start: float, amps: float) -> None:
-        try:
-            self.ramp.to(amps)
-        except Interrupted:
-            self._last_move = 0
-            raise
-        if amps != start:
-            self._last_move = 1 if amps > start else -1
+        previous, self._last_move = self._last_move, 0  # unknown until the ramp completes
+        self.ramp.to(amps)
+        self._last_move = previous if amps == start else (1 if amps > start else -1)
 
     def _settle_and_measure(self) -> float:
         """Wait the settle time, then average a few gaussmeter readings (T)."""

@@ -21,7 +21,8 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
     """
 
     current_setpoint = Instrument.control(
-        "CURRent?", "CURRent %.6f",
+        "CURRent?",
+        "CURRent %.6f",
         """Control the programmed current in A (output current in current mode,
         current limit in voltage mode). Out-of-rating values raise ValueError.""",
         validator=strict_range,
@@ -30,7 +31,8 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
     )
 
     voltage_setpoint = Instrument.control(
-        "VOLTage?", "VOLTage %.6f",
+        "VOLTage?",
+        "VOLTage %.6f",
         """Control the programmed voltage in V (voltage limit in current mode).
         Out-of-rating values raise ValueError.""",
         validator=strict_range,
@@ -38,8 +40,14 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
         dynamic=True,
     )
 
-    def __init__(self, adapter, name: str = "Kepco BOP 20-20", max_current: float = 20.0,
-                 max_voltage: float = 20.0, **kwargs):
+    def __init__(
+        self,
+        adapter,
+        name: str = "Kepco BOP 20-20",
+        max_current: float = 20.0,
+        max_voltage: float = 20.0,
+        **kwargs,
+    ):
         super().__init__(adapter, name=name, **kwargs)
         self.max_current = float(max_current)
         self.max_voltage = float(max_voltage)
@@ -56,8 +64,9 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
     def configure_current_mode(self, voltage_limit: float) -> None:
         """Current mode with a voltage limit (V); the current setpoint is left as it is."""
         if not 0 < voltage_limit <= self.max_voltage:
-            raise ValueError(f"voltage limit {voltage_limit!r} V not in (0, "
-                             f"{self.max_voltage:g}] V")
+            raise ValueError(
+                f"voltage limit {voltage_limit!r} V not in (0, {self.max_voltage:g}] V"
+            )
         self.operating_mode = "CURR"
         self.voltage_setpoint = voltage_limit
 

@@ -45,12 +45,13 @@ def read_ieee_block(instrument, dtype: str) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     if size % itemsize:
         raise fail(f"binary block of {size} bytes is not a whole number of {dtype} values")
-    payload = instrument.read_bytes(size) if size else b""
-    if len(payload) != size:
-        raise fail(f"binary block truncated: {len(payload)} of {size} bytes")
-    terminator = instrument.read_bytes(1)
-    if terminator != b"\n":
-        raise fail(f"binary block not followed by a newline but {terminator!r}")
+    # payload and terminator in one read: every read costs a round trip through the adapter
+    data = instrument.read_bytes(size + 1)
+    if len(data) != size + 1:
+        raise fail(f"binary block truncated: {max(len(data) - 1, 0)} of {size} bytes")
+    if data[-1:] != b"\n":
+        raise fail(f"binary block not followed by a newline but {data[-1:]!r}")
+    payload = memoryview(data)[:size]
     return np.frombuffer(payload, dtype=dtype).astype(np.float32)
 
 
@@ -66,7 +67,15 @@ class SweptAnalyzer(SCPIMixin, Instrument):
     SINGLE_SWEEP = ":INIT:IMM;*OPC?"
     TRACE_QUERY = ""  # sets the binary format and asks for trace 1 in one message
     TRACE_DTYPE = "<f4"
+    # the model's detector names and allowed ranges, from its programming manual
     DETECTORS: dict[str, str] = {}
+    MIN_SPAN = 10.0  # Hz
+    POINTS: tuple[int, int]
+    RBW: tuple[float, float]  # Hz
+    VBW: tuple[float, float]  # Hz
+    AVERAGES: tuple[int, int]
+    REFERENCE_LEVEL: tuple[float, float]  # dBm
+    max_frequency: float  # Hz, set per unit from its frequency option
     # margin on the expected acquisition time before a sweep counts as timed out
     TIMEOUT_FACTOR = 1.5
     TIMEOUT_MARGIN = 2.0  # s
@@ -80,14 +89,14 @@ class SweptAnalyzer(SCPIMixin, Instrument):
         if not f_stop > f_start:
             raise ValueError(f"f_stop = {f_stop:g} Hz must be above f_start = {f_start:g} Hz")
         checks = [
-            (strict_range, f_start, self.start_frequency_values),
-            (strict_range, f_stop, self.stop_frequency_values),
-            (strict_integer, points, self.sweep_points_values),
-            (strict_range, rbw, self.resolution_bandwidth_values),
-            (strict_range, vbw, self.video_bandwidth_values),
-            (strict_integer, averages, self.average_count_values),
+            (strict_range, f_start, (0.0, self.max_frequency - self.MIN_SPAN)),
+            (strict_range, f_stop, (self.MIN_SPAN, self.max_frequency)),
+            (strict_integer, points, self.POINTS),
+            (strict_range, rbw, self.RBW),
+            (strict_range, vbw, self.VBW),
+            (strict_integer, averages, self.AVERAGES),
             (strict_discrete_set, detector, self.DETECTORS),
-            (strict_range, reference_level, self.reference_level_values),
+            (strict_range, reference_level, self.REFERENCE_LEVEL),
         ]
         for validator, value, allowed in checks:
             validator(value, allowed)
@@ -103,6 +112,14 @@ class SweptAnalyzer(SCPIMixin, Instrument):
         self.average_count = int(averages)
         self.reference_level = reference_level
         self._acquisition_time = self.read_sweep_time() * int(averages)
+
+    def set_max_frequency(self, max_frequency: float) -> None:
+        """Frequency limits of this unit's option (e.g. 26.5e9 for N9020A option 526)."""
+        self.max_frequency = max_frequency
+        self.start_frequency_values = (0.0, max_frequency - self.MIN_SPAN)
+        self.stop_frequency_values = (self.MIN_SPAN, max_frequency)
+        self.center_frequency_values = (self.MIN_SPAN / 2, max_frequency - self.MIN_SPAN / 2)
+        self.span_values = (self.MIN_SPAN, max_frequency)
 
     def frequencies(self) -> np.ndarray:
         """Frequency axis (Hz) from the instrument's start, stop and points."""
@@ -153,6 +170,11 @@ class KeysightXSeries(LabInstrument, SweptAnalyzer):
     # "rms" is the average detector with RMS (power) averaging, which configure_sweep sets
     DETECTORS = {"average": "AVER", "rms": "AVER", "peak": "POS", "sample": "SAMP",
                  "negative": "NEG", "normal": "NORM"}
+    POINTS = (1, 40001)
+    RBW = (1.0, 8e6)
+    VBW = (1.0, 50e6)
+    AVERAGES = (1, 10000)
+    REFERENCE_LEVEL = (-170.0, 30.0)
 
     start_frequency = Instrument.control(
         ":SENS:FREQ:STAR?", ":SENS:FREQ:STAR " + FREQUENCY_FORMAT,
@@ -173,19 +195,19 @@ class KeysightXSeries(LabInstrument, SweptAnalyzer):
     resolution_bandwidth = Instrument.control(
         ":SENS:BAND:RES?", ":SENS:BAND:RES %.6g",
         "Control the resolution bandwidth in Hz (setting it turns RBW auto off).",
-        validator=strict_range, values=(1.0, 8e6), dynamic=True)
+        validator=strict_range, values=RBW)
     video_bandwidth = Instrument.control(
         ":SENS:BAND:VID?", ":SENS:BAND:VID %.6g",
         "Control the video bandwidth in Hz (setting it turns VBW auto off).",
-        validator=strict_range, values=(1.0, 50e6), dynamic=True)
+        validator=strict_range, values=VBW)
     sweep_points = Instrument.control(
         ":SENS:SWE:POIN?", ":SENS:SWE:POIN %d",
         "Control the number of trace points.",
-        validator=strict_integer, values=(1, 40001), cast=int, dynamic=True)
+        validator=strict_integer, values=POINTS, cast=int)
     average_count = Instrument.control(
         ":SENS:AVER:COUN?", ":SENS:AVER:COUN %d",
         "Control the number of sweeps averaged by a single sweep.",
-        validator=strict_integer, values=(1, 10000), cast=int, dynamic=True)
+        validator=strict_integer, values=AVERAGES, cast=int)
     average_type = Instrument.control(
         ":SENS:AVER:TYPE?", ":SENS:AVER:TYPE %s",
         "Control the averaging scale: 'power' (RMS), 'log' or 'voltage'.",
@@ -203,7 +225,7 @@ class KeysightXSeries(LabInstrument, SweptAnalyzer):
     reference_level = Instrument.control(
         ":DISP:WIND:TRAC:Y:RLEV?", ":DISP:WIND:TRAC:Y:RLEV %.6g",
         "Control the reference level in dBm.",
-        validator=strict_range, values=(-170.0, 30.0), dynamic=True)
+        validator=strict_range, values=REFERENCE_LEVEL)
     continuous_sweep = Instrument.control(
         ":INIT:CONT?", ":INIT:CONT %d",
         "Control continuous sweeping (False: single sweeps started by single_sweep).",
@@ -214,7 +236,4 @@ class KeysightXSeries(LabInstrument, SweptAnalyzer):
     def __init__(self, adapter, name: str = "Keysight X-series analyzer",
                  max_frequency: float = 26.5e9, **kwargs):
         super().__init__(adapter, name, **kwargs)
-        self.start_frequency_values = (0.0, max_frequency - 10.0)
-        self.stop_frequency_values = (10.0, max_frequency)
-        self.center_frequency_values = (5.0, max_frequency - 5.0)
-        self.span_values = (10.0, max_frequency)
+        self.set_max_frequency(max_frequency)

@@ -22,20 +22,27 @@ MU_0 = 1.25663706212e-6  # vacuum permeability in T m/A
 TESLA_PER_UNIT = {"G": 1e-4, "T": 1.0, "Oe": 1e-4, "A/m": MU_0}
 
 # bits of the standard event status register (*ESR?) that mean an error
-ESR_ERRORS = {4: "Query error", 8: "Device-specific error", 16: "Execution error",
-              32: "Command error"}
+ESR_ERRORS = {
+    4: "Query error",
+    8: "Device-specific error",
+    16: "Execution error",
+    32: "Command error",
+}
 
 
 class LakeShore425(LabInstrument, _PymeasureLakeShore425):
     """Lake Shore 425 gaussmeter: the ``Gaussmeter`` of the ``field`` role."""
 
     id = Instrument.measurement(
-        "*IDN?", """Get the identification (manufacturer, model, serial, firmware).""",
-        cast=str, maxsplit=0,
+        "*IDN?",
+        """Get the identification (manufacturer, model, serial, firmware).""",
+        cast=str,
+        maxsplit=0,
     )
 
     range = Instrument.control(
-        "RANGE?", "RANGE %d",
+        "RANGE?",
+        "RANGE %d",
         """Control the field range in gauss for the HSE probe: 35, 350, 3500 or 35000 G.
         Any other value raises ValueError.""",
         validator=strict_discrete_set,
@@ -44,7 +51,9 @@ class LakeShore425(LabInstrument, _PymeasureLakeShore425):
     )
 
     event_status = Instrument.measurement(
-        "*ESR?", """Get (and clear) the standard event status register.""", cast=int,
+        "*ESR?",
+        """Get (and clear) the standard event status register.""",
+        cast=int,
     )
 
     def __init__(self, adapter, name: str = "Lake Shore 425", **kwargs):

@@ -18,6 +18,11 @@ class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):
     TRACE_DTYPE = "<f4"
     DETECTORS = {"average": "AVER", "rms": "RMS", "peak": "POS", "sample": "SAMP",
                  "negative": "NEG", "autopeak": "APE"}
+    POINTS = (101, 32001)
+    RBW = (1.0, 10e6)
+    VBW = (1.0, 10e6)
+    AVERAGES = (1, 32767)
+    REFERENCE_LEVEL = (-130.0, 30.0)
 
     start_frequency = Instrument.control(
         "FREQ:STAR?", "FREQ:STAR " + FREQUENCY_FORMAT,
@@ -38,19 +43,19 @@ class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):
     resolution_bandwidth = Instrument.control(
         "BAND:RES?", "BAND:RES %.6g",
         "Control the resolution bandwidth in Hz (setting it turns RBW auto off).",
-        validator=strict_range, values=(1.0, 10e6), dynamic=True)
+        validator=strict_range, values=RBW)
     video_bandwidth = Instrument.control(
         "BAND:VID?", "BAND:VID %.6g",
         "Control the video bandwidth in Hz (setting it turns VBW auto off).",
-        validator=strict_range, values=(1.0, 10e6), dynamic=True)
+        validator=strict_range, values=VBW)
     sweep_points = Instrument.control(
         "SWE:POIN?", "SWE:POIN %d",
         "Control the number of trace points.",
-        validator=strict_integer, values=(101, 32001), cast=int, dynamic=True)
+        validator=strict_integer, values=POINTS, cast=int)
     average_count = Instrument.control(
         "SWE:COUN?", "SWE:COUN %d",
         "Control the number of sweeps a single sweep averages (SWEep:COUNt).",
-        validator=strict_integer, values=(1, 32767), cast=int, dynamic=True)
+        validator=strict_integer, values=AVERAGES, cast=int)
     average_type = Instrument.control(
         "AVER:TYPE?", "AVER:TYPE %s",
         "Control the averaging scale: 'power', 'log' (video) or 'voltage' (linear).",
@@ -68,7 +73,7 @@ class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):
     reference_level = Instrument.control(
         "DISP:TRAC:Y:RLEV?", "DISP:TRAC:Y:RLEV %.6g",
         "Control the reference level in dBm.",
-        validator=strict_range, values=(-130.0, 30.0), dynamic=True)
+        validator=strict_range, values=REFERENCE_LEVEL)
     continuous_sweep = Instrument.control(
         "INIT:CONT?", "INIT:CONT %d",
         "Control continuous sweeping (False: single sweeps started by single_sweep).",
@@ -76,10 +81,7 @@ class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):
     sweep_time = Instrument.measurement(
         "SWE:TIME?", "Get the duration of one sweep in s.")
 
-    def __init__(self, adapter, name: str = "R&S FSV analyzer",
-                 max_frequency: float = 30e9, **kwargs):
+    def __init__(self, adapter, name: str = "R&S FSV analyzer", max_frequency: float = 30e9,
+                 **kwargs):
         super().__init__(adapter, name, **kwargs)
-        self.start_frequency_values = (0.0, max_frequency - 10.0)
-        self.stop_frequency_values = (10.0, max_frequency)
-        self.center_frequency_values = (5.0, max_frequency - 5.0)
-        self.span_values = (10.0, max_frequency)
+        self.set_max_frequency(max_frequency)

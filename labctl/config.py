@@ -11,7 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from labctl.errors import ConfigError
 
@@ -90,15 +91,16 @@ class FieldConfig(_Strict):
     # calibration table: supply current (A) -> field (T), monotonic; a line if two points
     calibration: list[tuple[float, float]] = Field(min_length=2)
 
-    @model_validator(mode="after")
-    def _calibration_monotonic(self) -> FieldConfig:
-        currents = [c for c, _ in self.calibration]
-        fields = [b for _, b in self.calibration]
+    @field_validator("calibration")
+    @classmethod
+    def _calibration_monotonic(cls, table: list[tuple[float, float]]):
+        currents = [c for c, _ in table]
+        fields = [b for _, b in table]
         up = all(b > a for a, b in zip(currents, currents[1:]))
         mono = all(b > a for a, b in zip(fields, fields[1:]))
         if not (up and mono):
-            raise ValueError("calibration must rise in both current and field")
-        return self
+            raise ValueError("the table must rise in both current and field")
+        return table
 
 
 class FaultConfig(_Strict):

@@ -89,3 +89,15 @@ class Schema:
             "axes": [{"name": a.name, "unit": a.unit, "description": a.description,
                       "length": len(a.values)} for a in self.axes],
         }
+
+
+def schema_from_json(data: dict, axis_values: dict[str, np.ndarray]) -> Schema:
+    """Rebuild a Schema from its JSON form and the stored axis values (for replay and resume)."""
+    axes = tuple(Axis(a["name"], axis_values[a["name"]], a.get("unit", ""),
+                      a.get("description", "")) for a in data.get("axes", []))
+    streams = tuple(
+        Stream(s["name"], tuple(Quantity(q["name"], q.get("unit", ""), q.get("dtype", "float64"),
+                                         tuple(q.get("dims", [])), q.get("description", ""))
+                                for q in s["quantities"]), s.get("description", ""))
+        for s in data.get("streams", []))
+    return Schema(streams=streams, axes=axes)

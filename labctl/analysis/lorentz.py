@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.lapack import dgesv as _dgesv
 
 from labctl.analysis.spectra import dbm_to_psd, floor_statistics
 
@@ -22,7 +23,10 @@ _Z_PROMINENCE = 4.0  # dip needed between two maxima to call them two lines
 _COARSE = 4  # second detection scale, in blocks of the first: catches broad, faint lines
 _WINDOW = 3.0  # fit window half-width in (starting) linewidths
 _POINTS_PER_WIDTH = 6  # decimation keeps this many points per linewidth in the fit
-_MAX_ITER = 12
+_MAX_ITER = 8
+_WIDTH_SEARCH = 400  # samples searched either side of a maximum for its width
+_MIN_WIDTH_RBW = 0.5  # a line seen through the RBW filter is never narrower
+_RESOLVE = 0.6  # two equal Lorentzians show a dip only when more than 0.58 FWHM apart
 
 
 @dataclass(frozen=True)
@@ -42,86 +46,95 @@ def _block_mean(y: np.ndarray, k: int) -> np.ndarray:
 
 
 def _find_maxima(s: np.ndarray, height: float, prominence: float, min_sep: int) -> list[int]:
-    """Indices of significant maxima of ``s``: above ``height``, separated by a dip."""
-    above = np.flatnonzero(s > height)
-    if above.size == 0:
+    """Indices of maxima of ``s`` (dB above the floor) over ``height``, separated by a dip.
+
+    Stretches are cut where ``s`` dips by ``prominence`` below any admissible maximum;
+    within a stretch each pair of maxima is tested for such a dip.
+    """
+    inner = np.flatnonzero((s[1:-1] > height) & (s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:])) + 1
+    if inner.size == 0:
         return []
-    gaps = np.flatnonzero(np.diff(above) > 1)
-    starts = np.concatenate(([above[0]], above[gaps + 1]))
-    ends = np.concatenate((above[gaps], [above[-1]])) + 1
-    found: list[int] = []
-    for a, b in zip(starts.tolist(), ends.tolist()):
-        run = s[a:b]
-        if b - a < 3:
-            found.append(a + int(np.argmax(run)))
-            continue
-        inner = np.flatnonzero((run[1:-1] > run[:-2]) & (run[1:-1] >= run[2:])) + 1
-        cand = np.concatenate(([0], inner, [b - a - 1]))  # run edges can be maxima too
-        cand = cand[np.argsort(run[cand])[::-1]]
-        kept = [int(cand[0])]
-        for c in cand[1:].tolist():
-            ok = True
-            for k in kept:
-                lo, hi = (c, k) if c < k else (k, c)
-                if hi - lo < min_sep or run[lo:hi + 1].min() > run[c] - prominence:
-                    ok = False
-                    break
-            if ok:
-                kept.append(c)
-        found.extend(a + k for k in kept)
-    return found
+    low = np.flatnonzero(s <= height - prominence)
+    stretch = np.searchsorted(low, inner)  # maxima with equal values share a stretch
+    order = np.argsort(s[inner])[::-1]
+    kept: list[tuple[int, int]] = []  # (index, stretch)
+    for i, st in zip(inner[order].tolist(), stretch[order].tolist()):
+        ok = True
+        for k, kst in kept:
+            if kst != st:
+                continue
+            lo, hi = (i, k) if i < k else (k, i)
+            if hi - lo < min_sep or s[lo:hi + 1].min() > s[i] - prominence:
+                ok = False
+                break
+        if ok:
+            kept.append((i, st))
+    return [i for i, _ in kept]
 
 
-def _half_width(s: np.ndarray, i: int, lo: int, hi: int) -> tuple[float, float]:
-    """Distances (in samples) from ``i`` to where the excess over the floor halves."""
-    top = s[i]
-    level = _DB * math.log(0.5 * (math.exp(top / _DB) + 1.0))  # half the linear excess
-    left = s[lo:i + 1][::-1] < level
-    right = s[i:hi] < level
-    dl = float(np.argmax(left)) if left.any() else float(i - lo)
-    dr = float(np.argmax(right)) if right.any() else float(hi - 1 - i)
-    return max(dl, 0.5), max(dr, 0.5)
+def _width(s: np.ndarray, i: int) -> float:
+    """FWHM (in samples) of the line topping at ``s[i]`` (dB above a zero floor).
+
+    Counting the samples above half height, out to where the line falls to a quarter, is
+    far less sensitive to noise than the first half-height crossing on either side; the
+    top is read from three samples because the maximum itself is lifted by noise.
+    """
+    excess = math.expm1(float(s[max(i - 1, 0):i + 2].mean()) / _DB)
+    half = _DB * math.log1p(0.5 * excess)
+    quarter = _DB * math.log1p(0.25 * excess)
+    hi = min(s.size, i + _WIDTH_SEARCH)
+    lo = max(0, i - _WIDTH_SEARCH)
+    right = s[i:hi] < quarter
+    left = s[i:lo:-1] < quarter if i > lo else right[:0]
+    r = int(np.argmax(right)) if right.size else 0
+    hi = i + r if right.size and right[r] else hi
+    m = int(np.argmax(left)) if left.size else 0
+    lo = i - m + 1 if left.size and left[m] else lo
+    return float(max(np.count_nonzero(s[lo:hi] > half), 1))
 
 
 def _detect(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, min_snr_db: float,
-            merge_distance: float, max_peaks: int) -> tuple[list[tuple[float, float, float]], float]:
-    """Candidate lines (centre, FWHM, linear excess) and the fitted-data scatter σ (dB)."""
+            merge_distance: float, max_peaks: int
+            ) -> tuple[list[tuple[float, float, float]], float]:
+    """Candidate lines (centre, FWHM, linear excess) and the trace's floor offset (dB).
+
+    ``rel`` is the trace in dB above the assumed floor; blocks of about one RBW are averaged
+    first (neighbouring points within an RBW carry the same information anyway).
+    """
     k1 = max(2, int(round(rbw / df)))
-    scales = []
     s1 = _block_mean(rel, k1)
-    floor1, sig1 = floor_statistics(s1)
-    scales.append((s1, k1, floor1, sig1))
-    s2 = _block_mean(s1, _COARSE)
-    if s2.size >= 16:
-        floor2, sig2 = floor_statistics(s2)
-        scales.append((s2, k1 * _COARSE, floor2, sig2))
-    cands: list[tuple[float, float, float, float]] = []  # height, centre, fwhm, excess
-    for s, k, floor, sig in scales:
-        sig = max(sig, 1e-3)
+    floor, sig1 = floor_statistics(s1)
+    s1 = s1 - floor
+    sig1 = max(sig1, 1e-3)
+    scales = [(s1, k1, sig1)]
+    if s1.size >= 16 * _COARSE:
+        # Blocks of one RBW are nearly independent, so σ falls as √(blocks averaged).
+        scales.append((_block_mean(s1, _COARSE), k1 * _COARSE, sig1 / math.sqrt(_COARSE)))
+    found: list[tuple[float, int, int]] = []  # height, index, scale
+    for n, (s, k, sig) in enumerate(scales):
         height = max(0.75 * min_snr_db, _Z_DETECT * sig)
         sep = max(1, int(merge_distance / (k * df)))
-        idx = _find_maxima(s, floor + height, _Z_PROMINENCE * sig, sep)
-        idx.sort()
-        for n, i in enumerate(idx):
-            lo = (idx[n - 1] + i) // 2 if n else 0
-            hi = (idx[n + 1] + i) // 2 + 1 if n + 1 < len(idx) else s.size
-            dl, dr = _half_width(s, i, lo, hi)
-            centre = freq[min(i * k + k // 2, freq.size - 1)]
-            fwhm = max((dl + dr) * k * df, rbw, 2 * df)
-            excess = math.expm1((s[i] - floor) / _DB)
-            cands.append((s[i] - floor, centre, fwhm, excess))
-    cands.sort(key=lambda c: -c[0])
+        found.extend((s[i], i, n) for i in _find_maxima(s, height, _Z_PROMINENCE * sig, sep))
+    found.sort(reverse=True)
     chosen: list[tuple[float, float, float]] = []
-    for _, centre, fwhm, excess in cands:
-        if all(abs(centre - c[0]) >= merge_distance for c in chosen):
-            chosen.append((centre, fwhm, excess))
-        if len(chosen) == max_peaks:
-            break
-    return chosen, sig1 * math.sqrt(k1)
+    for top, i, n in found:
+        s, k, _ = scales[n]
+        centre = freq[min(i * k + k // 2, freq.size - 1)]
+        if any(abs(centre - c) < merge_distance for c, _, _ in chosen):
+            continue
+        fwhm = max(_width(s, i) * k * df, rbw)
+        # Maxima closer than _RESOLVE linewidths are one line seen at two scales, or noise
+        # on its top: without a dip between them no fit can tell them apart.
+        if all(abs(centre - c) >= max(merge_distance, _RESOLVE * max(w, fwhm))
+               for c, w, _ in chosen):
+            chosen.append((centre, fwhm, math.expm1(top / _DB)))
+            if len(chosen) == max_peaks:
+                break
+    return chosen, floor
 
 
 def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
-                 cands: list[tuple[float, float, float]], sigma: float):
+                 cands: list[tuple[float, float, float]], offset: float):
     """Decimated (frequency, dB above floor, weight) samples covering every candidate."""
     spans = sorted((c - _WINDOW * w - 4 * df, c + _WINDOW * w + 4 * df, w) for c, w, _ in cands)
     segs: list[list[float]] = []
@@ -143,58 +156,59 @@ def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
         ib = ia + m * q
         starts = np.arange(ia, ib, q)
         fs.append(np.add.reduceat(freq[ia:ib], starts - ia) / q)
-        ys.append(np.add.reduceat(rel[ia:ib], starts - ia) / q)
-        ws.append(np.full(m, math.sqrt(q) / sigma))  # block means are √q less noisy
+        ys.append(np.add.reduceat(rel[ia:ib], starts - ia) / q - offset)
+        ws.append(np.full(m, math.sqrt(q)))  # block means are √q less noisy
     return np.concatenate(fs), np.concatenate(ys), np.concatenate(ws)
 
 
-def _model(f: np.ndarray, p: np.ndarray):
-    amp = np.exp(p[:, 0:1])
-    width = np.exp(p[:, 2:3])
-    u = 2.0 * (f[None, :] - p[:, 1:2]) / width
+def _residual(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray, wmin: float):
+    """Weighted residual (dB) and the pieces of the model the Jacobian reuses."""
+    width = wmin + np.exp(p[:, 2:3])
+    u = 2.0 * (x - p[:, 1:2]) / width
     lor = 1.0 / (1.0 + u * u)
-    comp = amp * lor
+    comp = np.exp(p[:, 0:1]) * lor
     total = 1.0 + comp.sum(axis=0)
-    return total, comp, lor, u, width
-
-
-def _levenberg_marquardt(f: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray):
-    """Weighted least squares of y (dB) against 10·log10(1 + Σ Lorentzians); p rows (lnA, f0, lnw)."""
-    total, comp, lor, u, width = _model(f, p)
     r = (y - _DB * np.log(total)) * wt
-    cost = float(r @ r)
+    return r, float(r @ r), (total, comp, lor, u, width)
+
+
+def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray,
+                         wmin: float) -> np.ndarray:
+    """Weighted least squares of y (dB) against 10·log10(1 + Σ Lorentzians) over x.
+
+    Rows of ``p`` are (ln A, x0, ln(w − wmin)): the RBW filter makes narrower lines unphysical.
+    """
+    r, cost, parts = _residual(x, y, wt, p, wmin)
     lam = 1e-3
     kk = p.shape[0]
+    jac = np.empty((3 * kk, x.size))
     for _ in range(_MAX_ITER):
-        g = (_DB * wt / total)[None, :]
-        jac = np.empty((3 * kk, f.size))
-        jac[0::3] = comp * g
-        jac[1::3] = comp * lor * (4.0 * u / width) * g
-        jac[2::3] = comp * lor * (2.0 * u * u) * g
+        total, comp, lor, u, width = parts
+        cg = comp * (_DB * wt / total)
+        jac[0::3] = cg
+        cg *= lor
+        jac[1::3] = cg * (4.0 / width) * u
+        jac[2::3] = cg * (2.0 * (1.0 - wmin / width)) * (u * u)
         jtj = jac @ jac.T
         jtr = jac @ r
-        diag = np.diag(jtj).copy()
+        diag = jtj.diagonal().copy()
         diag[diag <= 0] = 1.0
         improved = False
         for _ in range(6):
-            try:
-                step = np.linalg.solve(jtj + lam * np.diag(diag), jtr)
-            except np.linalg.LinAlgError:
-                lam *= 10.0
-                continue
-            trial = p + step.reshape(kk, 3)
-            t_total, t_comp, t_lor, t_u, t_width = _model(f, trial)
-            t_r = (y - _DB * np.log(t_total)) * wt
-            t_cost = float(t_r @ t_r)
-            if np.isfinite(t_cost) and t_cost <= cost:
-                improved = True
-                break
+            a = jtj.copy()
+            a.flat[:: 3 * kk + 1] += lam * diag
+            _, _, step, info = _dgesv(a, jtr)
+            if info == 0:
+                trial = p + step.reshape(kk, 3)
+                t_r, t_cost, t_parts = _residual(x, y, wt, trial, wmin)
+                if t_cost <= cost:  # False for NaN as well
+                    improved = True
+                    break
             lam *= 8.0
         if not improved:
             break
-        done = cost - t_cost < 1e-6 * cost + 1e-12
-        p, cost, r = trial, t_cost, t_r
-        total, comp, lor, u, width = t_total, t_comp, t_lor, t_u, t_width
+        done = cost - t_cost < 1e-4 * cost + 1e-12
+        p, r, cost, parts = trial, t_r, t_cost, t_parts
         lam = max(lam / 5.0, 1e-9)
         if done:
             break
@@ -204,60 +218,68 @@ def _levenberg_marquardt(f: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.nda
 def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: float = 0.0,
                  background_dbm: np.ndarray | float | None = None, max_peaks: int = 8,
                  min_snr_db: float = 3.0, merge_distance: float = 10e6) -> list[Peak]:
-    """Lorentzian lines of a trace (dBm per ``rbw``), sorted by frequency.
+    """Lorentzian lines of a trace (dBm per ``rbw`` Hz), sorted by frequency.
 
     Without ``background_dbm`` the floor is the trace's robust median. Lines closer than
     ``merge_distance`` (Hz) count as one; lines lower than ``min_snr_db`` are dropped.
     """
     freq = np.asarray(freq, dtype=float)
     y = np.asarray(trace_dbm, dtype=float)
-    if freq.shape != y.shape or y.ndim != 1 or y.size < 8:
-        raise ValueError(f"freq and trace_dbm must be equal 1-D arrays, got {freq.shape}, {y.shape}")
+    if freq.shape != y.shape or y.ndim != 1 or y.size < 16:
+        raise ValueError(f"freq and trace_dbm must be equal 1-D arrays of >= 16 points, "
+                         f"got {freq.shape} and {y.shape}")
     if not np.all(np.isfinite(y)):
         y = np.where(np.isfinite(y), y, np.nanmin(np.where(np.isfinite(y), y, np.inf)))
     df = (freq[-1] - freq[0]) / (freq.size - 1)
     if background_dbm is None:
-        bg: np.ndarray | float = floor_statistics(y)[0]
+        bg: np.ndarray | float = 0.0
+        rel = y
     else:
         bg = np.asarray(background_dbm, dtype=float)
         bg = float(bg) if bg.ndim == 0 else np.broadcast_to(bg, y.shape)
-    rel = y - bg
-    cands, sigma = _detect(rel, freq, df, rbw, min_snr_db, merge_distance, max_peaks)
+        rel = y - bg
+    cands, offset = _detect(rel, freq, df, rbw, min_snr_db, merge_distance, max_peaks)
+    if background_dbm is None:
+        bg = offset  # the median floor found while detecting
     peaks: list[Peak] = []
     while cands:
-        f, yy, wt = _fit_windows(rel, freq, df, cands, sigma)
-        p0 = np.array([[math.log(max(a, 1e-3)), c, math.log(w)] for c, w, a in cands])
-        p = _levenberg_marquardt(f, yy, wt, p0)
-        peaks, drop = _to_peaks(p, p0, freq, bg, rbw, gain_db, min_snr_db, merge_distance)
+        f, yy, wt = _fit_windows(rel, freq, df, cands, bg if background_dbm is None else 0.0)
+        # Frequencies in RBW units from the trace start keep the normal equations well scaled.
+        x = (f - freq[0]) / rbw
+        p0 = np.array([[math.log(max(a, 1e-3)), (c - freq[0]) / rbw,
+                        math.log(max(w / rbw - _MIN_WIDTH_RBW, 0.1))] for c, w, a in cands])
+        p = _levenberg_marquardt(x, yy, wt, p0, _MIN_WIDTH_RBW)
+        fitted = [(freq[0] + c * rbw, rbw * (_MIN_WIDTH_RBW + math.exp(lw)), math.exp(la))
+                  for la, c, lw in p.tolist()]
+        peaks, drop = _to_peaks(fitted, cands, freq, bg, rbw, gain_db, min_snr_db,
+                                merge_distance)
         if not drop:
             break
         # A duplicate or runaway component: refit without it, from the current estimates.
-        cands = [(pp[1], math.exp(pp[2]), math.exp(pp[0])) for n, pp in enumerate(p)
-                 if n not in drop]
+        cands = [c for n, c in enumerate(fitted) if n not in drop]
     return peaks
 
 
-def _to_peaks(p: np.ndarray, p0: np.ndarray, freq: np.ndarray, bg: np.ndarray | float,
-              rbw: float, gain_db: float, min_snr_db: float,
-              merge_distance: float) -> tuple[list[Peak], set[int]]:
-    """Peaks from fitted parameters, and the components that call for a refit without them."""
+def _to_peaks(fitted: list[tuple[float, float, float]], cands: list[tuple[float, float, float]],
+              freq: np.ndarray, bg: np.ndarray | float, rbw: float, gain_db: float,
+              min_snr_db: float, merge_distance: float) -> tuple[list[Peak], set[int]]:
+    """Peaks from fitted (centre, width, excess), and components to refit without."""
     drop: set[int] = set()
     faint: set[int] = set()
     span = freq[-1] - freq[0]
-    for n, (la, fc, lw) in enumerate(p):
-        w0 = math.exp(p0[n, 2])
-        if (not np.all(np.isfinite(p[n])) or abs(fc - p0[n, 1]) > _WINDOW * w0
-                or math.exp(lw) > span):
+    for n, ((fc, w, amp), (c0, w0, _)) in enumerate(zip(fitted, cands)):
+        if not (math.isfinite(fc) and math.isfinite(w) and math.isfinite(amp)) \
+                or abs(fc - c0) > _WINDOW * w0 or w > span:
             drop.add(n)
-        elif 10 * math.log10(1 + math.exp(la)) < min_snr_db:
+        elif 10 * math.log10(1 + amp) < min_snr_db:
             faint.add(n)  # fitted, so its wings are accounted for, but not reported
-    order = [n for n in np.argsort(p[:, 1]).tolist() if n not in drop]
+    order = sorted((n for n in range(len(fitted)) if n not in drop), key=lambda n: fitted[n][0])
     kept: list[int] = []
     for n in order:
-        if kept and p[n, 1] - p[kept[-1], 1] < merge_distance:
+        if kept and fitted[n][0] - fitted[kept[-1]][0] < merge_distance:
             last = kept[-1]
             # Two components on one line: keep the one carrying more power.
-            if p[n, 0] + p[n, 2] > p[last, 0] + p[last, 2]:
+            if fitted[n][1] * fitted[n][2] > fitted[last][1] * fitted[last][2]:
                 drop.add(last)
                 kept[-1] = n
             else:
@@ -270,8 +292,7 @@ def _to_peaks(p: np.ndarray, p0: np.ndarray, freq: np.ndarray, bg: np.ndarray | 
     for n in kept:
         if n in faint:
             continue
-        la, fc, lw = p[n]
-        amp, width = math.exp(la), math.exp(lw)
+        fc, width, amp = fitted[n]
         floor_dbm = bg if isinstance(bg, float) else float(np.interp(fc, freq, bg))
         peak_psd = amp * dbm_to_psd(floor_dbm, rbw, gain_db)
         fwhm = math.sqrt(width * width - rbw * rbw) if width > rbw else width

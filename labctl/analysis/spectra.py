@@ -7,7 +7,7 @@ import numpy as np
 # Median absolute deviation of a normal distribution, in units of its standard deviation.
 _MAD_TO_SIGMA = 1.4826
 # Every n-th point is plenty for a robust floor on 10^4-point traces and keeps fits fast.
-_MAX_FLOOR_SAMPLES = 2500
+_MAX_FLOOR_SAMPLES = 600
 
 
 def dbm_to_psd(trace_dbm: np.ndarray | float, rbw: float, gain_db: float = 0.0,
@@ -24,6 +24,12 @@ def dbm_to_psd(trace_dbm: np.ndarray | float, rbw: float, gain_db: float = 0.0,
     return float(psd) if np.ndim(psd) == 0 else psd
 
 
+def _median(x: np.ndarray) -> float:
+    # np.median's NaN checks and two-element mean cost more than the partition on short arrays.
+    k = x.size // 2
+    return float(np.partition(x, k)[k])
+
+
 def floor_statistics(trace_dbm: np.ndarray) -> tuple[float, float]:
     """Robust noise floor (dBm) and point-to-point scatter (dB) of a trace with a few peaks.
 
@@ -31,18 +37,19 @@ def floor_statistics(trace_dbm: np.ndarray) -> tuple[float, float]:
     estimate, so that strong peaks covering part of the span do not lift the floor.
     """
     y = np.asarray(trace_dbm, dtype=float).ravel()
-    y = y[np.isfinite(y)]
+    if not np.all(np.isfinite(y)):
+        y = y[np.isfinite(y)]
     if y.size == 0:
         return float("nan"), float("nan")
-    step = max(1, y.size // _MAX_FLOOR_SAMPLES)
-    sample = y[::step]
-    med = float(np.median(sample))
-    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(sample - med)))
+    sample = y[:: max(1, y.size // _MAX_FLOOR_SAMPLES)]
+    med = _median(sample)
+    sigma = _MAD_TO_SIGMA * _median(np.abs(sample - med))
     quiet = sample[sample < med + 3.0 * sigma]
-    if quiet.size >= 0.5 * sample.size and sigma > 0:
+    # Pure noise leaves ~0.1 % above 3σ; only a trace with lines needs the second pass.
+    if 0.5 * sample.size <= quiet.size < 0.98 * sample.size and sigma > 0:
         # Clipping the top 3σ of pure noise would pull the median down by only ~0.003σ.
-        med = float(np.median(quiet))
-        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(quiet - med)))
+        med = _median(quiet)
+        sigma = _MAD_TO_SIGMA * _median(np.abs(quiet - med))
     return med, sigma
 
 

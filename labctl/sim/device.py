@@ -1,4 +1,10 @@
-"""Physics model of the simulated probe station (provisional simple form; API is final)."""
+"""Physics model of the simulated probe station: the public entry for simulated instruments.
+
+A stripe with four constrictions in series (the SHNO chain), three memristors over the
+gaps (one of them wired to the gate source), an electromagnet, and the amplifier +
+analyzer front end. Pure numpy; spectra are cached per physical state so a sweep costs
+little more than drawing its noise.
+"""
 
 from __future__ import annotations
 
@@ -8,153 +14,290 @@ import threading
 import numpy as np
 
 from labctl.analysis.kittel import kittel_frequency
-from labctl.errors import ConfigError
+from labctl.sim.chain import Lines, chain_lines
+from labctl.sim.circuit import Source, solve_circuit
+from labctl.sim.magnet import Magnet
+from labctl.sim.memristor import Memristor
+from labctl.sim.noise import DB, TraceNoise, state_hash, thermal_floor_dbm_hz
+from labctl.sim.oscillators import OscillatorState, oscillator_state
+from labctl.sim.params import N_MEM, N_OSC, DeviceParams
 
+__all__ = ["DeviceModel", "DeviceParams", "Magnet", "Terminal"]
 
-class Magnet:
-    """Electromagnet on a bipolar supply (provisional: first-order lag, fixed remanence)."""
-
-    def __init__(self, clock, seed: int = 1):
-        self._clock = clock
-        self._seed = seed
-        self._set = 0.0
-        self._i = 0.0
-        self._t = clock.now()
-        self._reads = 0
-
-    def _advance(self):
-        now = self._clock.now()
-        dt = now - self._t
-        self._i = self._set + (self._i - self._set) * math.exp(-dt / 0.2)
-        self._t = now
-
-    def set_supply_current(self, amps: float) -> None:
-        self._advance()
-        self._set = float(amps)
-        self._reads = 0
-
-    def supply_setpoint(self) -> float:
-        return self._set
-
-    def coil_current(self) -> float:
-        self._advance()
-        return self._i
-
-    def field(self) -> float:
-        return 0.06 * self.coil_current()
-
-    def gaussmeter_reading(self) -> float:
-        self._reads += 1
-        rng = np.random.default_rng([self._seed, 2, round(self._set * 1e6) & 0xFFFFFFFF,
-                                     self._reads])
-        return self.field() + 2e-5 + 5e-5 * rng.standard_normal()
+# rounding of the state that seeds the noise and feeds the physics, so that a replay whose
+# field settled a hair differently still gives the identical trace
+_Q_CURRENT = 1e-9  # A
+_Q_FIELD = 1e-6  # T
+_Q_VOLT = 1e-6  # V
+_ENBW = 1.06  # noise bandwidth / RBW of the analyzer's Gaussian filter
+_PEAK_NARROW = _ENBW * 2.0 / math.pi  # displayed/integrated power of a line far narrower than RBW
+_TAIL = 1e-3  # Lorentzian tails below this fraction of the floor are not computed
+_DETECTORS = {"average", "rms", "sample", "peak", "positive", "normal", "negative"}
 
 
 class Terminal:
-    """A two-terminal load behind a source: stripe (ohmic + I^2) or memristor gate."""
+    """A load seen by one source: the SHNO stripe or the gated memristor's top electrode."""
 
     def __init__(self, model: DeviceModel, role: str):
         self._model = model
         self.role = role
-        self._v = 0.0
-        self._i = 0.0
-
-    def _r(self, amps: float) -> float:
-        if self.role == "shno_source":
-            return 150.0 + 2e6 * amps * amps
-        return 5e9
 
     def source_current(self, amps: float, voltage_compliance: float) -> tuple[float, float]:
-        r = self._r(amps)
-        v = amps * r
-        if abs(v) > voltage_compliance:
-            v = math.copysign(voltage_compliance, v)
-            amps = v / r
-        self._v, self._i = v, amps
-        return v, amps
+        """Apply a current; returns (V, I) at the terminals after any compliance limiting."""
+        return self._model._drive(self.role, Source("I", float(amps), abs(voltage_compliance)))
 
     def source_voltage(self, volts: float, current_compliance: float) -> tuple[float, float]:
-        r = self._r(0.0)
-        i = volts / r
-        if abs(i) > current_compliance:
-            i = math.copysign(current_compliance, i)
-            volts = i * r
-        self._v, self._i = volts, i
-        return volts, i
+        """Apply a voltage; returns (V, I) at the terminals after any compliance limiting."""
+        return self._model._drive(self.role, Source("V", float(volts), abs(current_compliance)))
 
     def off(self) -> None:
-        self._v = self._i = 0.0
+        """Output off: the terminal is left open."""
+        self._model._drive(self.role, Source("off", 0.0, 0.0))
 
     def read(self) -> tuple[float, float]:
-        return self._v, self._i
+        """(V, I) at the terminals now."""
+        return self._model._read(self.role)
 
 
 class DeviceModel:
-    """The four-SHNO chain with three memristors, magnet and analyzer front end."""
+    """The simulated device: oscillator chain, memristors, magnet, analyzer front end."""
 
     def __init__(self, clock, seed: int = 1, **overrides):
-        for key, value in overrides.items():
-            raise ConfigError(f"sim.device: unknown key '{key}' = {value!r}")
+        self.params = DeviceParams.from_overrides(overrides)
         self.clock = clock
-        self.seed = seed
-        self.params = None
+        self.seed = int(seed)
+        p = self.params
+        self.memristors = [Memristor(p, k, self.seed) for k in range(N_MEM)]
         self.stripe = Terminal(self, "shno_source")
         self.gate = Terminal(self, "gate")
-        self.magnet = Magnet(clock, seed)
+        self.magnet = Magnet(clock, p, self.seed)
         self._lock = threading.RLock()
-        self._count = 0
+        self._sources = {"shno_source": Source("off", 0.0, 0.0),
+                         "gate": Source("off", 0.0, 0.0)}
+        self._solution = solve_circuit(p, self._sources["shno_source"],
+                                       self._sources["gate"], self._gated.resistance)
+        self._noise = TraceNoise(self.seed)
+        self._floor_dbm_hz = thermal_floor_dbm_hz(p.amp_gain_db, p.amp_nf_db,
+                                                  p.analyzer_floor_dbm_hz)
+        self._gain = 10 ** (p.amp_gain_db / 10.0)
+        self._theta_h = math.radians(p.tilt_deg)
+        self._fmr_cache: tuple[float, float] = (math.nan, 0.0)
+        self._phys_key: tuple | None = None
+        self._phys: tuple[OscillatorState, Lines] | None = None
+        self._axis_key: tuple | None = None
+        self._axis = np.empty(0, dtype=np.float32)
+        self._mean_key: tuple | None = None
+        self._mean_db = np.empty(0, dtype=np.float32)
+        self._last_sweep: tuple | None = None
+        self._repeats = 0
+
+    # ---- terminals ----------------------------------------------------------------------
+    @property
+    def _gated(self) -> Memristor:
+        return self.memristors[self.params.gated_memristor]
 
     def terminal(self, role: str) -> Terminal:
+        """The load of a station role: "shno_source" -> stripe, "gate" -> gate."""
         if role == "shno_source":
             return self.stripe
         if role == "gate":
             return self.gate
-        raise ValueError(f"unknown terminal role {role!r}")
+        raise ValueError(f"no terminal for role {role!r}")
 
-    def _lines(self):
-        b = abs(self.magnet.field())
-        f0 = float(kittel_frequency(b, math.radians(75), 0.45, 28.5e9))
-        i = abs(self.stripe.read()[1])
-        ith = np.array([0.88e-3, 0.92e-3, 0.86e-3, 0.95e-3])
-        z = i / ith
-        p0 = np.clip((z - 1) / (z + 1), 0, None)
-        f = f0 - 0.9e9 * p0 + np.array([0, 10e6, -10e6, 20e6])
-        p = 1e-12 * (i / 1e-3) ** 2 * (p0 + 1e-3 / np.maximum(abs(1 - z), 0.08)) * 0.587
-        w = np.where(z < 1, np.maximum(500e6 * (1 - z), 40e6), 20e6)
-        return f, w, p
+    def _drive(self, role: str, source: Source) -> tuple[float, float]:
+        with self._lock:
+            self._sources[role] = source
+            mem = self._gated
+            # the memristor switches on the voltage actually across it, which depends on its
+            # own resistance: re-solve after each switch (SET then breakdown is two steps)
+            for _ in range(4):
+                sol = solve_circuit(self.params, self._sources["shno_source"],
+                                    self._sources["gate"], mem.resistance)
+                if self._sources["gate"].mode == "off":
+                    break
+                if not mem.update(sol.v_mem, sol.i_gate, self._sources["gate"].compliance):
+                    break
+            self._solution = sol
+            return self._read(role)
+
+    def _read(self, role: str) -> tuple[float, float]:
+        sol = self._solution
+        if role == "shno_source":
+            return sol.v_stripe, sol.i_stripe
+        if role == "gate":
+            return sol.v_gate, sol.i_gate
+        raise ValueError(f"no terminal for role {role!r}")
+
+    def break_memristor(self, index: int | None = None) -> None:
+        """Destroy a memristor (default: the gated one), e.g. for fault injection."""
+        with self._lock:
+            k = self.params.gated_memristor if index is None else index
+            self.memristors[k].break_down()
+            self._drive("gate", self._sources["gate"])
+
+    # ---- physics ------------------------------------------------------------------------
+    def _state_key(self) -> tuple:
+        sol = self._solution
+        b = round(self.magnet.field() / _Q_FIELD)
+        return (b, round(sol.i_upstream / _Q_CURRENT), round(sol.i_downstream / _Q_CURRENT),
+                round(sol.v_mem / _Q_VOLT), self._gated.lrs or self._gated.broken)
+
+    def _physics(self) -> tuple[tuple, OscillatorState, Lines]:
+        key = self._state_key()
+        if key != self._phys_key or self._phys is None:
+            p = self.params
+            b_q, i_up, i_dn, v_q, conducting = key
+            field = b_q * _Q_FIELD
+            if field != self._fmr_cache[0]:
+                f = float(kittel_frequency(field, self._theta_h, p.meff, p.gamma))
+                self._fmr_cache = (field, f)
+            k = p.gated_memristor
+            currents = np.where(np.arange(N_OSC) <= k, i_up * _Q_CURRENT, i_dn * _Q_CURRENT)
+            thresholds = np.array(p.i_th, dtype=float)
+            shift = np.zeros(N_OSC)
+            if not conducting:
+                # field effect of the top electrode on the two constrictions beside the gap
+                v = v_q * _Q_VOLT
+                shift[k:k + 2] = p.gate_df_dv * v
+                thresholds[k:k + 2] += p.gate_dith_dv * v
+                thresholds = np.maximum(thresholds, 1e-6)
+            osc = oscillator_state(p, currents, thresholds, self._fmr_cache[1], shift)
+            self._phys = (osc, chain_lines(p, osc))
+            self._phys_key = key
+        return (key, *self._phys)
+
+    # ---- analyzer -----------------------------------------------------------------------
+    def noise_floor_dbm_hz(self) -> float:
+        """Analyzer-referred noise density (dBm/Hz) of amplifier + analyzer."""
+        return self._floor_dbm_hz
+
+    def sweep_time(self, f_start, f_stop, points, rbw, vbw, averages) -> float:
+        """Realistic duration (s) of the whole measurement, swept-tuned analyzer."""
+        span = abs(float(f_stop) - float(f_start))
+        one = max(self.params.sweep_k * span / (float(rbw) * float(vbw)),
+                  1e-3 * max(1.0, int(points) / 1001))
+        return max(1, int(averages)) * one
+
+    def _mean_trace(self, state: tuple, lines: Lines, f_start: float, f_stop: float,
+                    points: int, rbw: float) -> np.ndarray:
+        """Expected displayed power in dBm (float32), cached per state and settings."""
+        mkey = (state, f_start, f_stop, points, rbw)
+        if mkey == self._mean_key:
+            return self._mean_db
+        akey = (f_start, f_stop, points)
+        if akey != self._axis_key:
+            self._axis = np.linspace(0.0, f_stop - f_start, points).astype(np.float32)
+            self._axis_key = akey
+        step = (f_stop - f_start) / (points - 1) if points > 1 else 1.0
+        floor_w = 10 ** (self._floor_dbm_hz / 10.0) * 1e-3 * _ENBW * rbw
+        lin = np.full(points, floor_w, dtype=np.float32)
+        for fc, width, power in zip(lines.frequency, lines.linewidth, lines.power):
+            if power <= 0.0:
+                continue
+            p_an = power * self._gain
+            # integrated over the RBW filter: a narrow line shows its full power, a broad
+            # one its density x noise bandwidth; the shape widens to sqrt(df^2 + RBW^2)
+            peak = p_an * _PEAK_NARROW * rbw / math.hypot(width, _PEAK_NARROW * rbw)
+            half = 0.5 * math.hypot(width, rbw)
+            reach = half * math.sqrt(max(peak / (floor_w * _TAIL), 1.0))
+            i0 = max(0, math.floor((fc - reach - f_start) / step))
+            i1 = min(points, math.ceil((fc + reach - f_start) / step) + 1)
+            if i1 <= i0:
+                continue
+            x = self._axis[i0:i1] - np.float32(fc - f_start)
+            x *= np.float32(1.0 / half)
+            np.multiply(x, x, out=x)
+            x += np.float32(1.0)
+            np.divide(np.float32(peak), x, out=x)
+            lin[i0:i1] += x
+        mean = np.log10(lin)
+        mean *= np.float32(10.0)
+        mean += np.float32(30.0)  # W -> dBm
+        self._mean_db = mean
+        self._mean_key = mkey
+        return mean
 
     def spectrum(self, f_start: float, f_stop: float, points: int, rbw: float, vbw: float,
                  averages: int, detector: str = "average",
                  average_type: str = "power") -> np.ndarray:
-        """Trace in dBm as the analyzer displays it."""
+        """One measured trace (float32 dBm) as the analyzer displays it after the amplifier."""
+        f_start, f_stop, rbw, vbw = float(f_start), float(f_stop), float(rbw), float(vbw)
+        points, averages = int(points), int(averages)
+        if points < 1 or rbw <= 0 or vbw <= 0 or averages < 1 or f_stop < f_start:
+            raise ValueError("spectrum: need points>=1, rbw>0, vbw>0, averages>=1, stop>=start")
+        detector = detector.lower()
+        if detector not in _DETECTORS:
+            raise ValueError(f"spectrum: unknown detector {detector!r}")
+        if average_type not in ("power", "log"):
+            raise ValueError(f"spectrum: unknown average type {average_type!r}")
         with self._lock:
-            freq = np.linspace(f_start, f_stop, points)
-            floor = 10 ** ((-174 + 34.5) / 10) * 1e-3 * 1.06 * rbw
-            lin = np.full(points, floor)
-            for fc, w, p in zip(*self._lines()):
-                if p <= 0:
-                    continue
-                ww = math.hypot(w, rbw)
-                peak = p * 10 ** 3.2 * 0.675 * rbw / math.hypot(w, 0.675 * rbw)
-                lin += peak / (1 + ((freq - fc) * 2 / ww) ** 2)
-            self._count += 1
-            rng = np.random.default_rng([self.seed, 1, self._count])
-            db = 10 * np.log10(lin / 1e-3) + 5.57 / math.sqrt(averages) * rng.standard_normal(
-                points)
-            return db.astype(np.float32)
+            state, _, lines = self._physics()
+            mean = self._mean_trace(state, lines, f_start, f_stop, points, rbw)
+            sweep = (state, f_start, f_stop, points, rbw, vbw, averages, detector, average_type)
+            self._repeats = self._repeats + 1 if sweep == self._last_sweep else 0
+            self._last_sweep = sweep
+            rng = self._noise.sweep_rng(self.seed, state_hash(sweep), self._repeats)
+        bin_width = (f_stop - f_start) / (points - 1) if points > 1 else 0.0
+        samples = max(1, int(bin_width / rbw))  # independent RBW cells per trace point
+        offset = 0.0
+        if detector in ("average", "rms"):
+            n_eff = averages * samples
+        else:
+            n_eff = averages
+            if detector in ("peak", "positive", "normal"):
+                # max of k exponentials: mean power x harmonic number H_k
+                k = max(2, samples)
+                offset = DB * math.log(sum(1.0 / j for j in range(1, min(k, 10000) + 1)))
+            elif detector == "negative":
+                offset = -DB * math.log(max(2, samples))
+        out = np.empty(points, dtype=np.float32)
+        z = self._noise.deviates(rng, points, n_eff)
+        if n_eff <= 1:
+            np.add(mean, z, out=out)
+        else:
+            mu, sigma = self._noise.stats(n_eff, average_type)
+            np.multiply(z, np.float32(sigma), out=out)
+            out += mean
+            offset += mu
+        if offset:
+            out += np.float32(offset)
+        return out
 
-    def sweep_time(self, f_start, f_stop, points, rbw, vbw, averages) -> float:
-        return averages * max(2.5 * abs(f_stop - f_start) / (rbw * vbw), 1e-3)
-
+    # ---- ground truth -------------------------------------------------------------------
     def truth(self) -> dict:
-        f, w, p = self._lines()
-        return {
-            "thresholds": [0.88e-3, 0.92e-3, 0.86e-3, 0.95e-3],
-            "frequencies": list(f), "clusters": [[0], [1], [2], [3]],
-            "line_frequencies": list(f), "line_linewidths": list(w), "line_powers": list(p),
-            "memristor_resistance": [5e9] * 3, "memristor_broken": [False] * 3,
-            "field": self.magnet.field(), "current": self.stripe.read()[1],
-            "gate_voltage": self.gate.read()[0], "meff": 0.45, "gamma": 28.5e9,
-            "theta_h": math.radians(75), "df_di": -0.5e12,
-            "noise_floor_dbm_hz": -174 + 34.5,
-        }
+        """The model's true state, for tests and for checking analyses."""
+        with self._lock:
+            _, osc, lines = self._physics()
+            p = self.params
+            sol = self._solution
+            return {
+                "thresholds": [float(x) for x in p.i_th],
+                "constriction_currents": [sol.i_upstream] * (p.gated_memristor + 1)
+                + [sol.i_downstream] * (N_OSC - 1 - p.gated_memristor),
+                "zeta": osc.zeta.tolist(),
+                "p0": osc.p0.tolist(),
+                "frequencies": osc.frequency.tolist(),
+                "linewidths": osc.linewidth.tolist(),
+                "powers": osc.power.tolist(),
+                "clusters": [list(c) for c in lines.clusters],
+                "line_frequencies": lines.frequency.tolist(),
+                "line_linewidths": lines.linewidth.tolist(),
+                "line_powers": lines.power.tolist(),
+                "memristor_resistance": [m.resistance for m in self.memristors],
+                "memristor_broken": [m.broken for m in self.memristors],
+                "memristor_lrs": [m.lrs for m in self.memristors],
+                "field": self.magnet.field(),
+                "coil_current": self.magnet.coil_current(),
+                "current": sol.i_stripe,
+                "stripe_voltage": sol.v_stripe,
+                "gate_voltage": sol.v_gate,
+                "gate_current": sol.i_gate,
+                "meff": p.meff,
+                "gamma": p.gamma,
+                "theta_h": self._theta_h,
+                "phi_h": math.radians(p.phi_deg),
+                "df_di": p.nonlinear_slope(),
+                "f_fmr": self._fmr_cache[1],
+                "noise_floor_dbm_hz": self._floor_dbm_hz,
+                "gain_db": p.amp_gain_db,
+            }

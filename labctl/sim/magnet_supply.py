@@ -42,7 +42,11 @@ class SimKepcoBOP(SimInstrument):
 
     @property
     def resistance(self) -> float:
-        return float(getattr(self.magnet, "resistance", self.default_resistance))
+        """Coil resistance in ohm, from the device model's parameters if it has them."""
+        value = getattr(self.magnet, "resistance", None)
+        if value is None:
+            value = getattr(getattr(self.device, "params", None), "coil_resistance", None)
+        return float(value if value is not None else self.default_resistance)
 
     def _apply(self) -> None:
         """Program the magnet current the output stage drives (limited by the other setting)."""
@@ -148,4 +152,8 @@ class SimKepcoBOP(SimInstrument):
 
     @scpi("MEASure[:SCALar]:VOLTage[:DC]?")
     def _measure_voltage(self, args):
-        return _number(self._coil_current() * self.resistance if self.output else 0.0)
+        if not self.output:
+            return _number(0.0)
+        if hasattr(self.magnet, "supply_voltage"):  # R I + L dI/dt from the model
+            return _number(float(self.magnet.supply_voltage()))
+        return _number(self._coil_current() * self.resistance)

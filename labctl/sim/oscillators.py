@@ -39,25 +39,21 @@ def oscillator_state(p: DeviceParams, currents: np.ndarray, thresholds: np.ndarr
     p0 = normalized_power(zeta, p.q_nl)
     freq = f_fmr + np.asarray(p.f_offsets) + nonlinear_shift_scale(p) * p0 + gate_shift
 
-    # Below threshold the thermal mode narrows as Delta f0 (1 - zeta) [paper]; the clip at the
-    # threshold linewidth joins it continuously to the auto-oscillation branch.
-    sub = np.maximum(p.linewidth_fmr * (1.0 - zeta), p.linewidth_threshold)
-    above = p.linewidth_min + (p.linewidth_threshold - p.linewidth_min) * np.exp(
-        -p0 / p.linewidth_p)
-    linewidth = np.where(zeta < 1.0, sub, above)
+    # Thermal + auto-oscillation branch joined smoothly: t ~ eps/(1 - zeta) below threshold
+    # (1/P linear in I, zero at I_th [paper]) and ~ zeta - 1 above (the universal model).
+    x = zeta - 1.0
+    t = 0.5 * (np.sqrt(x * x + 4.0 * p.thermal_power) + x)
+    p_total = t / (np.maximum(zeta, 1.0) + p.q_nl)
 
-    # thermal population ~ 1/(1 - zeta) so 1/P is linear in I and vanishes at I_th [paper];
-    # the floor at the same 1 - zeta as the linewidth clip keeps it finite near threshold
-    delta = p.linewidth_threshold / p.linewidth_fmr
-    thermal = p.thermal_power / np.maximum(np.abs(1.0 - zeta), delta)
-    # rectified output ~ I^2 p sin^2(2 phi) (AMR); but the thermal peak of the model is the
-    # mode population seen through a fixed read current so 1/P stays linear: see docs
+    # Delta f0 (1 - zeta) below threshold [paper], ~1/p0 narrowing above, same smooth join
+    lw_excess = p.linewidth_threshold - p.linewidth_min
+    delta = lw_excess / p.linewidth_fmr
+    linewidth = p.linewidth_min + p.linewidth_fmr * 0.5 * (np.sqrt(x * x + 4 * delta**2) - x)
+
+    # AMR rectification: P ~ I^2 p sin^2(2 phi). Below threshold the read-out current is held
+    # at I_th so 1/P stays linear as measured; the last factor only makes P vanish at I = 0.
     amr = np.sin(2.0 * np.radians(p.phi_deg)) ** 2
-    scale = p.power_scale * amr
-    power = scale * ((i_abs / 1e-3) ** 2 * p0 + _thermal_weight(i_abs, thresholds) * thermal)
+    readout = (np.maximum(i_abs, thresholds) / 1e-3) ** 2
+    readout *= np.minimum(1.0, i_abs / (0.2 * thresholds)) ** 2
+    power = p.power_scale * amr * readout * p_total
     return OscillatorState(zeta, p0, freq, linewidth, power)
-
-
-def _thermal_weight(i_abs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Read-out weight of the thermal mode: (I/1 mA)^2 near threshold, ~0 at zero current."""
-    return (i_abs / 1e-3) ** 2

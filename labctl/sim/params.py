@@ -62,9 +62,8 @@ class DeviceParams:
     linewidth_fmr: float = _p(500e6, _pos, "sub-threshold linewidth at I=0 (Delta f0), Hz")
     linewidth_threshold: float = _p(40e6, _pos, "linewidth at threshold, Hz")
     linewidth_min: float = _p(8e6, _pos, "linewidth far above threshold, Hz")
-    linewidth_p: float = _p(0.12, _pos, "p0 scale of the above-threshold narrowing")
-    thermal_power: float = _p(1.5e-3, _pos,
-                              "thermal fluctuation level eps: p_thermal = eps/|1-zeta|")
+    thermal_power: float = _p(1e-4, _pos,
+                              "thermal level eps: p ~ eps/(1-zeta) below threshold")
     power_scale: float = _p(1.0e-12, _pos, "power at I=1 mA, p=1, sin^2(2phi)=1, W [paper]")
     # ---- chain [PHYSICS §2] ----
     coupling: float = _p(50e6, _nonneg, "K/2pi between neighbours at p0 = coupling_p_ref, Hz")

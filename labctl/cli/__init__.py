@@ -1,0 +1,1 @@
+"""The ``labctl`` command line."""

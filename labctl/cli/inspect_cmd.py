@@ -1,0 +1,83 @@
+"""Text the command line prints about runs and stations."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from tqdm import tqdm
+
+from labctl.events import FINISHED, LOG, POINT, STARTED, RunEvent
+
+
+def _duration(info: dict) -> str:
+    try:
+        start = datetime.fromisoformat(info["started"])
+        end = datetime.fromisoformat(info["finished"])
+    except (KeyError, ValueError):
+        return "unknown (not finished)"
+    return f"{(end - start).total_seconds():.1f} s"
+
+
+def describe(info: dict) -> str:
+    status = info["status"]
+    if status == "running":
+        status = "running or did not finish (no clean close recorded)"
+    planned = info["planned_points"]
+    rows = ", ".join(f"{n} {name}" for name, n in info["rows"].items())
+    lines = [
+        f"run file     {info['path']}",
+        f"procedure    {info['procedure']}",
+        f"status       {status}" + (f" - {info['reason']}" if info["reason"] else ""),
+        f"rows         {rows}" + (f" of {planned} planned" if planned > 0 else ""),
+        f"started      {info['started']}",
+        f"duration     {_duration(info)}",
+        f"resumed      {info['resumed']} time(s)",
+        f"software     labctl {info['software_version']}",
+        "parameters   " + json.dumps(info["parameters"]),
+    ]
+    for role, idn in (info["instruments"] or {}).items():
+        lines.append(f"instrument   {role}: {idn}")
+    for key, value in (info["results"] or {}).items():
+        lines.append(f"result       {key} = {value}")
+    return "\n".join(lines)
+
+
+class ReplayPrinter:
+    """Progress bar and log lines while a run replays."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind == STARTED:
+            self.bar = tqdm(total=event.data["planned"], desc=f"replay {event.data['procedure']}",
+                            unit="pt", disable=not self.enabled)
+        elif event.kind == POINT and self.bar is not None:
+            self.bar.update(1)
+        elif event.kind == LOG and self.enabled and self.bar is not None:
+            self.bar.write(f"log: {event.data['level']}: {event.data['message']}")
+        elif event.kind == FINISHED and self.bar is not None:
+            self.bar.close()
+
+
+def station_report(station) -> str:
+    lines = [f"station      {station.config.name}"
+             + (" (simulated)" if station.config.simulated else "")]
+    for key, idn in station.identities().items():
+        lines.append(f"{key:17s} {idn}")
+    lines.append(f"I_SHNO       {station.shno_source.read_current():.6g} A, "
+                 f"V = {station.shno_source.read_voltage():.6g} V")
+    v, i, tripped = station.gate.measure()
+    lines.append(f"V_M          {v:.6g} V, I = {i:.6g} A" + (" (compliance)" if tripped else ""))
+    lines.append(f"field        {station.field.read_field():.6g} T")
+    c = station.config
+    lines.append(f"limits       |I_SHNO| <= {c.shno_source.limits.max_current:g} A, "
+                 f"step {c.shno_source.limits.max_step:g} A, dwell {c.shno_source.limits.dwell:g} s")
+    lines.append(f"             V_M in [{c.gate.limits.min_voltage:g}, "
+                 f"{c.gate.limits.max_voltage:g}] V, compliance <= "
+                 f"{c.gate.limits.max_compliance:g} A")
+    lines.append(f"             |B| <= {c.field.limits.max_field:g} T, "
+                 f"ramp <= {c.field.limits.max_ramp_rate:g} A/s")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Measurement procedures: typed parameters, a declared schema, and a stream of points."""

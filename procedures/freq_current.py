@@ -1,0 +1,141 @@
+"""freq-current: spectra of the oscillator chain versus I_SHNO at fixed field and gate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labctl.analysis.threshold import threshold_from_inverse_power
+from labctl.errors import LimitError
+from labctl.schema import Quantity, Schema, Stream
+from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from procedures.spectra import (SPECTRUM_PARAMETERS, SYNC_CODES, PeakTracker, analyse_spectrum,
+                                check_spectrum, configure_analyzer, peak_quantities,
+                                spectrum_axes)
+
+SYNC_NAMES = {v: k for k, v in SYNC_CODES.items()}
+
+
+def current_steps(start: float, stop: float, step: float) -> np.ndarray:
+    n = int(round(abs(stop - start) / step)) + 1
+    return np.linspace(start, stop, n)
+
+
+class FreqCurrent(Procedure):
+    name = "freq-current"
+    title = "Oscillator spectra versus I_SHNO (fitted peaks, sync state, threshold)"
+    parameters = (
+        Parameter("i_start", 0.4e-3, "A", -10e-3, 10e-3, "first I_SHNO"),
+        Parameter("i_stop", 2.2e-3, "A", -10e-3, 10e-3, "last I_SHNO"),
+        Parameter("i_step", 20e-6, "A", 1e-7, 1e-3, "I_SHNO step between spectra"),
+        Parameter("field", 0.65, "T", -2.0, 2.0, "magnet field (closed loop)"),
+        Parameter("gate_voltage", 0.0, "V", -20, 20, "V_M during the sweep"),
+        Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
+        *SPECTRUM_PARAMETERS,
+        Parameter("settle", 0.0, "s", 0, 60, "wait after each current step"),
+        Parameter("background", True, "", description="record a background trace at I = 0",
+                  kind=bool),
+    )
+
+    def currents(self) -> np.ndarray:
+        return current_steps(self.i_start, self.i_stop, self.i_step)
+
+    def planned_points(self) -> int:
+        return len(self.currents())
+
+    def check_station(self, config) -> None:
+        lim = config.shno_source.limits
+        for name in ("i_start", "i_stop"):
+            self.within(name, self.values[name], lim.max_current, "A", "max |I_SHNO|")
+        self.within("field", self.field, config.field.limits.max_field, "T", "max |B|")
+        g = config.gate.limits
+        if not g.min_voltage <= self.gate_voltage <= g.max_voltage:
+            raise LimitError(f"parameter gate_voltage = {self.gate_voltage:g} V: outside the "
+                             f"station's V_M range [{g.min_voltage:g}, {g.max_voltage:g}] V")
+        self.within("gate_compliance", self.gate_compliance, g.max_compliance, "A",
+                    "max gate compliance")
+        check_spectrum(self.values, config)
+
+    def schema(self) -> Schema:
+        point = Stream("point", (
+            Quantity("current", "A", description="I_SHNO setpoint"),
+            Quantity("voltage", "V", description="stripe voltage"),
+            Quantity("resistance", "ohm", description="stripe resistance V/I"),
+            Quantity("field_measured", "T", description="gaussmeter reading"),
+            Quantity("trace", "dBm", "float32", ("frequency",), "analyzer trace"),
+            *peak_quantities(),
+        ), "current step")
+        background = Stream("background", (
+            Quantity("background_trace", "dBm", "float32", ("frequency",),
+                     "trace at I_SHNO = 0"),), "background trace")
+        return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+
+    def execute(self, ctx: RunContext):
+        st = ctx.station
+        st.field.set_field(self.field)
+        st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
+        freq = configure_analyzer(st, self.values)
+        background = None
+        if self.background:
+            recorded = ctx.recorded("background_trace", "background")
+            if len(recorded):
+                background = recorded[-1]
+            else:
+                st.shno_source.ramp_to(0.0)
+                _, background = st.spectrum.acquire()
+                yield Row("background", {"background_trace": background})
+        tracker = PeakTracker()
+        if ctx.start:
+            tracker.restore(ctx.recorded("peak_frequency")[-1], ctx.recorded("peak_id")[-1])
+        for current in self.currents()[ctx.start:]:
+            st.shno_source.ramp_to(current)
+            if self.settle:
+                st.clock.sleep(self.settle, st.stop)
+            voltage = st.shno_source.read_voltage()
+            _, trace = st.spectrum.acquire()
+            row = {
+                "current": current,
+                "voltage": voltage,
+                "resistance": voltage / current if current else np.nan,
+                "field_measured": st.field.read_field(),
+                "trace": trace,
+            }
+            row.update(analyse_spectrum(freq, trace, self.values, tracker, background))
+            yield row
+        yield Results(self.results(ctx))
+
+    def results(self, ctx: RunContext) -> dict:
+        currents = ctx.recorded("current")
+        power = ctx.recorded("total_power")
+        lines = ctx.recorded("n_lines")
+        sync = ctx.recorded("sync_state")
+        out: dict = {}
+        try:
+            fit = threshold_from_inverse_power(currents, power)
+            out.update(threshold_current=fit.i_th, threshold_r2=fit.r2)
+        except (ValueError, RuntimeError) as err:
+            ctx.log(f"threshold fit failed: {err}", "warning")
+        if len(lines):
+            out["lines_at_last_current"] = int(lines[-1])
+            out["sync_at_last_current"] = SYNC_NAMES.get(int(sync[-1]), "?")
+            full = np.flatnonzero(sync == SYNC_CODES["full"])
+            if len(full):
+                out["full_sync_from_current"] = float(currents[full[0]])
+            last = ctx.recorded("peak_frequency")[-1]
+            out["peak_frequencies_at_last_current"] = [float(f) for f in last if np.isfinite(f)]
+        return out
+
+    def summarize(self, results: dict) -> list[str]:
+        lines = []
+        if "threshold_current" in results:
+            lines.append(f"threshold current: {results['threshold_current'] * 1e3:.3f} mA "
+                         f"(1/P vs I, r2 = {results['threshold_r2']:.3f})")
+        if "lines_at_last_current" in results:
+            freqs = ", ".join(f"{f / 1e9:.3f}" for f in results["peak_frequencies_at_last_current"])
+            lines.append(f"peaks at {self.i_stop * 1e3:.3f} mA: "
+                         f"{results['lines_at_last_current']} line(s) at {freqs} GHz")
+            lines.append(f"synchronization at {self.i_stop * 1e3:.3f} mA: "
+                         f"{results['sync_at_last_current']}")
+        if "full_sync_from_current" in results:
+            lines.append(f"full synchronization from {results['full_sync_from_current'] * 1e3:.3f}"
+                         " mA")
+        return lines

@@ -1,0 +1,117 @@
+"""What the oscillator procedures share: spectrum parameters, peak quantities, tracking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labctl.analysis.lorentz import Peak, fit_spectrum
+from labctl.analysis.peaks import classify_sync, count_lines, track_peaks
+from labctl.config import StationConfig
+from labctl.errors import LimitError
+from labctl.schema import Axis, Quantity
+from procedures.base import Parameter
+
+MAX_PEAKS = 8
+SYNC_CODES = {"off": 0, "none": 1, "partial": 2, "full": 3}
+
+SPECTRUM_PARAMETERS = (
+    Parameter("f_start", 8.0e9, "Hz", 1e6, 110e9, "analyzer start frequency"),
+    Parameter("f_stop", 12.0e9, "Hz", 1e6, 110e9, "analyzer stop frequency"),
+    Parameter("points", 10001, "", 101, 1_000_001, "trace points", kind=int),
+    Parameter("rbw", 1e6, "Hz", 1, 50e6, "resolution bandwidth"),
+    Parameter("vbw", 0.0, "Hz", 0, 50e6, "video bandwidth (0: RBW/10)"),
+    Parameter("averages", 10, "", 1, 10000, "sweeps averaged per spectrum", kind=int),
+    Parameter("gain_db", 32.0, "dB", -20, 80, "amplifier gain before the analyzer"),
+    Parameter("min_snr_db", 3.0, "dB", 0, 60, "smallest peak height above the floor to fit"),
+    Parameter("n_oscillators", 4, "", 1, 64, "oscillators in the chain", kind=int),
+)
+
+
+def spectrum_axes(values: dict) -> tuple[Axis, ...]:
+    return (
+        Axis("frequency", np.linspace(values["f_start"], values["f_stop"], values["points"]),
+             "Hz", "analyzer frequency"),
+        Axis("peak_slot", np.arange(MAX_PEAKS), "", "fitted peak, by frequency"),
+    )
+
+
+def peak_quantities() -> tuple[Quantity, ...]:
+    return (
+        Quantity("peak_frequency", "Hz", dims=("peak_slot",), description="fitted centre"),
+        Quantity("peak_fwhm", "Hz", dims=("peak_slot",), description="fitted linewidth"),
+        Quantity("peak_power", "W", dims=("peak_slot",),
+                 description="integrated power at the device"),
+        Quantity("peak_id", "", "int64", ("peak_slot",), "tracked identity across the sweep"),
+        Quantity("n_lines", "", "int64", description="distinct oscillator lines"),
+        Quantity("sync_state", "", "int8",
+                 description="synchronization: 0 off, 1 none, 2 partial, 3 full"),
+        Quantity("total_power", "W", description="sum of the fitted integrated powers"),
+    )
+
+
+def check_spectrum(values: dict, config: StationConfig) -> None:
+    lim = config.spectrum.limits
+    for name in ("f_start", "f_stop"):
+        v = values[name]
+        if not lim.min_frequency <= v <= lim.max_frequency:
+            raise LimitError(f"parameter {name} = {v:g} Hz: outside the analyzer range "
+                             f"[{lim.min_frequency:g}, {lim.max_frequency:g}] Hz")
+    if values["points"] > lim.max_points:
+        raise LimitError(f"parameter points = {values['points']}: above the analyzer's "
+                         f"{lim.max_points}")
+
+
+def configure_analyzer(station, values: dict) -> np.ndarray:
+    vbw = values["vbw"] or values["rbw"] / 10
+    return station.spectrum.configure(values["f_start"], values["f_stop"], values["points"],
+                                      values["rbw"], vbw, values["averages"])
+
+
+class PeakTracker:
+    """Gives each fitted line an identity that follows it from one step to the next."""
+
+    def __init__(self):
+        self.previous: list[Peak] = []
+        self.ids: list[int] = []
+        self.next_id = 0
+
+    def restore(self, frequencies: np.ndarray, ids: np.ndarray) -> None:
+        """Continue tracking after a resume from the last recorded row."""
+        keep = np.isfinite(frequencies) & (ids >= 0)
+        self.previous = [Peak(float(f), 0.0, 0.0, 0.0, 0.0) for f in frequencies[keep]]
+        self.ids = [int(i) for i in ids[keep]]
+        self.next_id = int(ids.max()) + 1 if keep.any() else 0
+
+    def assign(self, peaks: list[Peak]) -> list[int]:
+        match = track_peaks(self.previous, peaks)
+        ids = []
+        for m in match:
+            if m is None:
+                ids.append(self.next_id)
+                self.next_id += 1
+            else:
+                ids.append(self.ids[m])
+        self.previous, self.ids = peaks, ids
+        return ids
+
+
+def analyse_spectrum(freq, trace, values: dict, tracker: PeakTracker,
+                     background: np.ndarray | None) -> dict:
+    """Fit, track and classify one spectrum; the peak quantities of one row."""
+    peaks = fit_spectrum(freq, trace, values["rbw"], gain_db=values["gain_db"],
+                         background_dbm=background, max_peaks=MAX_PEAKS,
+                         min_snr_db=values["min_snr_db"])
+    ids = tracker.assign(peaks)
+    row = {name: np.full(MAX_PEAKS, np.nan) for name in
+           ("peak_frequency", "peak_fwhm", "peak_power")}
+    row["peak_id"] = np.full(MAX_PEAKS, -1, dtype=np.int64)
+    for k, (p, pid) in enumerate(zip(peaks[:MAX_PEAKS], ids)):
+        row["peak_frequency"][k] = p.frequency
+        row["peak_fwhm"][k] = p.fwhm
+        row["peak_power"][k] = p.integrated_power
+        row["peak_id"][k] = pid
+    n = count_lines(peaks)
+    row["n_lines"] = n
+    row["sync_state"] = SYNC_CODES[classify_sync(n, values["n_oscillators"])]
+    row["total_power"] = float(sum(p.integrated_power for p in peaks)) if peaks else 0.0
+    return row

@@ -1,0 +1,31 @@
+"""Shared fixtures: the built-in simulated station file as text, and a writer for variants."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def sim_toml() -> str:
+    return resources.files("labctl").joinpath("stations/sim.toml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def write_station(tmp_path, sim_toml):
+    """Write the simulated station with text replacements; return the file's path."""
+
+    def write(*replacements: tuple[str, str], name: str = "station.toml"):
+        text = sim_toml
+        for old, new in replacements:
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
