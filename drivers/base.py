@@ -46,9 +46,20 @@ class LabInstrument:
         command = self.last_command
         errors = self.check_errors()
         if errors:
-            text = "; ".join(f"{e[0]},{e[1]}" if isinstance(e, (list, tuple)) and len(e) > 1
-                             else str(e) for e in errors)
+            text = "; ".join(_format_error(e) for e in errors)
             raise InstrumentError(self.name, command, f"instrument error queue: {text}")
+
+
+def _format_error(entry) -> str:
+    """``-222,"Data out of range"`` from whatever shape check_errors returned."""
+    if isinstance(entry, list | tuple) and len(entry) > 1:
+        code = entry[0]
+        try:
+            code = int(float(code))
+        except (TypeError, ValueError):
+            pass
+        return f"{code},{entry[1]}"
+    return str(entry)
 
 
 def _describe(err: VisaIOError) -> str:

@@ -70,6 +70,7 @@ class FieldLimits(_Strict):
     step_time: float = Field(0.1, gt=0, le=10, description="time between ramp steps in s")
     approach: Literal["below", "above"] = Field("below", description="side of approach")
     overshoot: float = Field(0.01, ge=0, le=0.5, description="approach margin in T")
+    voltage_limit: float = Field(20.0, gt=0, le=100, description="supply voltage limit in V")
 
 
 class ShnoSourceConfig(InstrumentConfig):

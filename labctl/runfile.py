@@ -47,64 +47,61 @@ class _StreamWriter:
         self.coord = f[stream.name]
         self.n = done
         self.capacity = self.coord.shape[0]
-        self.arrays: list[tuple[Quantity, h5py.Dataset, tuple[int, ...]]] = []
-        self.scalars: list[tuple[Quantity, h5py.Dataset]] = []
-        for q in stream.quantities:
-            (self.arrays if q.dims else self.scalars).append(
-                (q, f[q.name], schema.shape(q)) if q.dims else (q, f[q.name]))
+        # (name, dataset, low-level id, ...) resolved once: h5py's high-level lookups are slow
+        self.arrays = [(q.name, f[q.name], schema.shape(q)) for q in stream.quantities if q.dims]
+        scalars = [(q.name, f[q.name]) for q in stream.quantities if not q.dims]
         self.names = {q.name for q in stream.quantities}
-        self._buffers = {}
-        self._load_buffers()
+        start = (done // SCALAR_CHUNK) * SCALAR_CHUNK
+        self.scalars = [(name, ds.id, self._buffer(ds, start)) for name, ds in scalars]
+        self.coord_buffer = self._buffer(self.coord, start)
 
-    def _load_buffers(self) -> None:
-        start = (self.n // SCALAR_CHUNK) * SCALAR_CHUNK
-        stop = min(start + SCALAR_CHUNK, self.capacity)
-        for q, ds in [*self.scalars, (None, self.coord)]:
-            dtype = ds.dtype
-            buf = np.full(SCALAR_CHUNK, FILL[str(dtype)], dtype=dtype)
-            if self.n > start:  # resuming inside a chunk: keep what is already there
-                buf[: stop - start] = ds[start:stop]
-                buf[self.n - start:] = FILL[str(dtype)]
-            self._buffers[ds.name] = buf
+    def _buffer(self, ds: h5py.Dataset, start: int) -> np.ndarray:
+        """The chunk being filled, as in the file (a resume may start inside a chunk)."""
+        fill = FILL[str(ds.dtype)]
+        buf = np.full(SCALAR_CHUNK, fill, dtype=ds.dtype)
+        if self.n > start:
+            stop = min(start + SCALAR_CHUNK, self.capacity)
+            buf[: stop - start] = ds[start:stop]
+            buf[self.n - start:] = fill
+        return buf
 
     def _grow(self) -> None:
         self.capacity += GROW
         self.coord.resize(self.capacity, axis=0)
-        for _, ds, *_ in self.arrays:
+        for _, ds, _ in self.arrays:
             ds.resize(self.capacity, axis=0)
-        for _, ds in self.scalars:
-            ds.resize(self.capacity, axis=0)
+        for name, _, _ in self.scalars:
+            self.coord.file[name].resize(self.capacity, axis=0)
 
     def append(self, values: dict[str, Any]) -> int:
-        extra = values.keys() - self.names
-        if extra:
-            raise ValueError(f"stream {self.stream.name!r}: unknown quantities {sorted(extra)}")
+        if not values.keys() <= self.names:
+            extra = sorted(values.keys() - self.names)
+            raise ValueError(f"stream {self.stream.name!r}: unknown quantities {extra}")
         i = self.n
         if i >= self.capacity:
             self._grow()
-        for q, ds, shape in self.arrays:
-            v = values.get(q.name)
+        for name, ds, shape in self.arrays:
+            v = values.get(name)
             if v is None:
                 continue  # the fill value stands for "not measured"
             arr = np.ascontiguousarray(v, dtype=ds.dtype)
             if arr.shape != shape:
-                raise ValueError(f"{q.name}: shape {arr.shape}, schema says {shape}")
+                raise ValueError(f"{name}: shape {arr.shape}, schema says {shape}")
             ds.id.write_direct_chunk((i,) + (0,) * len(shape), arr)
         c0 = (i // SCALAR_CHUNK) * SCALAR_CHUNK
         j = i - c0
         if j == 0 and i > 0:
-            for ds in [d for _, d in self.scalars] + [self.coord]:
-                self._buffers[ds.name][:] = FILL[str(ds.dtype)]
-        for q, ds in self.scalars:
-            v = values.get(q.name)
+            for _, _, buf in self.scalars:
+                buf[:] = FILL[str(buf.dtype)]
+            self.coord_buffer[:] = -1
+        for name, dsid, buf in self.scalars:
+            v = values.get(name)
             if v is not None:
-                buf = self._buffers[ds.name]
                 buf[j] = v
-                ds.id.write_direct_chunk((c0,), buf)
+                dsid.write_direct_chunk((c0,), buf)
         # the coordinate is written last: it marks the row complete
-        buf = self._buffers[self.coord.name]
-        buf[j] = i
-        self.coord.id.write_direct_chunk((c0,), buf)
+        self.coord_buffer[j] = i
+        self.coord.id.write_direct_chunk((c0,), self.coord_buffer)
         self.n = i + 1
         return i
 
@@ -273,10 +270,19 @@ def open_run(path: str | Path) -> h5py.File:
     if not p.is_file():
         raise RunFileError(f"run file '{p}': no such file")
     try:
-        f = h5py.File(p, "r", libver="latest", swmr=True)
+        f = h5py.File(p, "r")
     except OSError as err:
-        raise RunFileError(f"run file '{p}': not a readable HDF5 run file ({_first_line(err)})"
-                           ) from None
+        if "already open for write" not in str(err):
+            raise RunFileError(f"run file '{p}': not a readable HDF5 run file "
+                               f"({_first_line(err)})") from None
+        # still being written, or its writer was killed: only a SWMR reader may open it,
+        # and HDF5's SWMR reader retries forever on a truncated file, so check that first
+        _check_complete_superblock(p)
+        try:
+            f = h5py.File(p, "r", libver="latest", swmr=True)
+        except OSError as err2:
+            raise RunFileError(f"run file '{p}': not a readable HDF5 run file "
+                               f"({_first_line(err2)})") from None
     version = f.attrs.get("schema_version")
     if version is None or "status" not in f.attrs:
         f.close()
@@ -287,6 +293,20 @@ def open_run(path: str | Path) -> h5py.File:
             f"run file '{p}': schema_version {int(version)} is newer than this labctl reads "
             f"({SCHEMA_VERSION}); upgrade labctl")
     return f
+
+
+def _check_complete_superblock(p: Path) -> None:
+    """Refuse a file shorter than the end-of-file its (version 2/3) superblock records."""
+    with open(p, "rb") as fh:
+        head = fh.read(48)
+    if head[:8] != b"\x89HDF\r\n\x1a\n" or len(head) < 12 or head[8] not in (2, 3):
+        return
+    size_of_offsets = head[9]
+    start = 12 + 2 * size_of_offsets  # after base address and extension address
+    stored_eof = int.from_bytes(head[start:start + size_of_offsets], "little")
+    actual = p.stat().st_size
+    if actual < stored_eof:
+        raise RunFileError(f"run file '{p}': truncated ({actual} of {stored_eof} bytes)")
 
 
 def _first_line(err: Exception) -> str:

@@ -121,6 +121,7 @@ def open_station(config: StationConfig) -> Station:
         "shno_source": ShnoSource(src, config.shno_source.limits, clock, stop),
         "gate": Gate(gate, config.gate.limits, clock, stop),
         "spectrum": Spectrum(sa, config.spectrum.limits),
-        "field": FieldController(supply, gauss, config.field, clock, stop),
+        "field": FieldController(supply, gauss, config.field, clock, stop,
+                                 voltage_limit=config.field.limits.voltage_limit),
     }
     return Station(config, clock, roles, stop, sim=sim)

@@ -24,6 +24,9 @@ _COARSE = 4  # second detection scale, in blocks of the first: catches broad, fa
 _WINDOW = 3.0  # fit window half-width in (starting) linewidths
 _POINTS_PER_WIDTH = 6  # decimation keeps this many points per linewidth in the fit
 _MAX_ITER = 8
+_FLOOR_SAMPLES = 500  # trace points used to re-estimate the floor under the wings
+_FLOOR_TOLERANCE_DB = 0.1  # floor error below which a refit is not worth its time
+_MAX_REFIT_ITER = 1
 _WIDTH_SEARCH = 400  # samples searched either side of a maximum for its width
 _MIN_WIDTH_RBW = 0.5  # a line seen through the RBW filter is never narrower
 _RESOLVE = 0.6  # two equal Lorentzians show a dip only when more than 0.58 FWHM apart
@@ -95,8 +98,8 @@ def _width(s: np.ndarray, i: int) -> float:
 
 def _detect(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, min_snr_db: float,
             merge_distance: float, max_peaks: int
-            ) -> tuple[list[tuple[float, float, float]], float]:
-    """Candidate lines (centre, FWHM, linear excess) and the trace's floor offset (dB).
+            ) -> tuple[list[tuple[float, float, float]], float, float]:
+    """Candidate lines (centre, FWHM, linear excess), the floor offset and scatter (dB).
 
     ``rel`` is the trace in dB above the assumed floor; blocks of about one RBW are averaged
     first (neighbouring points within an RBW carry the same information anyway).
@@ -111,10 +114,12 @@ def _detect(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, min_snr_db
         # Blocks of one RBW are nearly independent, so σ falls as √(blocks averaged).
         scales.append((_block_mean(s1, _COARSE), k1 * _COARSE, sig1 / math.sqrt(_COARSE)))
     found: list[tuple[float, int, int]] = []  # height, index, scale
+    heights = []
     for n, (s, k, sig) in enumerate(scales):
-        height = max(0.75 * min_snr_db, _Z_DETECT * sig)
+        heights.append(max(0.75 * min_snr_db, _Z_DETECT * sig))
         sep = max(1, int(merge_distance / (k * df)))
-        found.extend((s[i], i, n) for i in _find_maxima(s, height, _Z_PROMINENCE * sig, sep))
+        found.extend((s[i], i, n)
+                     for i in _find_maxima(s, heights[n], _Z_PROMINENCE * sig, sep))
     found.sort(reverse=True)
     chosen: list[tuple[float, float, float]] = []
     for top, i, n in found:
@@ -122,19 +127,23 @@ def _detect(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, min_snr_db
         centre = freq[min(i * k + k // 2, freq.size - 1)]
         if any(abs(centre - c) < merge_distance for c, _, _ in chosen):
             continue
+        # The wings of a strong line reach far above the floor; a maximum must stand out
+        # above them, not only above the floor.
+        wings = sum(a / (1.0 + (2.0 * (centre - c) / w) ** 2) for c, w, a in chosen)
+        if _DB * math.log1p(max(math.expm1(top / _DB) - wings, 0.0)) < heights[n]:
+            continue
         fwhm = max(_width(s, i) * k * df, rbw)
         # Maxima closer than _RESOLVE linewidths are one line seen at two scales, or noise
         # on its top: without a dip between them no fit can tell them apart.
-        if all(abs(centre - c) >= max(merge_distance, _RESOLVE * max(w, fwhm))
-               for c, w, _ in chosen):
+        if all(abs(centre - c) >= _RESOLVE * max(w, fwhm) for c, w, _ in chosen):
             chosen.append((centre, fwhm, math.expm1(top / _DB)))
             if len(chosen) == max_peaks:
                 break
-    return chosen, floor
+    return chosen, floor, sig1 * math.sqrt(k1)
 
 
 def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
-                 cands: list[tuple[float, float, float]], offset: float):
+                 cands: list[tuple[float, float, float]], offset: float, sigma: float):
     """Decimated (frequency, dB above floor, weight) samples covering every candidate."""
     spans = sorted((c - _WINDOW * w - 4 * df, c + _WINDOW * w + 4 * df, w) for c, w, _ in cands)
     segs: list[list[float]] = []
@@ -157,7 +166,7 @@ def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
         starts = np.arange(ia, ib, q)
         fs.append(np.add.reduceat(freq[ia:ib], starts - ia) / q)
         ys.append(np.add.reduceat(rel[ia:ib], starts - ia) / q - offset)
-        ws.append(np.full(m, math.sqrt(q)))  # block means are √q less noisy
+        ws.append(np.full(m, math.sqrt(q) / sigma))  # block means are √q less noisy
     return np.concatenate(fs), np.concatenate(ys), np.concatenate(ws)
 
 
@@ -173,16 +182,21 @@ def _residual(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray, wmin:
 
 
 def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray,
-                         wmin: float) -> np.ndarray:
+                         wmin: float, max_iter: int = _MAX_ITER) -> tuple[np.ndarray, np.ndarray]:
     """Weighted least squares of y (dB) against 10·log10(1 + Σ Lorentzians) over x.
 
     Rows of ``p`` are (ln A, x0, ln(w − wmin)): the RBW filter makes narrower lines unphysical.
+    Also returns, per line, how much χ² would grow without it (its significance).
     """
+    # Bounds keep a wild step finite: amplitude 1e-4…1e9 × floor, width up to twice the span.
+    lower = np.array([-9.0, x.min(), -7.0])
+    upper = np.array([21.0, x.max(), math.log(2.0 * (x.max() - x.min()) + 1.0)])
+    p = np.clip(p, lower, upper)
     r, cost, parts = _residual(x, y, wt, p, wmin)
     lam = 1e-3
     kk = p.shape[0]
     jac = np.empty((3 * kk, x.size))
-    for _ in range(_MAX_ITER):
+    for _ in range(max_iter):
         total, comp, lor, u, width = parts
         cg = comp * (_DB * wt / total)
         jac[0::3] = cg
@@ -199,7 +213,7 @@ def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.nda
             a.flat[:: 3 * kk + 1] += lam * diag
             _, _, step, info = _dgesv(a, jtr)
             if info == 0:
-                trial = p + step.reshape(kk, 3)
+                trial = np.clip(p + step.reshape(kk, 3), lower, upper)
                 t_r, t_cost, t_parts = _residual(x, y, wt, trial, wmin)
                 if t_cost <= cost:  # False for NaN as well
                     improved = True
@@ -212,7 +226,9 @@ def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.nda
         lam = max(lam / 5.0, 1e-9)
         if done:
             break
-    return p
+    total, comp = parts[0], parts[1]
+    without = (y - _DB * np.log(total - comp)) * wt
+    return p, np.einsum("ij,ij->i", without, without) - cost
 
 
 def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: float = 0.0,
@@ -238,20 +254,31 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
         bg = np.asarray(background_dbm, dtype=float)
         bg = float(bg) if bg.ndim == 0 else np.broadcast_to(bg, y.shape)
         rel = y - bg
-    cands, offset = _detect(rel, freq, df, rbw, min_snr_db, merge_distance, max_peaks)
+    cands, offset, sigma = _detect(rel, freq, df, rbw, min_snr_db, merge_distance, max_peaks)
     if background_dbm is None:
         bg = offset  # the median floor found while detecting
     peaks: list[Peak] = []
+    refine_floor = background_dbm is None
     while cands:
-        f, yy, wt = _fit_windows(rel, freq, df, cands, bg if background_dbm is None else 0.0)
+        f, yy, wt = _fit_windows(rel, freq, df, cands, bg if background_dbm is None else 0.0,
+                                 sigma)
         # Frequencies in RBW units from the trace start keep the normal equations well scaled.
         x = (f - freq[0]) / rbw
-        p0 = np.array([[math.log(max(a, 1e-3)), (c - freq[0]) / rbw,
-                        math.log(max(w / rbw - _MIN_WIDTH_RBW, 0.1))] for c, w, a in cands])
-        p = _levenberg_marquardt(x, yy, wt, p0, _MIN_WIDTH_RBW)
-        fitted = [(freq[0] + c * rbw, rbw * (_MIN_WIDTH_RBW + math.exp(lw)), math.exp(la))
-                  for la, c, lw in p.tolist()]
-        peaks, drop = _to_peaks(fitted, cands, freq, bg, rbw, gain_db, min_snr_db,
+        p = np.array([[math.log(max(a, 1e-3)), (c - freq[0]) / rbw,
+                       math.log(max(w / rbw - _MIN_WIDTH_RBW, 0.1))] for c, w, a in cands])
+        p, gain = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW)
+        if refine_floor:
+            refine_floor = False
+            shift = _wing_corrected_floor(freq, y - bg, _natural(p, freq[0], rbw))
+            if abs(shift) > _FLOOR_TOLERANCE_DB:
+                # Same line tops measured from the lower floor; from there a few steps suffice.
+                bg += shift
+                yy = yy - shift
+                tops = (1.0 + np.exp(p[:, 0])) * math.exp(-shift / _DB) - 1.0
+                p[:, 0] = np.log(np.maximum(tops, 1e-3))
+                p, gain = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW, _MAX_REFIT_ITER)
+        fitted = _natural(p, freq[0], rbw)
+        peaks, drop = _to_peaks(fitted, gain, cands, freq, bg, rbw, gain_db, min_snr_db,
                                 merge_distance)
         if not drop:
             break
@@ -260,16 +287,44 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
     return peaks
 
 
-def _to_peaks(fitted: list[tuple[float, float, float]], cands: list[tuple[float, float, float]],
-              freq: np.ndarray, bg: np.ndarray | float, rbw: float, gain_db: float,
-              min_snr_db: float, merge_distance: float) -> tuple[list[Peak], set[int]]:
+def _natural(p: np.ndarray, f0: float, rbw: float) -> list[tuple[float, float, float]]:
+    """(centre Hz, FWHM Hz, excess over the floor) from the fit's parameter rows."""
+    return [(f0 + c * rbw, rbw * (_MIN_WIDTH_RBW + math.exp(lw)), math.exp(la))
+            for la, c, lw in p.tolist()]
+
+
+def _wing_corrected_floor(freq: np.ndarray, rel: np.ndarray,
+                          fitted: list[tuple[float, float, float]]) -> float:
+    """How far the floor (dB) drops once the fitted lines are taken out of the trace.
+
+    Lorentzian wings fall off slowly: a line 30 dB up and 5 MHz wide still lifts the trace
+    by 0.5 dB 230 MHz away, and so lifts the median that served as first floor estimate.
+    """
+    idx = np.arange(0, freq.size, max(1, freq.size // _FLOOR_SAMPLES))
+    fs = freq[idx]
+    excess = np.zeros(idx.size)
+    for c, w, a in fitted:
+        excess += a / (1.0 + (2.0 * (fs - c) / w) ** 2)
+    # The difference of two medians of the same samples is free of their sampling noise.
+    sample = rel[idx]
+    k = idx.size // 2
+    corrected = sample - _DB * np.log1p(excess)
+    return float(np.partition(corrected, k)[k] - np.partition(sample, k)[k])
+
+
+def _to_peaks(fitted: list[tuple[float, float, float]], gain: np.ndarray,
+              cands: list[tuple[float, float, float]], freq: np.ndarray, bg: np.ndarray | float,
+              rbw: float, gain_db: float, min_snr_db: float,
+              merge_distance: float) -> tuple[list[Peak], set[int]]:
     """Peaks from fitted (centre, width, excess), and components to refit without."""
     drop: set[int] = set()
     faint: set[int] = set()
     span = freq[-1] - freq[0]
     for n, ((fc, w, amp), (c0, w0, _)) in enumerate(zip(fitted, cands)):
+        # Insignificant components are noise the fit latched onto, typically one high
+        # reading in the wing of a strong line.
         if not (math.isfinite(fc) and math.isfinite(w) and math.isfinite(amp)) \
-                or abs(fc - c0) > _WINDOW * w0 or w > span:
+                or abs(fc - c0) > _WINDOW * w0 or w > span or not gain[n] > _Z_DETECT ** 2:
             drop.add(n)
         elif 10 * math.log10(1 + amp) < min_snr_db:
             faint.add(n)  # fitted, so its wings are accounted for, but not reported

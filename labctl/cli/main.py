@@ -194,6 +194,31 @@ def station_check_cmd(sim: Sim = False, station: StationFile = None) -> None:
     echo(station_report(st))
 
 
+@app.command("queue")
+def queue_cmd(
+    file: Annotated[Path, typer.Argument(help="queue file (TOML)")],
+    resume: Annotated[bool, typer.Option("--resume", help="carry on after a crash")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+) -> None:
+    """Run an overnight queue of procedures and nested sweeps; progress survives crashes."""
+    from labctl.cli.queue_cmd import run_queue_file
+
+    raise typer.Exit(run_queue_file(file, resume=resume, quiet=quiet))
+
+
+@app.command("bench")
+def bench_cmd(
+    kind: Annotated[str, typer.Argument(help="storage | inspect | freq-current | spectrum | all")]
+    = "all",
+    points: Annotated[int | None, typer.Option("--points", help="points per run")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="folder for scratch files")] = None,
+) -> None:
+    """Measure throughput (points/s, MB/s) and peak memory as a run grows."""
+    from labctl.cli.bench_cmd import run_bench
+
+    raise typer.Exit(run_bench(kind, points=points, out=out))
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print the version."""
@@ -214,16 +239,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("labctl: interrupted", err=True)
         return 130
-    except Exception as err:  # click usage errors and the like: one line, exit 2
-        import click
-
-        if isinstance(err, click.ClickException):
-            typer.echo(f"labctl: error: {err.format_message()}", err=True)
-            return 2
-        if isinstance(err, click.exceptions.Abort):
-            return 130
-        raise
+    except typer.Abort:
+        return 130
+    except _USAGE_ERROR as err:  # usage mistakes: one line, exit 2
+        typer.echo(f"labctl: error: {err.format_message()}", err=True)
+        return 2
     return 0
+
+
+def _usage_error_class() -> type[Exception]:
+    """Click's ClickException, whether typer uses click or its own vendored copy."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException":
+            return cls
+    return typer.BadParameter
+
+
+_USAGE_ERROR = _usage_error_class()
 
 
 if __name__ == "__main__":

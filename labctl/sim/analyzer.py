@@ -64,10 +64,11 @@ class SimSweptAnalyzer(SimInstrument):
     AVERAGES = (1, 10000)
     REFERENCE_LEVEL = (-170.0, 30.0)
     NUMBER = "{:.12g}"
-    # SCPI mnemonic -> name the device model uses
+    # SCPI mnemonic -> name the device model uses (it knows power and log averaging only;
+    # voltage averaging, whose noise bias lies between the two, is shown as power)
     DETECTORS = {"AVERage": "average", "POSitive": "peak", "SAMPle": "sample",
                  "NEGative": "negative"}
-    AVERAGE_TYPES = {"RMS": "power", "LOG": "log", "SCALar": "voltage"}
+    AVERAGE_TYPES = {"RMS": "power", "LOG": "log", "SCALar": "power"}
     TRACE_MODES = ("WRITe", "AVERage", "MAXHold", "MINHold")
     PRESET: dict = {}
 
@@ -83,7 +84,9 @@ class SimSweptAnalyzer(SimInstrument):
         the same few headers thousands of times, and scanning every pattern costs ~50 us."""
         route = self._routes.get(header)
         if route is None:
-            route = self._routes[header] = self._route(header)
+            route = self._route(header)
+            if len(self._routes) < 512:  # a bound, should something send endless new headers
+                self._routes[header] = route
         method, suffix = route
         if method is None:
             self.errors.append(UNDEFINED_HEADER)
@@ -386,8 +389,8 @@ class SimRohdeSchwarzFSV(SimSweptAnalyzer):
     AVERAGES = (0, 32767)  # 0: one sweep in single mode
     REFERENCE_LEVEL = (-130.0, 30.0)
     DETECTORS = {"AVERage": "average", "RMS": "rms", "POSitive": "peak", "SAMPle": "sample",
-                 "NEGative": "negative", "APEak": "autopeak"}
-    AVERAGE_TYPES = {"POWer": "power", "VIDeo": "log", "LINear": "voltage"}
+                 "NEGative": "negative", "APEak": "peak"}  # auto peak: noise shows its peaks
+    AVERAGE_TYPES = {"POWer": "power", "VIDeo": "log", "LINear": "power"}
     PRESET = {"start": 0.0, "points": 691, "rbw": 3e6, "vbw": 10e6, "averages": 0,
               "average_type": "VID", "detector": "APE", "reference_level": -10.0}
 

@@ -15,9 +15,8 @@ import numpy as np
 
 from labctl.analysis.kittel import kittel_frequency
 from labctl.sim.chain import Lines, chain_lines
-from labctl.sim.circuit import Source, solve_circuit
 from labctl.sim.magnet import Magnet
-from labctl.sim.memristor import Memristor
+from labctl.sim.memristor import Memristor, Source, solve_circuit
 from labctl.sim.noise import DB, TraceNoise, state_hash, thermal_floor_dbm_hz
 from labctl.sim.oscillators import OscillatorState, oscillator_state
 from labctl.sim.params import N_MEM, N_OSC, DeviceParams

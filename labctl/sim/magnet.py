@@ -8,6 +8,7 @@ import threading
 from labctl.sim.noise import gaussmeter_noise
 from labctl.sim.params import DeviceParams
 
+
 class Magnet:
     """Coil current, field and gaussmeter reading, evolving in virtual clock time."""
 
@@ -101,11 +102,10 @@ class Magnet:
 
     def _field(self) -> float:
         p = self.p
-        # descending from a positive excursion the play output stays above the current, so
-        # the iron keeps a positive remanence at zero current (and vice versa)
-        sat = p.hysteresis_saturation
-        b_iron = p.remanence / math.tanh(p.hysteresis_width / sat) * math.tanh(self._play / sat)
-        return p.coil_constant * self._i + b_iron
+        # the play output lags the current by up to the backlash: after coming down it sits
+        # above the current, leaving the poles magnetized along the last excursion
+        lag = (self._play - self._i) / p.hysteresis_width
+        return p.coil_constant * self._i + p.remanence * lag
 
     def gaussmeter_reading(self) -> float:
         """Hall-probe reading (T): true field + noise + offset."""

@@ -7,10 +7,11 @@ compared with any source step, so each applied level switches at once.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from labctl.sim.params import DeviceParams
+from labctl.sim.params import N_OSC, DeviceParams
 
 _TAG_SET = 0x5E7  # separate random streams for SET and forming voltages
 _TAG_FORM = 0xF0
@@ -100,3 +101,92 @@ class Memristor:
         self.lrs = True
         self.i_set = compliance
         self.r_lrs = self.p.v_lrs / compliance
+
+
+# ---- the gate network: stripe segments and the gated memristor ---------------------------
+@dataclass(frozen=True)
+class Source:
+    """What a source applies: mode "I", "V" or "off", level, and compliance of the other."""
+
+    mode: str
+    value: float
+    compliance: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Terminal readings and branch currents of the stripe + gate network."""
+
+    v_stripe: float
+    i_stripe: float
+    v_gate: float
+    i_gate: float
+    v_mem: float  # across the gated memristor (top electrode minus node)
+    i_upstream: float  # through constrictions 0..k
+    i_downstream: float  # through constrictions k+1..N-1 (the gate current joins at the node)
+
+
+def _segments(p: DeviceParams, current: float, count: int) -> float:
+    # each constriction carries a quarter of R0 and heats with its own current
+    return count * (p.r0 + p.r_quad * current * current) / N_OSC
+
+
+def solve_circuit(p: DeviceParams, stripe: Source, gate: Source, r_mem: float) -> Solution:
+    """DC solution: stripe source into the chain top, gate source into the node after k.
+
+    A source whose level would exceed its compliance becomes the other kind of source at
+    the compliance value (I = +-I_cc, V = I R), as a source meter does.
+    """
+    k = p.gated_memristor
+    n_up, n_dn = k + 1, N_OSC - 1 - k
+    modes = [_primary(stripe), _primary(gate)]
+    i_up = i_dn = 0.0
+    g_m = 1.0 / r_mem
+    for _ in range(12):
+        g_up = 1.0 / _segments(p, i_up, n_up)
+        g_dn = 1.0 / _segments(p, i_dn, n_dn)
+        # unknowns: stripe top V_A, node V_N, gate electrode V_G
+        a = np.zeros((3, 3))
+        rhs = np.zeros(3)
+        (sm, sv), (gm, gv) = modes
+        if sm == "V":
+            a[0, 0], rhs[0] = 1.0, sv
+        else:
+            a[0, 0], a[0, 1], rhs[0] = g_up, -g_up, sv
+        if gm == "V":
+            a[1, 2], rhs[1] = 1.0, gv
+        else:
+            a[1, 2], a[1, 1], rhs[1] = g_m, -g_m, gv
+        a[2] = (g_up, -(g_up + g_m + g_dn), g_m)
+        v_a, v_n, v_g = np.linalg.solve(a, rhs)
+        i_s = g_up * (v_a - v_n)
+        i_g = g_m * (v_g - v_n)
+        changed = _limit(modes, 0, stripe, v_a, i_s) | _limit(modes, 1, gate, v_g, i_g)
+        new_up, new_dn = i_s, i_s + i_g
+        settled = abs(new_up - i_up) < 1e-12 and abs(new_dn - i_dn) < 1e-12
+        i_up, i_dn = new_up, new_dn
+        if settled and not changed:
+            break
+    s_off, g_off = stripe.mode == "off", gate.mode == "off"
+    return Solution(
+        v_stripe=0.0 if s_off else float(v_a), i_stripe=0.0 if s_off else float(i_s),
+        v_gate=0.0 if g_off else float(v_g), i_gate=0.0 if g_off else float(i_g),
+        v_mem=0.0 if g_off else float(v_g - v_n),
+        i_upstream=float(i_up), i_downstream=float(i_dn))
+
+
+def _primary(src: Source) -> tuple[str, float]:
+    return ("I", 0.0) if src.mode == "off" else (src.mode, src.value)
+
+
+def _limit(modes: list, j: int, src: Source, v: float, i: float) -> bool:
+    mode, _ = modes[j]
+    if src.mode == "off":
+        return False
+    if src.mode == "I" and mode == "I" and abs(v) > src.compliance * (1 + 1e-12):
+        modes[j] = ("V", math.copysign(src.compliance, v))
+        return True
+    if src.mode == "V" and mode == "V" and abs(i) > src.compliance * (1 + 1e-12):
+        modes[j] = ("I", math.copysign(src.compliance, i))
+        return True
+    return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import digamma, polygamma
@@ -49,7 +50,9 @@ class TraceNoise:
         # std 5.57 dB), so draw that exactly instead of a Gaussian
         self._single = (DB * np.log(rng.standard_exponential(n))).astype(np.float32)
 
-    def stats(self, averages: int, average_type: str) -> tuple[float, float]:
+    @staticmethod
+    @lru_cache(maxsize=256)
+    def stats(averages: int, average_type: str) -> tuple[float, float]:
         """Mean offset and std (dB) of the displayed trace around the true mean power."""
         n = max(1, int(averages))
         if average_type == "log":

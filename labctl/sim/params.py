@@ -52,7 +52,7 @@ class DeviceParams:
     df_di_from_tilt: bool = _p(False, lambda v: isinstance(v, bool),
                                "derive the sign of df_di from tilt_deg vs tilt_crit_deg")
     tilt_crit_deg: float = _p(65.0, _num, "tilt where the nonlinear shift changes sign, deg")
-    f_offsets: list = _p([0.0, 20e6, -25e6, 10e6], _vec(N_OSC, _num),
+    f_offsets: list = _p([42e6, 25e6, -27e6, -40e6], _vec(N_OSC, _num),
                          "static frequency offset of each constriction (width spread), Hz")
     meff: float = _p(0.45, _pos, "mu0*Meff, T")
     gamma: float = _p(28.5e9, _pos, "gamma/2pi, Hz/T")
@@ -64,10 +64,12 @@ class DeviceParams:
     linewidth_min: float = _p(8e6, _pos, "linewidth far above threshold, Hz")
     thermal_power: float = _p(1e-4, _pos,
                               "thermal level eps: p ~ eps/(1-zeta) below threshold")
-    power_scale: float = _p(1.0e-12, _pos, "power at I=1 mA, p=1, sin^2(2phi)=1, W [paper]")
+    power_scale: float = _p(1.5e-12, _pos, "power at I=1 mA, p=1, sin^2(2phi)=1, W [paper]")
     # ---- chain [PHYSICS §2] ----
     coupling: float = _p(50e6, _nonneg, "K/2pi between neighbours at p0 = coupling_p_ref, Hz")
-    coupling_p_ref: float = _p(0.3, _pos, "p0 at which K reaches `coupling` (K ~ sqrt(p_i p_j))")
+    coupling_p_ref: float = _p(0.3, _pos, "p0 at which K reaches `coupling`")
+    coupling_exponent: float = _p(2.0, _pos,
+                                  "K = coupling * (sqrt(p_i p_j)/coupling_p_ref)**exponent")
     sync_power_exponent: float = _p(0.0, _nonneg,
                                     "line power = sum(P_i) * n**x; peak then ~ n**(2+x)")
     # ---- stripe ----
@@ -101,9 +103,10 @@ class DeviceParams:
     supply_voltage_limit: float = _p(20.0, _pos, "supply output voltage limit, V")
     supply_loop_gain: float = _p(0.0, _nonneg,
                                  "extra proportional gain of the supply loop (0: lag = L/R)")
-    remanence: float = _p(3e-3, _nonneg, "field at zero current after a large excursion, T")
-    hysteresis_width: float = _p(1.0, _pos, "backlash of the pole-piece hysteresis, A")
-    hysteresis_saturation: float = _p(2.0, _pos, "current scale of the pole saturation, A")
+    remanence: float = _p(3e-3, _nonneg,
+                          "field offset along the last excursion (+ after coming down), T")
+    hysteresis_width: float = _p(0.5, _pos,
+                                 "current reversal over which the remanence flips sign, A")
     hall_noise: float = _p(5e-5, _nonneg, "gaussmeter noise rms, T")
     hall_offset: float = _p(2e-5, _num, "gaussmeter zero offset, T")
     # ---- amplifier and analyzer [PHYSICS §4] ----

@@ -103,6 +103,11 @@ class _SimSource(SimInstrument):
             return abs(v) >= self.voltage_limit * (1 - TRIP_TOLERANCE)
         return abs(i) >= self.current_limit * (1 - TRIP_TOLERANCE)
 
+    def on_breakdown_fault(self) -> None:
+        """Injected breakdown: the memristor behind a gate source fails short."""
+        if self.name == "gate":
+            self.device.break_memristor()
+
     def _set_output(self, on: bool) -> None:
         self.output = on
         if on:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import pytest
 from pymeasure.test import expected_protocol
@@ -133,7 +134,8 @@ def test_no_setting_silently_clamps():
     names = [n for n in dir(Keithley2400)
              if isinstance(getattr(Keithley2400, n), property) and getattr(Keithley2400, n).fset]
     assert "source_current" in names and "compliance_current" in names
-    with protocol() as smu, pytest.warns(FutureWarning):  # deprecated pymeasure aliases
+    with protocol() as smu, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecated pymeasure aliases
         for name in names:
             for value in (1e12, -1e12):
                 try:
@@ -172,9 +174,9 @@ def test_pymeasure_fixed_step_ramps_are_refused():
 
 def test_shutdown_refuses_to_switch_off_at_a_non_zero_level():
     with protocol(("OUTPUT?", "1"), (":SOURCE:FUNCTION?", "VOLT"),
-                  (":SOURCE:VOLTAGE?", "+1.000000E+00")) as smu:
-        with pytest.raises(RuntimeError, match="ramp it down"):
-            smu.shutdown()
+                  (":SOURCE:VOLTAGE?", "+1.000000E+00")) as smu, \
+            pytest.raises(RuntimeError, match="ramp it down"):
+        smu.shutdown()
 
 
 def test_shutdown_at_zero_switches_the_output_off():

@@ -26,7 +26,8 @@ def test_implements_both_source_contracts():
 
 
 def test_id_queries_the_instrument():
-    with expected_protocol(Keithley2450, [("*IDN?", "KEITHLEY INSTRUMENTS,MODEL 2450,1,1.7")]) as smu:
+    idn = "KEITHLEY INSTRUMENTS,MODEL 2450,1,1.7"
+    with expected_protocol(Keithley2450, [("*IDN?", idn)]) as smu:
         assert smu.id == "KEITHLEY INSTRUMENTS,MODEL 2450,1,1.7"
 
 
@@ -186,9 +187,9 @@ def test_pymeasure_fixed_step_ramps_are_refused():
 
 def test_shutdown_refuses_to_switch_off_at_a_non_zero_level():
     with expected_protocol(Keithley2450, [(":OUTP?", "1"), (":SOUR:FUNC?", "CURR"),
-                                          (":SOUR:CURR?", "1.000000E-03")]) as smu:
-        with pytest.raises(RuntimeError, match="ramp it down"):
-            smu.shutdown()
+                                          (":SOUR:CURR?", "1.000000E-03")]) as smu, \
+            pytest.raises(RuntimeError, match="ramp it down"):
+        smu.shutdown()
 
 
 def test_shutdown_at_zero_switches_the_output_off():

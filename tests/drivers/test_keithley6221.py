@@ -130,9 +130,8 @@ def test_reset_clears_the_error_queue_and_status():
 def test_shutdown_refuses_to_switch_off_at_a_non_zero_current():
     # pymeasure's shutdown would switch the output off at once
     with expected_protocol(Keithley6221, [("OUTPut?", "1"), (":SOUR:CURR?", "1.000000E-03")]
-                           ) as src:
-        with pytest.raises(RuntimeError, match="ramp it down"):
-            src.shutdown()
+                           ) as src, pytest.raises(RuntimeError, match="ramp it down"):
+        src.shutdown()
 
 
 def test_shutdown_at_zero_switches_the_output_off():

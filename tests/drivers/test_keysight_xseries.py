@@ -205,13 +205,14 @@ def test_read_trace_of_10001_points_containing_newline_bytes():
     (b"#18\x00\x00\x80\x3f\x00\x00\x80\x3fX", "not followed by a newline"),
 ])
 def test_read_trace_malformed_block(reply, detail):
-    with expected_protocol(KeysightXSeries, [(TRACE, reply)],
-                           name="spectrum") as inst, pytest.raises(InstrumentError) as err:
-        inst.read_trace()
+    with expected_protocol(KeysightXSeries, [(TRACE, reply)], name="spectrum") as inst:
+        with pytest.raises(InstrumentError) as err:
+            inst.read_trace()
+        assert inst.adapter.connection.flush.called  # the rest of the reply is discarded
+        inst.adapter._read_buffer = None  # (the protocol adapter's flush keeps it)
     assert detail in str(err.value)
     assert err.value.instrument == "spectrum"
     assert err.value.command == TRACE
-    inst.adapter._read_buffer = None  # leftovers the real adapter's flush discards
 
 
 def test_raise_errors_names_instrument_and_command():
