@@ -6,6 +6,8 @@ InstrumentError that names the instrument and the command it concerned.
 
 from __future__ import annotations
 
+import contextlib
+
 from pyvisa.errors import VisaIOError
 
 from labctl.errors import InstrumentError
@@ -54,10 +56,8 @@ def _format_error(entry) -> str:
     """``-222,"Data out of range"`` from whatever shape check_errors returned."""
     if isinstance(entry, list | tuple) and len(entry) > 1:
         code = entry[0]
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             code = int(float(code))
-        except (TypeError, ValueError):
-            pass
         return f"{code},{entry[1]}"
     return str(entry)
 

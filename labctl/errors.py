@@ -22,7 +22,7 @@ class LimitError(UserInputError):
 
 
 class InstrumentError(LabctlError):
-    """An instrument failed (timeout, error-queue entry, disconnect); names instrument and command."""
+    """An instrument failed (timeout, error queue, disconnect); names instrument and command."""
 
     def __init__(self, instrument: str, command: str, detail: str):
         self.instrument = instrument

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 
 from labctl.errors import RunFileError
-from labctl.schema import FILL, Axis, Quantity, Schema, Stream
+from labctl.schema import FILL, Schema, Stream
 
 SCHEMA_VERSION = 1
 SCALAR_CHUNK = 64  # rows per chunk of a scalar quantity (rewritten whole on every point)

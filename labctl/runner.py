@@ -17,8 +17,18 @@ from typing import Any
 
 from labctl import __version__
 from labctl.errors import Interrupted, LabctlError
-from labctl.events import (FINISHED, LOG, POINT, PROGRESS, RESULTS, ROW, STARTED, EventBus,
-                           RunEvent, Subscriber)
+from labctl.events import (
+    FINISHED,
+    LOG,
+    POINT,
+    PROGRESS,
+    RESULTS,
+    ROW,
+    STARTED,
+    EventBus,
+    RunEvent,
+    Subscriber,
+)
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, RunFile
 from procedures.base import Procedure, Results, Row, RunContext
 

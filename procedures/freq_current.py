@@ -8,9 +8,16 @@ from labctl.analysis.threshold import threshold_from_inverse_power
 from labctl.errors import LimitError
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, Row, RunContext
-from procedures.spectra import (SPECTRUM_PARAMETERS, SYNC_CODES, PeakTracker, analyse_spectrum,
-                                check_spectrum, configure_analyzer, peak_quantities,
-                                spectrum_axes)
+from procedures.spectra import (
+    SPECTRUM_PARAMETERS,
+    SYNC_CODES,
+    PeakTracker,
+    analyse_spectrum,
+    check_spectrum,
+    configure_analyzer,
+    peak_quantities,
+    spectrum_axes,
+)
 
 SYNC_NAMES = {v: k for k, v in SYNC_CODES.items()}
 

@@ -73,8 +73,9 @@ def station_report(station) -> str:
     lines.append(f"V_M          {v:.6g} V, I = {i:.6g} A" + (" (compliance)" if tripped else ""))
     lines.append(f"field        {station.field.read_field():.6g} T")
     c = station.config
-    lines.append(f"limits       |I_SHNO| <= {c.shno_source.limits.max_current:g} A, "
-                 f"step {c.shno_source.limits.max_step:g} A, dwell {c.shno_source.limits.dwell:g} s")
+    shno = c.shno_source.limits
+    lines.append(f"limits       |I_SHNO| <= {shno.max_current:g} A, "
+                 f"step {shno.max_step:g} A, dwell {shno.dwell:g} s")
     lines.append(f"             V_M in [{c.gate.limits.min_voltage:g}, "
                  f"{c.gate.limits.max_voltage:g}] V, compliance <= "
                  f"{c.gate.limits.max_compliance:g} A")

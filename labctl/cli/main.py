@@ -68,10 +68,10 @@ def raise_input(message: str) -> None:
 
 @app.command("run", context_settings={"help_option_names": []})
 def run_cmd(
-    procedure: Annotated[str | None, typer.Argument(help="procedure name (see 'labctl procedures')")] = None,
+    procedure: Annotated[str | None, typer.Argument(help="procedure (labctl procedures)")] = None,
     sim: Sim = False,
     station: StationFile = None,
-    sets: Annotated[list[str] | None, typer.Option("--set", help="parameter NAME=VALUE (SI)")] = None,
+    sets: Annotated[list[str] | None, typer.Option("--set", help="NAME=VALUE (SI)")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for the run file")] = Path("runs"),
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
@@ -176,7 +176,7 @@ def safe_cmd(sim: Sim = False, station: StationFile = None) -> None:
     config = choose_station(sim, station)
     st = open_station(config)
     failures = st.ramp_down()
-    for name, role in st.roles.items():
+    for name in st.roles:
         echo(f"{name:12s} ramped down" if not any(f.startswith(name) for f in failures)
              else f"{name:12s} FAILED")
     if failures:

@@ -6,7 +6,6 @@ virtual clock by the sweep time the settings imply; ``*OPC?`` then answers at on
 
 from __future__ import annotations
 
-import inspect
 from functools import cache
 
 import numpy as np
@@ -14,11 +13,10 @@ import numpy as np
 from labctl.sim.instrument import (
     DATA_OUT_OF_RANGE,
     ILLEGAL_PARAMETER,
-    UNDEFINED_HEADER,
     SimCommandError,
     SimInstrument,
 )
-from labctl.sim.scpi import normalize_header, parse_bool, parse_number, scpi
+from labctl.sim.scpi import parse_bool, parse_number, scpi
 
 _UNITS = {"HZ": 1.0, "KHZ": 1e3, "MHZ": 1e6, "MAHZ": 1e6, "GHZ": 1e9, "DBM": 1.0,
           "S": 1.0, "MS": 1e-3, "US": 1e-6}
@@ -76,39 +74,7 @@ class SimSweptAnalyzer(SimInstrument):
         super().__init__(name, device, clock, faults, seed)
         self._detector_names = {_keyword(m, (m,)): v for m, v in self.DETECTORS.items()}
         self._average_names = {_keyword(m, (m,)): v for m, v in self.AVERAGE_TYPES.items()}
-        self._routes: dict[str, tuple] = {}
         self.preset()
-
-    def _dispatch(self, header: str, args: str):
-        """As SimInstrument's, with the handler of each header remembered: a sweep loop sends
-        the same few headers thousands of times, and scanning every pattern costs ~50 us."""
-        route = self._routes.get(header)
-        if route is None:
-            route = self._route(header)
-            if len(self._routes) < 512:  # a bound, should something send endless new headers
-                self._routes[header] = route
-        method, suffix = route
-        if method is None:
-            self.errors.append(UNDEFINED_HEADER)
-            return None
-        try:
-            return method(self, args) if suffix is None else method(self, args, suffix=suffix)
-        except SimCommandError as err:
-            self.errors.append((err.code, err.message))
-        except (ValueError, IndexError):
-            self.errors.append(ILLEGAL_PARAMETER)
-        return None
-
-    def _route(self, header: str) -> tuple:
-        normalized = normalize_header(header)
-        for regex, method in self._handlers:
-            m = regex.match(normalized)
-            if m:
-                suffixes = [s for s in m.groups() if s]
-                if suffixes and "suffix" in inspect.signature(method).parameters:
-                    return method, int(suffixes[0])
-                return method, None
-        return None, None
 
     def preset(self) -> None:
         """Settings after *RST: continuous sweeps, ASCII transfer."""

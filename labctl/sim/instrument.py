@@ -20,6 +20,7 @@ UNDEFINED_HEADER = (-113, "Undefined header")
 DATA_OUT_OF_RANGE = (-222, "Data out of range")
 ILLEGAL_PARAMETER = (-224, "Illegal parameter value")
 QUERY_INTERRUPTED = (-410, "Query INTERRUPTED")
+LOG_LENGTH = 200_000  # commands kept in a simulated instrument's log
 
 
 class SimTimeout(Exception):
@@ -68,7 +69,8 @@ class SimInstrument:
         self.clock = clock
         self.faults = [f for f in (faults or []) if f.instrument == name]
         self._fault_rng = random.Random(seed)
-        self.log: list[CommandRecord] = []
+        # the most recent commands (bounded: an overnight run sends millions)
+        self.log: deque[CommandRecord] = deque(maxlen=LOG_LENGTH)
         self.errors: deque[tuple[int, str]] = deque(maxlen=32)
         self._pending: bytearray = bytearray()
         self._swallow_next_response = False
@@ -76,6 +78,7 @@ class SimInstrument:
         self.commands_received = 0
         self._lock = threading.RLock()
         self._handlers = self._collect_handlers()
+        self._routes: dict[str, tuple] = {}
 
     def _collect_handlers(self):
         handlers = []
@@ -132,23 +135,38 @@ class SimInstrument:
             return out.decode(errors="replace").rstrip("\r\n")
 
     # ---- dispatch ---------------------------------------------------------------------
-    def _dispatch(self, header: str, args: str):
-        header = normalize_header(header)
+    def _route(self, header: str) -> tuple:
+        """The handler (and numeric suffix) of a header; remembered, since a sweep loop sends
+        the same few headers thousands of times and scanning every pattern is slow."""
+        route = self._routes.get(header)
+        if route is not None:
+            return route
+        route = (None, None)
+        normalized = normalize_header(header)
         for regex, method in self._handlers:
-            m = regex.match(header)
+            m = regex.match(normalized)
             if m:
-                try:
-                    suffixes = [s for s in m.groups() if s]
-                    if suffixes and "suffix" in inspect.signature(method).parameters:
-                        return method(self, args, suffix=int(suffixes[0]))
-                    return method(self, args)
-                except SimCommandError as err:
-                    self.errors.append((err.code, err.message))
-                    return None
-                except (ValueError, IndexError):
-                    self.errors.append(ILLEGAL_PARAMETER)
-                    return None
-        self.errors.append(UNDEFINED_HEADER)
+                suffixes = [s for s in m.groups() if s]
+                if suffixes and "suffix" in inspect.signature(method).parameters:
+                    route = (method, int(suffixes[0]))
+                else:
+                    route = (method, None)
+                break
+        if len(self._routes) < 1024:  # bounded, should something send endless new headers
+            self._routes[header] = route
+        return route
+
+    def _dispatch(self, header: str, args: str):
+        method, suffix = self._route(header)
+        if method is None:
+            self.errors.append(UNDEFINED_HEADER)
+            return None
+        try:
+            return method(self, args) if suffix is None else method(self, args, suffix=suffix)
+        except SimCommandError as err:
+            self.errors.append((err.code, err.message))
+        except (ValueError, IndexError):
+            self.errors.append(ILLEGAL_PARAMETER)
         return None
 
     # ---- faults -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 _TOKEN = re.compile(r"\[|\]|:|\?|#|\*?[A-Za-z][A-Za-z0-9]*")
 
@@ -24,7 +24,7 @@ def _keyword_regex(word: str) -> str:
     return f"{re.escape(short)}(?:{re.escape(rest)})?"
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     if not pattern.startswith(("*", ":", "[:")):
         pattern = ":" + pattern
@@ -60,8 +60,7 @@ def scpi(pattern: str) -> Callable[[Callable], Callable]:
     return mark
 
 
-def split_message(message: str) -> list[tuple[str, str]]:
-    """Split a program message into (header, arguments) units at ';' (outside quotes)."""
+def _split_quoted(message: str) -> list[str]:
     units: list[str] = []
     buf, quote = [], ""
     for ch in message:
@@ -78,6 +77,15 @@ def split_message(message: str) -> list[tuple[str, str]]:
         else:
             buf.append(ch)
     units.append("".join(buf))
+    return units
+
+
+def split_message(message: str) -> list[tuple[str, str]]:
+    """Split a program message into (header, arguments) units at ';' (outside quotes)."""
+    if '"' not in message and "'" not in message:
+        units = message.split(";")  # the common case, without walking every character
+    else:
+        units = _split_quoted(message)
     result = []
     previous_root = ""
     for unit in units:

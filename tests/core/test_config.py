@@ -1,4 +1,4 @@
-"""Station files: the built-in one loads; every kind of mistake is one line naming file, key, value."""
+"""Station files: the built-in one loads; each mistake is one line naming file, key, value."""
 
 import pytest
 
