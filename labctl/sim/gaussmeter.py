@@ -129,7 +129,8 @@ class SimLakeShore425(SimInstrument):
     # ---- reading ---------------------------------------------------------------------------
     @scpi("RDGFIELD?")
     def _field(self, args):
-        tesla = float(self.device.magnet.gaussmeter_reading()) - self.zero_offset
+        context = self.device.stripe.read()[1]  # the I_SHNO now: part of the station's state
+        tesla = float(self.device.magnet.gaussmeter_reading(context)) - self.zero_offset
         gauss = tesla / 1e-4
         if self.autorange:
             self.range = next((r for r, fs in RANGES_GAUSS.items() if abs(gauss) < fs), 4)

@@ -22,6 +22,7 @@ class Magnet:
         # play operator (backlash) of the coil current: the pole pieces' memory
         self._play = 0.0
         self._reads = 0
+        self._context = 0.0
         self._lock = threading.RLock()
 
     @property
@@ -107,10 +108,18 @@ class Magnet:
         lag = (self._play - self._i) / p.hysteresis_width
         return p.coil_constant * self._i + p.remanence * lag
 
-    def gaussmeter_reading(self) -> float:
-        """Hall-probe reading (T): true field + noise + offset."""
+    def gaussmeter_reading(self, context: float = 0.0) -> float:
+        """Hall-probe reading (T): true field + noise + offset.
+
+        ``context`` is the rest of the station's state (the I_SHNO the gaussmeter's reader
+        saw): the noise of a reading depends only on the state and the readings taken since
+        it last changed, so a resumed run reads exactly what an uninterrupted one did.
+        """
         with self._lock:
             self._advance()
+            if context != self._context:
+                self._context = context
+                self._reads = 0
             self._reads += 1
-            noise = gaussmeter_noise(self._seed, self._setpoint, self._reads)
+            noise = gaussmeter_noise(self._seed, self._setpoint + 1e3 * context, self._reads)
             return self._field() + self.p.hall_offset + self.p.hall_noise * noise

@@ -1,0 +1,191 @@
+"""field-sweep: spectra versus magnet field at fixed I_SHNO and gate, Kittel fit → μ0Meff, g.
+
+The line followed is the strongest fitted peak of each spectrum. Below threshold the thermal
+(FMR) peak of a nano-constriction is too faint for the analyzer (PHYSICS.md §1, §4), so the
+sweep runs above threshold, where the line sits at f_FMR(B) + N·p0 (+ the cluster's mean
+offset): the nonlinear shift N·p0 depends on the current, hardly on the field. By default the
+Kittel fit therefore takes a field-independent frequency offset as a third parameter
+(``fit_offset``); without it a shift of −300 MHz biases μ0Meff by ~4 %.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from labctl.analysis.kittel_fit import KittelFit, fit_kittel
+from labctl.errors import LimitError, UserInputError
+from labctl.schema import Quantity, Schema, Stream
+from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from procedures.spectra import (SPECTRUM_PARAMETERS, PeakTracker, analyse_spectrum,
+                                check_spectrum, configure_analyzer, peak_quantities,
+                                spectrum_axes)
+
+OFFSET_SPAN = 2e9  # Hz: the fitted offset is searched within ±this (nonlinear shifts ≲ 1 GHz)
+OFFSET_GRID = 41
+
+
+def _spectrum_parameters() -> tuple[Parameter, ...]:
+    """The shared analyzer parameters, with a span that covers f_FMR over 0.5–0.8 T."""
+    wide = {"f_start": 6.0e9, "f_stop": 16.0e9}
+    return tuple(replace(p, default=wide[p.name]) if p.name in wide else p
+                 for p in SPECTRUM_PARAMETERS)
+
+
+def field_steps(start: float, stop: float, step: float) -> np.ndarray:
+    n = int(round(abs(stop - start) / step)) + 1
+    return np.linspace(start, stop, n)
+
+
+def fit_kittel_with_offset(fields, frequencies, theta_h: float) -> tuple[KittelFit, float]:
+    """Kittel fit of f(B) − δ with a constant offset δ (Hz) profiled out; returns (fit, δ)."""
+    b = np.asarray(fields, dtype=float)
+    f = np.asarray(frequencies, dtype=float)
+
+    def cost(delta: float) -> float:
+        return fit_kittel(b, f - delta, theta_h).residual_rms
+
+    grid = np.linspace(-OFFSET_SPAN, OFFSET_SPAN, OFFSET_GRID)
+    costs = [cost(d) for d in grid]
+    i = int(np.argmin(costs))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    res = minimize_scalar(cost, bounds=(lo, hi), method="bounded", options={"xatol": 1e5})
+    delta = float(res.x)
+    return fit_kittel(b, f - delta, theta_h), delta
+
+
+class FieldSweep(Procedure):
+    name = "field-sweep"
+    title = "Oscillator spectra versus magnet field (Kittel fit: Meff, g)"
+    parameters = (
+        Parameter("b_start", 0.5, "T", -2.0, 2.0, "first field setpoint"),
+        Parameter("b_stop", 0.8, "T", -2.0, 2.0, "last field setpoint"),
+        Parameter("b_step", 0.025, "T", 1e-4, 1.0, "field step between spectra"),
+        Parameter("i_shno", 1.5e-3, "A", -10e-3, 10e-3,
+                  "I_SHNO during the sweep (above threshold: the line must be visible)"),
+        Parameter("gate_voltage", 0.0, "V", -20, 20, "V_M during the sweep"),
+        Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
+        Parameter("theta_h", 75.0, "deg", 0.1, 90.0, "field angle out of the film plane"),
+        Parameter("fit_offset", True, "", description="fit a field-independent frequency "
+                  "offset (the nonlinear shift at this current) with the Kittel formula",
+                  kind=bool),
+        *_spectrum_parameters(),
+        Parameter("settle", 0.0, "s", 0, 600, "wait after each field step"),
+        Parameter("background", True, "", description="record a background trace at I = 0",
+                  kind=bool),
+    )
+
+    def fields(self) -> np.ndarray:
+        return field_steps(self.b_start, self.b_stop, self.b_step)
+
+    def planned_points(self) -> int:
+        return len(self.fields())
+
+    def check(self) -> None:
+        if self.b_start * self.b_stop < 0:
+            raise UserInputError(f"parameters b_start = {self.b_start:g} T, b_stop = "
+                                 f"{self.b_stop:g} T: the sweep must not cross zero field")
+        if self.f_stop <= self.f_start:
+            raise UserInputError(f"parameter f_stop = {self.f_stop:g} Hz: must be above "
+                                 f"f_start = {self.f_start:g} Hz")
+
+    def check_station(self, config) -> None:
+        self.within("i_shno", self.i_shno, config.shno_source.limits.max_current, "A",
+                    "max |I_SHNO|")
+        for name in ("b_start", "b_stop"):
+            self.within(name, self.values[name], config.field.limits.max_field, "T", "max |B|")
+        g = config.gate.limits
+        if not g.min_voltage <= self.gate_voltage <= g.max_voltage:
+            raise LimitError(f"parameter gate_voltage = {self.gate_voltage:g} V: outside the "
+                             f"station's V_M range [{g.min_voltage:g}, {g.max_voltage:g}] V")
+        self.within("gate_compliance", self.gate_compliance, g.max_compliance, "A",
+                    "max gate compliance")
+        check_spectrum(self.values, config)
+
+    def schema(self) -> Schema:
+        point = Stream("point", (
+            Quantity("field", "T", description="field setpoint"),
+            Quantity("field_measured", "T", description="gaussmeter reading"),
+            Quantity("current", "A", description="I_SHNO read back"),
+            Quantity("voltage", "V", description="stripe voltage"),
+            Quantity("trace", "dBm", "float32", ("frequency",), "analyzer trace"),
+            *peak_quantities(),
+            Quantity("strongest_frequency", "Hz",
+                     description="centre of the peak with the largest integrated power"),
+        ), "field step")
+        background = Stream("background", (
+            Quantity("background_trace", "dBm", "float32", ("frequency",),
+                     "trace at I_SHNO = 0"),), "background trace")
+        return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+
+    def execute(self, ctx: RunContext):
+        st = ctx.station
+        fields = self.fields()
+        st.field.set_field(fields[min(ctx.start, len(fields) - 1)])
+        st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
+        freq = configure_analyzer(st, self.values)
+        background = None
+        if self.background:
+            recorded = ctx.recorded("background_trace", "background")
+            if len(recorded):
+                background = recorded[-1]
+            else:
+                st.shno_source.ramp_to(0.0)
+                _, background = st.spectrum.acquire()
+                yield Row("background", {"background_trace": background})
+        st.shno_source.ramp_to(self.i_shno)
+        tracker = PeakTracker()  # lines move ~γ·ΔB per step: identities rarely carry over
+        for b in fields[ctx.start:]:
+            st.field.set_field(b)
+            if self.settle:
+                st.clock.sleep(self.settle, st.stop)
+            _, trace = st.spectrum.acquire()
+            row = {
+                "field": b,
+                "field_measured": st.field.read_field(),
+                "current": st.shno_source.read_current(),
+                "voltage": st.shno_source.read_voltage(),
+                "trace": trace,
+            }
+            row.update(analyse_spectrum(freq, trace, self.values, tracker, background))
+            power = np.nan_to_num(row["peak_power"], nan=-np.inf)
+            row["strongest_frequency"] = (row["peak_frequency"][int(np.argmax(power))]
+                                          if row["n_lines"] else np.nan)
+            yield row
+        yield Results(self.results(ctx))
+
+    def results(self, ctx: RunContext) -> dict:
+        b = np.abs(ctx.recorded("field_measured"))
+        f = ctx.recorded("strongest_frequency")
+        ok = np.isfinite(b) & np.isfinite(f)
+        out: dict = {"points_fitted": int(ok.sum()), "theta_h_deg": self.theta_h}
+        need = 4 if self.fit_offset else 3
+        if ok.sum() < need:
+            ctx.log(f"Kittel fit skipped: a line was found at {int(ok.sum())} field(s), "
+                    f"{need} needed", "warning")
+            return out
+        theta = math.radians(self.theta_h)
+        try:
+            if self.fit_offset:
+                fit, delta = fit_kittel_with_offset(b[ok], f[ok], theta)
+            else:
+                fit, delta = fit_kittel(b[ok], f[ok], theta), 0.0
+        except (ValueError, RuntimeError) as err:
+            ctx.log(f"Kittel fit failed: {err}", "warning")
+            return out
+        out.update(meff=fit.meff, gamma=fit.gamma, g_factor=fit.g_factor,
+                   frequency_offset=delta, residual_rms=fit.residual_rms)
+        return out
+
+    def summarize(self, results: dict) -> list[str]:
+        if "meff" not in results:
+            return [f"no Kittel fit ({results.get('points_fitted', 0)} field(s) with a line)"]
+        return [
+            f"mu0*Meff = {results['meff']:.4f} T, gamma/2pi = {results['gamma'] / 1e9:.3f} GHz/T"
+            f" (g = {results['g_factor']:.3f}) at theta_H = {results['theta_h_deg']:g} deg",
+            f"frequency offset {results['frequency_offset'] / 1e6:.1f} MHz, residual rms "
+            f"{results['residual_rms'] / 1e6:.2f} MHz over {results['points_fitted']} fields",
+        ]
