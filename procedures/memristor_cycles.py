@@ -15,8 +15,13 @@ from labctl.analysis.memristor import detect_switching
 from labctl.errors import Interrupted, UserInputError
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, Row, RunContext
-from procedures.memristor_ops import (MAX_READ_VOLTAGE, check_gate_values, ladder, ohm_text,
-                                      read_resistance)
+from procedures.memristor_ops import (
+    MAX_READ_VOLTAGE,
+    check_gate_values,
+    ladder,
+    ohm_text,
+    read_resistance,
+)
 
 ENDURANCE_RATIO = 10.0  # a cycle counts if R_HRS / R_LRS exceeds this
 

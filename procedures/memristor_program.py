@@ -7,8 +7,15 @@ import numpy as np
 from labctl.errors import UserInputError
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, RunContext
-from procedures.memristor_ops import (MAX_READ_VOLTAGE, READ_ONLY, STATE_THRESHOLD, STATES,
-                                      check_gate_values, ohm_text, program_memristor)
+from procedures.memristor_ops import (
+    MAX_READ_VOLTAGE,
+    READ_ONLY,
+    STATE_THRESHOLD,
+    STATES,
+    check_gate_values,
+    ohm_text,
+    program_memristor,
+)
 
 
 class MemristorProgram(Procedure):

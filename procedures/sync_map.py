@@ -1,0 +1,287 @@
+"""sync-map: frequency–current sweeps for a list of gate states → where the chain locks.
+
+A gate state is a V_M level and, optionally, a memristor state programmed (write–verify,
+procedures.memristor_ops) before the sweeps at that state. States are every memristor target
+× every gate voltage, targets outermost: the memristor is programmed once per target, with
+I_SHNO at zero (the stripe current would bias the memristor's bottom node), then each
+V_M level is swept. Per state and current the spectrum is fitted as in freq-current, giving
+the number of lines and the synchronization state; the results give each state's current
+ranges of full synchronization.
+
+On resume the memristor is not programmed again for a state already recorded (it is
+non-volatile, and a second write would move an analog level); V_M is simply re-applied.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from labctl.errors import LimitError, UserInputError
+from labctl.schema import Quantity, Schema, Stream
+from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from procedures.freq_current import SYNC_NAMES, current_steps
+from procedures.memristor_ops import (check_gate_values, ohm_text, program_memristor,
+                                      read_resistance)
+from procedures.spectra import (SPECTRUM_PARAMETERS, SYNC_CODES, PeakTracker, analyse_spectrum,
+                                check_spectrum, configure_analyzer, peak_quantities,
+                                spectrum_axes)
+
+PROGRAM_NAMES = {  # program_memristor keys -> quantity names of the "program" stream
+    "pulse": "pulse", "pulse_kind": "pulse_kind", "pulse_voltage": "pulse_voltage",
+    "compliance": "pulse_compliance", "pulse_current": "pulse_current",
+    "compliance_hit": "compliance_hit", "resistance": "read_resistance",
+    "within_tolerance": "within_tolerance", "time": "pulse_time"}
+
+
+class TargetsParameter(Parameter):
+    """A list of memristor targets: "HRS", "LRS" or a resistance in Ω; may be empty."""
+
+    def parse(self, text: str) -> list:
+        return self.validate([t.strip() for t in text.replace(";", ",").split(",")
+                              if t.strip()])
+
+    def validate(self, value: Any) -> list:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise UserInputError(f"parameter {self.name} = {value!r}: needs a list of "
+                                 "'HRS', 'LRS' or resistances in ohm")
+        return [self._target(v) for v in value]
+
+    def _target(self, v: Any) -> str | float:
+        if isinstance(v, str):
+            if v.strip().upper() in ("HRS", "LRS"):
+                return v.strip().upper()
+            try:
+                v = float(v)
+            except ValueError:
+                raise UserInputError(f"parameter {self.name}: target {v!r} is not 'HRS', "
+                                     "'LRS' or a resistance in ohm") from None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (
+                math.isfinite(v) and v > 0):
+            raise UserInputError(f"parameter {self.name}: target {v!r} is not 'HRS', 'LRS' "
+                                 "or a positive resistance in ohm")
+        return float(v)
+
+
+def measure_current_step(st, freq, current: float, values: dict, tracker: PeakTracker,
+                         background) -> dict:
+    """One frequency–current row: ramp, read back, acquire, fit (as freq-current does)."""
+    st.shno_source.ramp_to(current)
+    if values["settle"]:
+        st.clock.sleep(values["settle"], st.stop)
+    voltage = st.shno_source.read_voltage()
+    _, trace = st.spectrum.acquire()
+    row = {"current": current, "voltage": voltage, "field_measured": st.field.read_field(),
+           "trace": trace}
+    row.update(analyse_spectrum(freq, trace, values, tracker, background))
+    return row
+
+
+def full_sync_ranges(currents: np.ndarray, sync: np.ndarray) -> list[list[float]]:
+    """[first, last] current of each unbroken run of full synchronization."""
+    full = np.append(np.asarray(sync) == SYNC_CODES["full"], False)
+    ranges, start = [], None
+    for k, on in enumerate(full):
+        if on and start is None:
+            start = k
+        elif not on and start is not None:
+            ranges.append([float(currents[start]), float(currents[k - 1])])
+            start = None
+    return ranges
+
+
+class SyncMap(Procedure):
+    name = "sync-map"
+    title = "Synchronization map: frequency-current sweeps for V_M levels and memristor states"
+    parameters = (
+        Parameter("gate_voltages", [0.0], "V", -20, 20, "V_M levels, one sweep each",
+                  kind=list),
+        TargetsParameter("memristor_targets", [], "", description="memristor states "
+                         "programmed before the sweeps: HRS, LRS or ohm (empty: leave as is)",
+                         kind=list),
+        Parameter("i_start", 0.8e-3, "A", -10e-3, 10e-3, "first I_SHNO of each sweep"),
+        Parameter("i_stop", 2.2e-3, "A", -10e-3, 10e-3, "last I_SHNO of each sweep"),
+        Parameter("i_step", 50e-6, "A", 1e-7, 1e-3, "I_SHNO step between spectra"),
+        Parameter("field", 0.65, "T", -2.0, 2.0, "magnet field (closed loop)"),
+        Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
+        Parameter("v_read", 0.1, "V", 1e-3, 0.2, "memristor read voltage"),
+        Parameter("read_compliance", 100e-6, "A", 1e-9, 10e-3, "compliance of a read"),
+        Parameter("tolerance", 0.1, "", 1e-3, 0.99, "relative tolerance of a target in ohm"),
+        Parameter("set_stop", 5.0, "V", 0.1, 20, "highest SET pulse"),
+        Parameter("reset_stop", -2.0, "V", -20, -0.1, "deepest RESET pulse"),
+        Parameter("compliance_stop", 500e-6, "A", 1e-9, 10e-3, "largest SET compliance"),
+        Parameter("max_pulses", 100, "", 1, 10000, "pulses per programming", kind=int),
+        *SPECTRUM_PARAMETERS,
+        Parameter("settle", 0.0, "s", 0, 60, "wait after each current step"),
+        Parameter("background", True, "", description="record a background trace at I = 0",
+                  kind=bool),
+    )
+
+    def currents(self) -> np.ndarray:
+        return current_steps(self.i_start, self.i_stop, self.i_step)
+
+    def states(self) -> list[tuple[int, float]]:
+        """(target index or -1, V_M) of each state, in the order measured."""
+        targets = range(len(self.memristor_targets)) if self.memristor_targets else [-1]
+        return [(t, v) for t in targets for v in self.gate_voltages]
+
+    def planned_points(self) -> int:
+        return len(self.states()) * len(self.currents())
+
+    def check_station(self, config) -> None:
+        lim = config.shno_source.limits
+        for name in ("i_start", "i_stop"):
+            self.within(name, self.values[name], lim.max_current, "A", "max |I_SHNO|")
+        self.within("field", self.field, config.field.limits.max_field, "T", "max |B|")
+        g = config.gate.limits
+        for v in self.gate_voltages:
+            if not g.min_voltage <= v <= g.max_voltage:
+                raise LimitError(f"parameter gate_voltages: {v:g} V outside the station's V_M "
+                                 f"range [{g.min_voltage:g}, {g.max_voltage:g}] V")
+        compliances = {"gate_compliance": self.gate_compliance,
+                       "read_compliance": self.read_compliance}
+        voltages = {}
+        if self.memristor_targets:
+            compliances["compliance_stop"] = self.compliance_stop
+            voltages = {"set_stop": self.set_stop, "reset_stop": self.reset_stop}
+        check_gate_values(g, voltages, compliances)
+        check_spectrum(self.values, config)
+
+    def schema(self) -> Schema:
+        point = Stream("point", (
+            Quantity("state", "", "int64", description="gate state index"),
+            Quantity("gate_voltage", "V", description="V_M during the sweep"),
+            Quantity("memristor_resistance", "ohm", description="read before the sweeps"),
+            Quantity("current", "A", description="I_SHNO setpoint"),
+            Quantity("voltage", "V", description="stripe voltage"),
+            Quantity("field_measured", "T", description="gaussmeter reading"),
+            Quantity("trace", "dBm", "float32", ("frequency",), "analyzer trace"),
+            *peak_quantities(),
+        ), "current step of a gate state")
+        state = Stream("state_row", (
+            Quantity("state_index", "", "int64", description="gate state index"),
+            Quantity("target_index", "", "int64",
+                     description="index into memristor_targets (-1: not programmed)"),
+            Quantity("state_gate_voltage", "V", description="V_M of the state"),
+            Quantity("state_resistance", "ohm", description="memristor read at v_read"),
+            Quantity("target_reached", "", "int8", description="1 reached, 0 not, -1 n/a"),
+        ), "gate state")
+        program = Stream("program", (
+            Quantity("program_state", "", "int64", description="gate state index"),
+            Quantity("pulse", "", "int64", description="pulse number (0: first read)"),
+            Quantity("pulse_kind", "", "int8", description="0 read, 1 SET, -1 RESET"),
+            Quantity("pulse_voltage", "V"),
+            Quantity("pulse_compliance", "A"),
+            Quantity("pulse_current", "A"),
+            Quantity("compliance_hit", "", "int8"),
+            Quantity("read_resistance", "ohm", description="read after the pulse"),
+            Quantity("within_tolerance", "", "int8"),
+            Quantity("pulse_time", "s", description="station clock"),
+        ), "memristor programming pulse")
+        background = Stream("background", (
+            Quantity("background_trace", "dBm", "float32", ("frequency",),
+                     "trace at I_SHNO = 0"),), "background trace")
+        return Schema(streams=(point, state, program, background),
+                      axes=spectrum_axes(self.values))
+
+    def _program(self, st, k: int, target):
+        """Write–verify the memristor for state ``k``; yields program rows, returns reached."""
+        reached = False
+        for step in program_memristor(
+                st.gate, target, tolerance=self.tolerance, v_read=self.v_read,
+                read_compliance=self.read_compliance, set_stop=self.set_stop,
+                reset_stop=self.reset_stop, compliance_stop=self.compliance_stop,
+                max_pulses=self.max_pulses, clock=st.clock):
+            reached = bool(step["within_tolerance"])
+            row = {PROGRAM_NAMES[key]: step[key] for key in PROGRAM_NAMES}
+            row["program_state"] = k
+            yield Row("program", row)
+        return reached
+
+    def execute(self, ctx: RunContext):
+        st = ctx.station
+        st.field.set_field(self.field)
+        freq = configure_analyzer(st, self.values)
+        st.shno_source.ramp_to(0.0)
+        background = None
+        if self.background:
+            recorded = ctx.recorded("background_trace", "background")
+            if len(recorded):
+                background = recorded[-1]
+            else:
+                _, background = st.spectrum.acquire()
+                yield Row("background", {"background_trace": background})
+        currents = self.currents()
+        n = len(currents)
+        done_states = ctx.recorded("state_resistance", "state_row")
+        first, position = divmod(ctx.start, n)
+        for k, (t, volts) in enumerate(self.states()):
+            if k < first:
+                continue
+            if k < len(done_states):
+                resistance = float(done_states[k])
+            else:
+                st.shno_source.ramp_to(0.0)
+                reached = -1
+                if t >= 0:
+                    target = self.memristor_targets[t]
+                    reached = int((yield from self._program(st, k, target)))
+                    if not reached:
+                        ctx.log(f"state {k}: memristor target {target} not reached", "warning")
+                resistance = read_resistance(st.gate, self.v_read, self.read_compliance)
+                ctx.log(f"state {k}: V_M = {volts:g} V, memristor {ohm_text(resistance)}")
+                yield Row("state_row", {"state_index": k, "target_index": t,
+                                        "state_gate_voltage": volts,
+                                        "state_resistance": resistance,
+                                        "target_reached": reached})
+            st.gate.ramp_to(volts, compliance=self.gate_compliance)
+            tracker = PeakTracker()
+            start = position if k == first else 0
+            if start:
+                tracker.restore(ctx.recorded("peak_frequency")[-1],
+                                ctx.recorded("peak_id")[-1])
+            for current in currents[start:]:
+                row = measure_current_step(st, freq, current, self.values, tracker, background)
+                row.update(state=k, gate_voltage=volts, memristor_resistance=resistance)
+                yield row
+        yield Results(self.results(ctx))
+
+    def results(self, ctx: RunContext) -> dict:
+        state = ctx.recorded("state")
+        currents = ctx.recorded("current")
+        sync = ctx.recorded("sync_state")
+        lines = ctx.recorded("n_lines")
+        resistances = ctx.recorded("state_resistance", "state_row")
+        out = []
+        for k, (t, volts) in enumerate(self.states()):
+            rows = state == k
+            if not rows.any():
+                continue
+            ranges = full_sync_ranges(currents[rows], sync[rows])
+            out.append({
+                "state": k, "gate_voltage": volts,
+                "memristor_target": self.memristor_targets[t] if t >= 0 else None,
+                "memristor_resistance": float(resistances[k]) if k < len(resistances)
+                else None,
+                "full_sync_ranges": ranges,
+                "full_sync_from": ranges[0][0] if ranges else None,
+                "max_lines": int(lines[rows].max()),
+                "sync_at_last_current": SYNC_NAMES.get(int(sync[rows][-1]), "?"),
+            })
+        return {"states": out}
+
+    def summarize(self, results: dict) -> list[str]:
+        lines = []
+        for s in results.get("states", []):
+            target = "" if s["memristor_target"] is None else f" target {s['memristor_target']}"
+            r = s["memristor_resistance"]
+            mem = f", memristor {ohm_text(r)}" if r is not None else ""
+            ranges = ", ".join(f"{a * 1e3:.3f}-{b * 1e3:.3f} mA" for a, b in
+                               s["full_sync_ranges"]) or "none"
+            lines.append(f"state {s['state']}: V_M = {s['gate_voltage']:g} V{target}{mem}; "
+                         f"full sync {ranges}")
+        return lines
