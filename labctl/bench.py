@@ -185,12 +185,33 @@ def inspect_bench(path: Path, n_points: int = 2000, repeats: int = 5) -> dict[st
     if f"{n_points} point" not in proc.stdout:
         raise RuntimeError(f"labctl inspect printed no row count:\n{proc.stdout}")
     startup, _ = _subprocess_s([sys.executable, "-c", "pass"], repeats)
-    imports, _ = _subprocess_s([sys.executable, "-c", "import labctl.cli.main, "
-                                "labctl.cli.inspect_cmd, labctl.runfile"], repeats)
+    imports, _ = _subprocess_s([sys.executable, "-c", INSPECT_IMPORTS], repeats)
     return {"points": n_points, "file_mb": path.stat().st_size / 1e6,
             "write_s": made["wall_s"], "read_info_first_s": first,
             "read_info_s": statistics.median(warm), "cli_s": cli,
-            "python_startup_s": startup, "imports_s": imports}
+            "python_startup_s": startup, "imports_s": imports,
+            "heaviest_imports": import_costs(INSPECT_IMPORTS)}
+
+
+INSPECT_IMPORTS = "import labctl.cli.main, labctl.cli.inspect_cmd, labctl.runfile"
+
+
+def import_costs(statement: str, top: int = 6) -> list[tuple[str, float]]:
+    """Import time (s) of what ``statement`` loads, from ``python -X importtime``: third-party
+    packages cumulative (nested ones overlap: numpy is inside h5py), labctl modules self."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", statement],
+                          capture_output=True, text=True, timeout=120)
+    costs: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[1].strip().isdigit():
+            continue
+        name = fields[2].strip()
+        if name.split(".")[0] == "labctl":
+            costs[name] = int(fields[0]) / 1e6
+        elif "." not in name and name not in ("site", "encodings"):
+            costs[name] = max(costs.get(name, 0.0), int(fields[1]) / 1e6)
+    return sorted(costs.items(), key=lambda kv: kv[1], reverse=True)[:top]
 
 
 # ---- freq-current -----------------------------------------------------------------------------

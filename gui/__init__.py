@@ -1,0 +1,1 @@
+"""The probe-station GUI (Qt). For now: the bridge from run events to Qt signals."""

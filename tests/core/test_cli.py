@@ -1,0 +1,98 @@
+"""The command line: one-line errors with exit code 2, and no instrument touched on bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+import labctl.station
+from labctl.cli.main import main
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Every station the CLI opens, so tests can read the simulated command logs."""
+    stations = []
+    real = labctl.station.open_station
+
+    def spy(config):
+        st = real(config)
+        stations.append(st)
+        return st
+
+    monkeypatch.setattr(labctl.station, "open_station", spy)
+    return stations
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+BAD = [
+    (["run", "nope", "--sim"], "unknown procedure 'nope'"),
+    (["run", "freq-current", "--sim", "--set", "i_stpo=1e-3"], "unknown parameter 'i_stpo'"),
+    (["run", "freq-current", "--sim", "--set", "i_stop=5e-3"], "i_stop = 0.005 A"),
+    (["run", "freq-current", "--sim", "--set", "field=1.5"], "max |B|"),
+    (["run", "freq-current", "--sim", "--set", "points=ten"], "points = 'ten'"),
+    (["run", "freq-current", "--sim", "--set", "i_stop"], "expected NAME=VALUE"),
+    (["run", "freq-current"], "no station"),
+    (["run", "freq-current", "--sim", "--station", "x.toml"], "not both"),
+    (["run", "freq-current", "--station", "missing.toml"], "cannot read"),
+    (["run", "freq-current", "--sim", "--bogus"], "No such option"),
+    (["inspect", "missing.h5"], "no such file"),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD, ids=[" ".join(b[0][:4]) for b in BAD])
+def test_bad_input_one_line_exit_2_nothing_sent(capsys, opened, tmp_path, monkeypatch, argv,
+                                                words):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("labctl: error:"), err
+    assert words in lines[0]
+    assert "Traceback" not in err
+    for st in opened:  # nothing was sent to any instrument
+        assert all(len(i.log) == 0 for i in st.sim.instruments.values())
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_run_prints_summary_and_path_last(capsys, tmp_path):
+    code, out, err = run(capsys, "run", "freq-current", "--sim", "--quiet", "--out",
+                         str(tmp_path), "--set", "i_step=100e-6", "--set", "points=2001")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("status: completed")
+    assert any(line.startswith("synchronization at") for line in lines)
+    path = lines[-1]
+    assert path.endswith("_freq-current.h5") and path.startswith(str(tmp_path))
+    code, out, err = run(capsys, "inspect", path)
+    assert code == 0 and "freq-current" in out and "completed" in out
+    code, out, err = run(capsys, "replay", path, "--quiet")
+    assert code == 0 and "replayed 19 points" in out
+
+
+def test_procedure_help_lists_units_defaults_limits(capsys):
+    code, out, _ = run(capsys, "run", "freq-current", "--help")
+    assert code == 0
+    assert "i_stop" in out and "A" in out and "default 0.0022" in out and "[-0.01..0.01]" in out
+
+
+def test_safe_command_reports_every_role(capsys, opened):
+    code, out, err = run(capsys, "safe", "--sim")
+    assert code == 0, err
+    assert out.count("ramped down") == 4
+
+
+def test_station_check_prints_identities_and_limits(capsys):
+    code, out, err = run(capsys, "station", "check", "--sim")
+    assert code == 0, err
+    assert "MODEL 2450" in out and "N9020A" in out and "MODEL425" in out
+    assert "|I_SHNO| <= 0.0025 A" in out
+
+
+def test_procedures_lists_the_experiment(capsys):
+    code, out, _ = run(capsys, "procedures")
+    assert code == 0 and "freq-current" in out
