@@ -13,14 +13,16 @@ import hashlib
 import itertools
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from labctl.config import StationConfig, default_sim_station, load_station
 from labctl.errors import LabctlError, UserInputError
+from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING
 from procedures.base import Parameter
 
 _BASE_VALIDATE = Parameter.validate
@@ -29,8 +31,7 @@ TOP_KEYS = {"station", "out", "on_failure", "run"}
 RUN_KEYS = {"procedure", "set", "foreach"}
 ON_FAILURE = ("continue", "stop")
 STATE_VERSION = 1
-# run statuses in the state file; the run-file statuses plus "pending"
-PENDING, RUNNING, COMPLETED, ABORTED, FAILED = "pending", "running", "completed", "aborted", "failed"
+PENDING = "pending"  # the other statuses of a queued run are those of its run file
 
 
 @dataclass
@@ -115,7 +116,10 @@ def _station(value: Any, base: Path, origin: str) -> StationConfig:
     if value == "sim":
         return default_sim_station()
     p = Path(value)
-    return load_station(p if p.is_absolute() else base / p)
+    try:
+        return load_station(p if p.is_absolute() else base / p)
+    except UserInputError as err:
+        raise UserInputError(f"{origin}: station = {value!r}: {err}") from None
 
 
 def _expand(table: Any, entry: int, before: int, station: StationConfig,
@@ -161,7 +165,7 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
             proc = cls(**values)
             proc.check_station(station)
         except LabctlError as err:
-            raise UserInputError(f"{at}: {err}") from None
+            raise UserInputError(f"{at}: {str(err).removeprefix(name + ': ')}") from None
         runs.append(QueueRun(before + len(runs) + 1, entry, name, dict(proc.values),
                              varied, proc))
     return runs
@@ -275,3 +279,75 @@ def _json_default(obj: Any) -> Any:
     if callable(tolist):
         return tolist()
     return str(obj)
+
+
+# ---- what to do with each run on (re)start ------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """How the next attempt at a run goes: into ``path``, resuming it or from the start."""
+
+    path: Path
+    resume: bool = False
+    completed: bool = False  # the file is complete already: the state file lagged behind
+    note: str = ""
+
+
+def fresh_path(queue: Queue, run: QueueRun, attempt: int) -> Path:
+    """``NNN_procedure.h5`` in the out folder (``_tryK`` after a restart), never an old file."""
+    stem = f"{run.index:03d}_{run.procedure}" + (f"_try{attempt}" if attempt > 1 else "")
+    path = queue.out / f"{stem}.h5"
+    k = attempt
+    while path.exists():
+        k += 1
+        path = queue.out / f"{run.index:03d}_{run.procedure}_try{k}.h5"
+    return path
+
+
+def plan_attempt(queue: Queue, run: QueueRun, record: dict[str, Any]) -> Attempt:
+    """Resume an interrupted run into its own file; restart it if that file is unusable.
+
+    A run whose file says running/aborted/failed continues after its last complete row (the
+    runner's resume), so nothing measured is lost or measured twice. A file that cannot be
+    read (killed while being created) is renamed ``*.unreadable`` and the run restarts.
+    """
+    from labctl.runfile import read_info
+
+    attempt = int(record.get("attempts", 0)) + 1
+    old = record.get("path")
+    if not old:
+        return Attempt(fresh_path(queue, run, attempt))
+    path = Path(old)
+    if not path.exists():
+        return Attempt(path, note="restarted (its run file was never created)")
+    try:
+        info = read_info(path)
+    except LabctlError as err:
+        aside = path.with_name(path.name + ".unreadable")
+        os.replace(path, aside)
+        record.setdefault("previous_paths", []).append(str(aside))
+        return Attempt(fresh_path(queue, run, attempt), note=f"restarted ({err})")
+    if info["procedure"] != run.procedure:
+        raise UserInputError(f"run file '{path}' holds a {info['procedure']} run, the queue "
+                             f"says run {run.index} is {run.procedure}")
+    if info["status"] == COMPLETED:
+        return Attempt(path, completed=True, note="already completed in its run file")
+    if info["status"] in (RUNNING, ABORTED, FAILED):
+        return Attempt(path, resume=True, note=f"resumed ({info['status']} after "
+                                                f"{main_rows(path)} rows)")
+    raise UserInputError(f"run file '{path}': status {info['status']!r} cannot be resumed")
+
+
+def main_rows(path: Path | str | None) -> int:
+    """Complete rows of a run file's main stream (0 if there is no readable file)."""
+    from labctl.runfile import read_info
+
+    if not path or not Path(path).exists():
+        return 0
+    try:
+        info = read_info(path)
+    except LabctlError:
+        return 0
+    main = (info.get("schema") or {}).get("streams", [{}])[0].get("name")
+    return int(info["rows"].get(main, 0))

@@ -20,9 +20,15 @@ from labctl.analysis.kittel_fit import KittelFit, fit_kittel
 from labctl.errors import LimitError, UserInputError
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, Row, RunContext
-from procedures.spectra import (SPECTRUM_PARAMETERS, PeakTracker, analyse_spectrum,
-                                check_spectrum, configure_analyzer, peak_quantities,
-                                spectrum_axes)
+from procedures.spectra import (
+    SPECTRUM_PARAMETERS,
+    PeakTracker,
+    analyse_spectrum,
+    check_spectrum,
+    configure_analyzer,
+    peak_quantities,
+    spectrum_axes,
+)
 
 OFFSET_SPAN = 2e9  # Hz: the fitted offset is searched within ±this (nonlinear shifts ≲ 1 GHz)
 OFFSET_GRID = 41

@@ -47,6 +47,11 @@ class MemristorCycles(Procedure):
         if self.v_step > self.v_set_max or self.v_step > -self.v_reset_min:
             raise UserInputError(f"parameter v_step = {self.v_step:g} V: larger than a "
                                  "half-sweep (v_set_max, |v_reset_min|)")
+        if self.reset_compliance < self.compliance:
+            # the filament dissolves once the reverse current reaches about the SET compliance
+            raise UserInputError(f"parameter reset_compliance = {self.reset_compliance:g} A: "
+                                 f"below compliance = {self.compliance:g} A, RESET could not "
+                                 "draw the current it needs")
 
     def check_station(self, config) -> None:
         check_gate_values(config.gate.limits,
@@ -160,8 +165,9 @@ class MemristorCycles(Procedure):
                 lines.append(f"{label}: not detected in {n} cycles")
         for name, label in (("r_hrs", "R_HRS"), ("r_lrs", "R_LRS")):
             if f"{name}_mean" in results:
-                lines.append(f"{label} at {self.v_read:g} V: {ohm_text(results[f'{name}_mean'])}"
-                             f" ± {ohm_text(results[f'{name}_std'])}")
+                mean, std = results[f"{name}_mean"], results[f"{name}_std"]
+                spread = f" ± {std / mean:.1%}" if math.isfinite(mean) and mean > 0 else ""
+                lines.append(f"{label} at {self.v_read:g} V: {ohm_text(mean)}{spread}")
         lines.append(f"endurance: {results.get('endurance', 0)} of {n} cycles with "
                      f"R_HRS/R_LRS > {ENDURANCE_RATIO:g}")
         return lines

@@ -140,6 +140,10 @@ def program_memristor(gate, target: float | str, *, tolerance: float = 0.1,
     if not 0 < compliance_start <= compliance_stop:
         raise UserInputError(f"compliance_start = {compliance_start:g} A: must be in "
                              f"(0, compliance_stop = {compliance_stop:g} A]")
+    if reset_compliance < compliance_stop:
+        raise UserInputError(f"reset_compliance = {reset_compliance:g} A: below "
+                             f"compliance_stop = {compliance_stop:g} A (RESET needs about the "
+                             "SET compliance)")
     if not set_stop >= set_start > 0:
         raise UserInputError(f"set_start = {set_start:g} V, set_stop = {set_stop:g} V: "
                              "need 0 < set_start <= set_stop")

@@ -55,6 +55,10 @@ class MemristorProgram(Procedure):
         if self.compliance_start > self.compliance_stop:
             raise UserInputError(f"parameter compliance_start = {self.compliance_start:g} A: "
                                  f"above compliance_stop = {self.compliance_stop:g} A")
+        if self.reset_compliance < self.compliance_stop:
+            raise UserInputError(f"parameter reset_compliance = {self.reset_compliance:g} A: "
+                                 f"below compliance_stop = {self.compliance_stop:g} A, an LRS "
+                                 "set at that compliance could not be RESET")
 
     def check_station(self, config) -> None:
         check_gate_values(config.gate.limits,

@@ -23,11 +23,17 @@ from labctl.errors import LimitError, UserInputError
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, Row, RunContext
 from procedures.freq_current import SYNC_NAMES, current_steps
-from procedures.memristor_ops import (check_gate_values, ohm_text, program_memristor,
-                                      read_resistance)
-from procedures.spectra import (SPECTRUM_PARAMETERS, SYNC_CODES, PeakTracker, analyse_spectrum,
-                                check_spectrum, configure_analyzer, peak_quantities,
-                                spectrum_axes)
+from procedures.memristor_ops import check_gate_values, ohm_text, program_memristor, read_resistance
+from procedures.spectra import (
+    SPECTRUM_PARAMETERS,
+    SYNC_CODES,
+    PeakTracker,
+    analyse_spectrum,
+    check_spectrum,
+    configure_analyzer,
+    peak_quantities,
+    spectrum_axes,
+)
 
 PROGRAM_NAMES = {  # program_memristor keys -> quantity names of the "program" stream
     "pulse": "pulse", "pulse_kind": "pulse_kind", "pulse_voltage": "pulse_voltage",

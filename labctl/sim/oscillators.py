@@ -39,11 +39,13 @@ def oscillator_state(p: DeviceParams, currents: np.ndarray, thresholds: np.ndarr
     p0 = normalized_power(zeta, p.q_nl)
     freq = f_fmr + np.asarray(p.f_offsets) + nonlinear_shift_scale(p) * p0 + gate_shift
 
-    # Thermal + auto-oscillation branch joined smoothly: t ~ eps/(1 - zeta) below threshold
-    # (1/P linear in I, zero at I_th [paper]) and ~ zeta - 1 above (the universal model).
+    # Thermal (FMR-like) branch below threshold: p = eps/(1 - zeta), so 1/P falls linearly and
+    # reaches zero at I_th [paper]; it saturates at eps/rounding within ~rounding of I_th and
+    # stays as an incoherent plateau above, on which the universal p0 grows: P is continuous
+    # and monotonic, and the thermal level is independent of how sharp the onset is.
     x = zeta - 1.0
-    t = 0.5 * (np.sqrt(x * x + 4.0 * p.thermal_power) + x)
-    p_total = t / (np.maximum(zeta, 1.0) + p.q_nl)
+    below = np.minimum(x, 0.0)
+    p_total = p0 + p.thermal_power / np.sqrt(below * below + p.threshold_rounding**2)
 
     # Delta f0 (1 - zeta) below threshold [paper], ~1/p0 narrowing above, same smooth join
     lw_excess = p.linewidth_threshold - p.linewidth_min

@@ -64,6 +64,8 @@ class DeviceParams:
     linewidth_min: float = _p(8e6, _pos, "linewidth far above threshold, Hz")
     thermal_power: float = _p(1e-4, _pos,
                               "thermal level eps: p ~ eps/(1-zeta) below threshold")
+    threshold_rounding: float = _p(0.03, _pos,
+                                   "zeta range near 1 over which the thermal branch saturates")
     power_scale: float = _p(1.5e-12, _pos, "power at I=1 mA, p=1, sin^2(2phi)=1, W [paper]")
     # ---- chain [PHYSICS §2] ----
     coupling: float = _p(50e6, _nonneg, "K/2pi between neighbours at p0 = coupling_p_ref, Hz")

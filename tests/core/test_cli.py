@@ -96,3 +96,12 @@ def test_station_check_prints_identities_and_limits(capsys):
 def test_procedures_lists_the_experiment(capsys):
     code, out, _ = run(capsys, "procedures")
     assert code == 0 and "freq-current" in out
+
+
+@pytest.mark.parametrize("command", ["inspect", "replay", "resume"])
+def test_damaged_run_file_one_line(capsys, tmp_path, command):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 200)
+    code, out, err = run(capsys, command, str(bad))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and str(bad) in err and "Traceback" not in err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from labctl.config import default_sim_station
-from labctl.errors import LimitError
+from labctl.errors import LimitError, UserInputError
 from labctl.events import POINT
 from labctl.runfile import read_info
 from labctl.runner import Runner
@@ -119,7 +119,8 @@ def test_compliance_before_every_level_and_ends_at_zero(station, tmp_path):
 
 
 @pytest.mark.parametrize("values", [{"v_set_max": 9.0}, {"v_reset_min": -4.0},
-                                    {"compliance": 2e-3}, {"reset_compliance": 5e-3}])
+                                    {"compliance": 2e-3, "reset_compliance": 2e-3},
+                                    {"reset_compliance": 5e-3}])
 def test_beyond_station_limits_raises_before_any_command(station, tmp_path, values):
     runner = Runner(MemristorCycles(cycles=1, **values), station, tmp_path / "no.h5")
     with pytest.raises(LimitError, match=next(iter(values))):
@@ -171,3 +172,8 @@ def test_resume_after_the_last_step_of_a_cycle_fills_its_summary(tmp_path):
         assert f["v_set"].shape == (2,)
         assert np.isfinite(f["v_set"][:]).all()
         assert math.isnan(f["r_lrs"][0]) and np.isfinite(f["r_lrs"][1])
+
+
+def test_reset_compliance_below_the_set_compliance_is_refused():
+    with pytest.raises(UserInputError, match="reset_compliance"):
+        MemristorCycles(compliance=200e-6, reset_compliance=100e-6)

@@ -92,7 +92,8 @@ def test_unreachable_target_gives_up_without_damage(station, tmp_path):
 
 
 def test_compliance_before_every_level_and_ends_at_zero(station, tmp_path):
-    p = MemristorProgram(target=8e3, read_compliance=30e-6, reset_compliance=300e-6)
+    p = MemristorProgram(target=8e3, read_compliance=30e-6, compliance_stop=300e-6,
+                         reset_compliance=400e-6)
     run(p, station, tmp_path / "program.h5")
     compliance, levels = None, []
     for record in station.sim.instruments["gate"].commands():
@@ -121,7 +122,8 @@ def test_compliance_before_every_level_and_ends_at_zero(station, tmp_path):
 
 
 @pytest.mark.parametrize("values", [{"set_stop": 8.5}, {"reset_stop": -3.5},
-                                    {"compliance_stop": 2e-3}, {"reset_compliance": 1.5e-3},
+                                    {"compliance_stop": 2e-3, "reset_compliance": 2e-3},
+                                    {"reset_compliance": 1.5e-3},
                                     {"read_compliance": 5e-3}])
 def test_beyond_station_limits_raises_before_any_command(station, tmp_path, values):
     runner = Runner(MemristorProgram(**values), station, tmp_path / "no.h5")
@@ -133,7 +135,8 @@ def test_beyond_station_limits_raises_before_any_command(station, tmp_path, valu
 
 @pytest.mark.parametrize("values", [{"v_read": 0.5}, {"state": "ON"},
                                     {"set_start": 4.0, "set_stop": 3.0},
-                                    {"compliance_start": 1e-4, "compliance_stop": 1e-5}])
+                                    {"compliance_start": 1e-4, "compliance_stop": 1e-5},
+                                    {"compliance_stop": 400e-6, "reset_compliance": 100e-6}])
 def test_bad_parameters_are_refused(values):
     with pytest.raises(UserInputError):
         MemristorProgram(**values)
