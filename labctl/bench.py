@@ -96,13 +96,12 @@ def _run_timed(procedure: Procedure, path: Path) -> dict[str, Any]:
     n = procedure.planned_points()
     marks: dict[str, float] = {}
 
+    tenth = max(1, n // 10)
+    at = {0: "first", tenth: "p10", n - 1 - tenth: "p90", n - 1: "last"}
+
     def on_event(event) -> None:
-        if event.kind == POINT:
-            i = event.data["index"]
-            if i == 0:
-                marks["first"] = time.perf_counter()
-            if i == n - 1:
-                marks["last"] = time.perf_counter()
+        if event.kind == POINT and event.data["index"] in at:
+            marks[at[event.data["index"]]] = time.perf_counter()
 
     runner.subscribe(on_event)
     rss_before = maxrss_mb()
@@ -112,12 +111,32 @@ def _run_timed(procedure: Procedure, path: Path) -> dict[str, Any]:
     if status != "completed":
         raise RuntimeError(f"benchmark run {status}: {runner.reason}")
     loop = marks.get("last", 0.0) - marks.get("first", 0.0)
+    nan = float("nan")
+    first10 = tenth / (marks["p10"] - marks["first"]) if n >= 20 else nan
+    last10 = tenth / (marks["last"] - marks["p90"]) if n >= 20 else nan
     return {"points": n, "wall_s": wall, "loop_s": loop, "rows": runner.rows,
+            "first10_points_per_s": first10, "last10_points_per_s": last10,
             "rss_before_mb": rss_before, "results": runner.results}
 
 
-def storage_run(n_points: int, path: Path, trace_points: int = TRACE_POINTS) -> dict[str, Any]:
-    """One storage run in this process; points/s, MB/s, peak memory. Deletes nothing."""
+def plain_write_mb_per_s(path: Path, nbytes: int, block: int) -> float:
+    """The disk's pace for comparison: ``nbytes`` written unbuffered in ``block``-byte writes
+    (one system call each, like a run's chunk per point; no fsync), then deleted."""
+    buf = np.random.default_rng(1).bytes(block)
+    t0 = time.perf_counter()
+    try:
+        with open(path, "wb", buffering=0) as fh:
+            for _ in range(max(1, nbytes // block)):
+                fh.write(buf)
+        return nbytes / 1e6 / (time.perf_counter() - t0)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def storage_run(n_points: int, path: Path, trace_points: int = TRACE_POINTS,
+                plain: bool = False) -> dict[str, Any]:
+    """One storage run in this process; points/s, MB/s, peak memory. With ``plain``, the run
+    file is then deleted and the same bytes written plainly (:func:`plain_write_mb_per_s`)."""
     procedure = StorageBench(n_points=n_points, trace_points=trace_points)
     out = _run_timed(procedure, path)
     out.pop("results")
@@ -129,12 +148,17 @@ def storage_run(n_points: int, path: Path, trace_points: int = TRACE_POINTS) -> 
         mb_per_s=size / 1e6 / out["wall_s"],
         peak_rss_mb=maxrss_mb(),
     )
+    if plain:
+        path.unlink()
+        out["plain_mb_per_s"] = plain_write_mb_per_s(path.with_suffix(".plain"), size,
+                                                     4 * trace_points)
     return out
 
 
 def storage_subprocess(n_points: int, path: Path, timeout: float = 3600) -> dict[str, Any]:
-    """:func:`storage_run` in a fresh interpreter (so ``peak_rss_mb`` is this run's alone)."""
-    cmd = [sys.executable, "-m", "labctl.bench", "storage", str(n_points), str(path)]
+    """:func:`storage_run` (with the plain-write comparison) in a fresh interpreter, so that
+    ``peak_rss_mb`` is this run's alone; the run file is deleted by then."""
+    cmd = [sys.executable, "-m", "labctl.bench", "storage", str(n_points), str(path), "plain"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -392,11 +416,11 @@ def spectrum_bench(points: int = TRACE_POINTS, repeats: int = 300) -> dict[str, 
 
 
 def _worker(argv: list[str]) -> int:
-    """``python -m labctl.bench storage N FILE``: one storage run, one JSON line."""
-    if len(argv) != 3 or argv[0] != "storage":
-        print("usage: python -m labctl.bench storage N_POINTS FILE", file=sys.stderr)
+    """``python -m labctl.bench storage N FILE [plain]``: one storage run, one JSON line."""
+    if len(argv) not in (3, 4) or argv[0] != "storage" or argv[3:] not in ([], ["plain"]):
+        print("usage: python -m labctl.bench storage N_POINTS FILE [plain]", file=sys.stderr)
         return 2
-    result = storage_run(int(argv[1]), Path(argv[2]))
+    result = storage_run(int(argv[1]), Path(argv[2]), plain=argv[3:] == ["plain"])
     print(json.dumps(result))
     return 0
 

@@ -172,6 +172,8 @@ class Runner:
                     self._running.wait()
                 if self._abort_reason:
                     raise Interrupted(self._abort_reason)
+            if self._abort_reason:  # the procedure stopped early because of the abort
+                raise Interrupted(self._abort_reason)
             status, reason = COMPLETED, "all points measured"
         except Interrupted as err:
             status, reason = ABORTED, self._abort_reason or str(err)

@@ -68,6 +68,7 @@ def raise_input(message: str) -> None:
 
 @app.command("run", context_settings={"help_option_names": []})
 def run_cmd(
+    ctx: typer.Context,
     procedure: Annotated[str | None, typer.Argument(help="procedure (labctl procedures)")] = None,
     sim: Sim = False,
     station: StationFile = None,
@@ -81,7 +82,6 @@ def run_cmd(
     from procedures.catalog import procedure_class
 
     if procedure is None:
-        ctx = typer.get_current_context()
         echo(ctx.get_help())
         raise typer.Exit(0 if show_help else 2)
     if show_help:

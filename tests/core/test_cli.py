@@ -105,3 +105,10 @@ def test_damaged_run_file_one_line(capsys, tmp_path, command):
     code, out, err = run(capsys, command, str(bad))
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and str(bad) in err and "Traceback" not in err
+
+
+def test_run_without_procedure_shows_usage(capsys):
+    code, out, _ = run(capsys, "run", "--help")
+    assert code == 0 and "--station" in out and "--set" in out
+    code, out, _ = run(capsys, "run")
+    assert code == 2 and "Usage" in out
