@@ -57,12 +57,9 @@ class StorageBench(Procedure):
     def __init__(self, **values: Any):
         super().__init__(**values)
         rng = np.random.default_rng(0)
-        self._rows = []
-        for k in range(ROW_POOL):
-            row: dict[str, Any] = {
-                "trace": rng.normal(-80.0, 1.0, self.trace_points).astype(np.float32)}
-            row.update({name: float(k + j) for j, name in enumerate(SCALARS)})
-            self._rows.append(row)
+        self._rows = [{"trace": rng.normal(-80.0, 1.0, self.trace_points).astype(np.float32),
+                       **{name: float(k + j) for j, name in enumerate(SCALARS)}}
+                      for k in range(ROW_POOL)]
 
     def planned_points(self) -> int:
         return self.n_points
@@ -83,7 +80,6 @@ class StorageBench(Procedure):
 def _sim_station():
     from labctl.config import default_sim_station
     from labctl.station import open_station
-
     return open_station(default_sim_station())
 
 
@@ -95,7 +91,6 @@ def _run_timed(procedure: Procedure, path: Path) -> dict[str, Any]:
     runner = Runner(procedure, station, path)
     n = procedure.planned_points()
     marks: dict[str, float] = {}
-
     tenth = max(1, n // 10)
     at = {0: "first", tenth: "p10", n - 1 - tenth: "p90", n - 1: "last"}
 
@@ -112,23 +107,29 @@ def _run_timed(procedure: Procedure, path: Path) -> dict[str, Any]:
         raise RuntimeError(f"benchmark run {status}: {runner.reason}")
     loop = marks.get("last", 0.0) - marks.get("first", 0.0)
     nan = float("nan")
-    first10 = tenth / (marks["p10"] - marks["first"]) if n >= 20 else nan
-    last10 = tenth / (marks["last"] - marks["p90"]) if n >= 20 else nan
-    return {"points": n, "wall_s": wall, "loop_s": loop, "rows": runner.rows,
-            "first10_points_per_s": first10, "last10_points_per_s": last10,
-            "rss_before_mb": rss_before, "results": runner.results}
+    return {"points": n, "wall_s": wall, "loop_s": loop, "points_per_s": n / wall,
+            "loop_points_per_s": (n - 1) / loop if loop > 0 else nan,
+            "first10_points_per_s": tenth / (marks["p10"] - marks["first"]) if n >= 20 else nan,
+            "last10_points_per_s": tenth / (marks["last"] - marks["p90"]) if n >= 20 else nan,
+            "rss_before_mb": rss_before, "results": runner.results,
+            "file_mb": path.stat().st_size / 1e6}
 
 
-def plain_write_mb_per_s(path: Path, nbytes: int, block: int) -> float:
+def plain_write(path: Path, nbytes: int, block: int) -> tuple[float, float]:
     """The disk's pace for comparison: ``nbytes`` written unbuffered in ``block``-byte writes
-    (one system call each, like a run's chunk per point; no fsync), then deleted."""
-    buf = np.random.default_rng(1).bytes(block)
-    t0 = time.perf_counter()
+    (one system call each, like a run's chunk per point; no fsync), then deleted.
+    Returns MB/s over the whole file and over its last tenth."""
+    buf, count = np.random.default_rng(1).bytes(block), max(1, nbytes // block)
+    tail = max(1, count // 10)
+    t0 = t_tail = time.perf_counter()
     try:
         with open(path, "wb", buffering=0) as fh:
-            for _ in range(max(1, nbytes // block)):
+            for i in range(count):
+                if i == count - tail:
+                    t_tail = time.perf_counter()
                 fh.write(buf)
-        return nbytes / 1e6 / (time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        return count * block / 1e6 / (t1 - t0), tail * block / 1e6 / (t1 - t_tail)
     finally:
         path.unlink(missing_ok=True)
 
@@ -136,22 +137,15 @@ def plain_write_mb_per_s(path: Path, nbytes: int, block: int) -> float:
 def storage_run(n_points: int, path: Path, trace_points: int = TRACE_POINTS,
                 plain: bool = False) -> dict[str, Any]:
     """One storage run in this process; points/s, MB/s, peak memory. With ``plain``, the run
-    file is then deleted and the same bytes written plainly (:func:`plain_write_mb_per_s`)."""
-    procedure = StorageBench(n_points=n_points, trace_points=trace_points)
-    out = _run_timed(procedure, path)
-    out.pop("results")
+    file is then deleted and the same bytes written plainly (:func:`plain_write`)."""
+    out = _run_timed(StorageBench(n_points=n_points, trace_points=trace_points), path)
+    del out["results"]
     size = path.stat().st_size
-    out.update(
-        file_mb=size / 1e6,
-        points_per_s=n_points / out["wall_s"],
-        loop_points_per_s=(n_points - 1) / out["loop_s"] if out["loop_s"] > 0 else float("nan"),
-        mb_per_s=size / 1e6 / out["wall_s"],
-        peak_rss_mb=maxrss_mb(),
-    )
+    out.update(mb_per_s=size / 1e6 / out["wall_s"], peak_rss_mb=maxrss_mb())
     if plain:
         path.unlink()
-        out["plain_mb_per_s"] = plain_write_mb_per_s(path.with_suffix(".plain"), size,
-                                                     4 * trace_points)
+        out["plain_mb_per_s"], out["plain_last10_mb_per_s"] = plain_write(
+            path.with_suffix(".plain"), size, 4 * trace_points)
     return out
 
 
@@ -164,6 +158,19 @@ def storage_subprocess(n_points: int, path: Path, timeout: float = 3600) -> dict
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"storage worker ({n_points} points) failed: {tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def runner_overhead(scratch: Path, n_points: int = 10_000, repeats: int = 3) -> dict:
+    """The Runner's own cost per point: tiny rows through the Runner and driven directly."""
+    via, direct = [], []
+    for k in range(repeats):
+        made = StorageBench(n_points=n_points, trace_points=2)
+        via.append(_run_timed(made, scratch / f"overhead-{k}.h5")["loop_s"] / (n_points - 1))
+        times = _drive(StorageBench(n_points=n_points, trace_points=2), _sim_station(),
+                       scratch / f"direct-{k}.h5")
+        direct.append((times["produce"] + times["storage"]) / n_points)
+    return {"points": n_points, "runner_s": statistics.median(via),
+            "direct_s": statistics.median(direct)}
 
 
 # ---- inspect ----------------------------------------------------------------------------------
@@ -195,24 +202,21 @@ def inspect_bench(path: Path, n_points: int = 2000, repeats: int = 5) -> dict[st
     from labctl.runfile import read_info
 
     made = _run_timed(StorageBench(n_points=n_points), path)
-    t0 = time.perf_counter()
-    info = read_info(path)
-    first = time.perf_counter() - t0
+    warm = []
+    for _ in range(21):  # the first call is the one a fresh process makes
+        t0 = time.perf_counter()
+        info = read_info(path)
+        warm.append(time.perf_counter() - t0)
     if info["rows"].get("point") != n_points:
         raise RuntimeError(f"inspect: {info['rows']} rows, expected {n_points}")
-    warm = []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        read_info(path)
-        warm.append(time.perf_counter() - t0)
+    first = warm.pop(0)
     cli, proc = _subprocess_s([*labctl_command(), "inspect", str(path)], repeats)
     if f"{n_points} point" not in proc.stdout:
         raise RuntimeError(f"labctl inspect printed no row count:\n{proc.stdout}")
     startup, _ = _subprocess_s([sys.executable, "-c", "pass"], repeats)
     imports, _ = _subprocess_s([sys.executable, "-c", INSPECT_IMPORTS], repeats)
-    return {"points": n_points, "file_mb": path.stat().st_size / 1e6,
-            "write_s": made["wall_s"], "read_info_first_s": first,
-            "read_info_s": statistics.median(warm), "cli_s": cli,
+    return {"points": n_points, "file_mb": made["file_mb"], "write_s": made["wall_s"],
+            "read_info_first_s": first, "read_info_s": statistics.median(warm), "cli_s": cli,
             "python_startup_s": startup, "imports_s": imports,
             "heaviest_imports": import_costs(INSPECT_IMPORTS)}
 
@@ -253,12 +257,7 @@ def freq_current_procedure(n_points: int | None = None):
 
 def freq_current_run(path: Path, n_points: int | None = None) -> dict[str, Any]:
     """FreqCurrent end to end through the Runner on the simulated station."""
-    out = _run_timed(freq_current_procedure(n_points), path)
-    n = out["points"]
-    out.update(points_per_s=n / out["wall_s"],
-               loop_points_per_s=(n - 1) / out["loop_s"] if out["loop_s"] > 0 else float("nan"),
-               file_mb=path.stat().st_size / 1e6)
-    return out
+    return _run_timed(freq_current_procedure(n_points), path)
 
 
 def _timed(acc: dict[str, float], key: str, fn):
@@ -291,12 +290,10 @@ def _drive(procedure: Procedure, station, path: Path, after_next=None) -> dict[s
                     "setup" if isinstance(item, Row) else "point")
             if after_next is not None:
                 after_next(kind)
-            if kind == "results":
-                times["results"] += t1 - t0
-            elif kind == "setup":
-                times["setup"] += t1 - t0
-                rf.append(item.values, item.stream)
-                times["setup"] += time.perf_counter() - t1
+            if kind != "point":
+                if kind == "setup":
+                    rf.append(item.values, item.stream)
+                times[kind] += time.perf_counter() - t0
             else:
                 times["produce"] += t1 - t0
                 rf.append(item)
@@ -318,19 +315,16 @@ def freq_current_breakdown(path: Path, n_points: int | None = None) -> dict[str,
     """
     import procedures.freq_current as fc
 
-    station = _sim_station()
-    acc: dict[str, float] = defaultdict(float)
-    device = station.sim.device
+    station, acc = _sim_station(), defaultdict(float)
+    device, sp, src = station.sim.device, station.spectrum, station.shno_source
     device.spectrum = _timed(acc, "model", device.spectrum)
-    sp, src = station.spectrum, station.shno_source
     sp.acquire = _timed(acc, "acquire", sp.acquire)
     src.ramp_to = _timed(acc, "source", src.ramp_to)
     src.read_voltage = _timed(acc, "source", src.read_voltage)
     station.field.read_field = _timed(acc, "gaussmeter", station.field.read_field)
     original = fc.analyse_spectrum
     fc.analyse_spectrum = _timed(acc, "fit", original)
-    in_loop: dict[str, float] = defaultdict(float)
-    before: dict[str, float] = {}
+    in_loop, before = defaultdict(float), {}
 
     def after_next(kind: str) -> None:  # charge a point only what producing it cost
         if kind == "point":
@@ -361,27 +355,19 @@ def freq_current_breakdown(path: Path, n_points: int | None = None) -> dict[str,
 
 def freq_current_profile(path: Path, n_points: int | None = None, top: int = 8) -> list[tuple]:
     """cProfile of the synchronous run: (own s per point, calls per point, function)."""
-    station = _sim_station()
-    procedure = freq_current_procedure(n_points)
+    station, procedure = _sim_station(), freq_current_procedure(n_points)
     profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        times = _drive(procedure, station, path)
-    finally:
-        profiler.disable()
+    times = profiler.runcall(_drive, procedure, station, path)
     n = int(times["points"])
     stats = pstats.Stats(profiler).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
     rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    out = []
-    for (file, line, func), (_, calls, own, _, _) in rows:
-        where = func if file == "~" else f"{_short(file)}:{line}({func})"
-        out.append((own / n, calls / n, where))
-    return out
+    return [(own / n, calls / n, func if file == "~" else f"{_short(file)}:{line}({func})")
+            for (file, line, func), (_, calls, own, _, _) in rows]
 
 
 def _short(file: str) -> str:
     parts = Path(file).parts
-    for anchor in ("labctl", "procedures", "drivers", "h5py", "numpy", "scipy"):
+    for anchor in ("labctl", "procedures", "drivers", "h5py", "numpy", "scipy", "pymeasure"):
         if anchor in parts:
             return "/".join(parts[len(parts) - 1 - parts[::-1].index(anchor):])
     return Path(file).name
@@ -395,8 +381,7 @@ def spectrum_bench(points: int = TRACE_POINTS, repeats: int = 300) -> dict[str, 
     from labctl.clock import VirtualClock
     from labctl.sim.device import DeviceModel
 
-    clock = VirtualClock()
-    model = DeviceModel(clock, seed=1)
+    model = DeviceModel(clock := VirtualClock(), seed=1)
     model.magnet.set_supply_current(0.65 / model.params.coil_constant)
     clock.advance(10.0)
     model.stripe.source_current(1.5e-3, 5.0)

@@ -5,7 +5,9 @@ The line followed is the strongest fitted peak of each spectrum. Below threshold
 sweep runs above threshold, where the line sits at f_FMR(B) + N·p0 (+ the cluster's mean
 offset): the nonlinear shift N·p0 depends on the current, hardly on the field. By default the
 Kittel fit therefore takes a field-independent frequency offset as a third parameter
-(``fit_offset``); without it a shift of −300 MHz biases μ0Meff by ~4 %.
+(``fit_offset``); without it a shift of −300 MHz biases μ0Meff by ~4 %. Over a narrow field
+range f(B) is nearly straight and μ0Meff, γ and the offset trade off against each other:
+sweep ≥ 0.3 T (default 0.5–0.8 T); the results warn below MIN_SPAN.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from procedures.spectra import (
 
 OFFSET_SPAN = 2e9  # Hz: the fitted offset is searched within ±this (nonlinear shifts ≲ 1 GHz)
 OFFSET_GRID = 41
+MIN_SPAN = 0.2  # T: narrower field sweeps give poorly separated Meff, g and offset
 
 
 def _spectrum_parameters() -> tuple[Parameter, ...]:
@@ -173,6 +176,10 @@ class FieldSweep(Procedure):
             ctx.log(f"Kittel fit skipped: a line was found at {int(ok.sum())} field(s), "
                     f"{need} needed", "warning")
             return out
+        span = float(b[ok].max() - b[ok].min())
+        if span < MIN_SPAN:
+            ctx.log(f"field span {span:.3g} T is below {MIN_SPAN:g} T: Meff, g and the "
+                    "offset are poorly determined", "warning")
         theta = math.radians(self.theta_h)
         try:
             if self.fit_offset:

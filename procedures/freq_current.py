@@ -117,16 +117,23 @@ class FreqCurrent(Procedure):
         sync = ctx.recorded("sync_state")
         out: dict = {}
         try:
-            fit = threshold_from_inverse_power(currents, power)
+            # sub-threshold: a (broad, thermal) peak is seen but no auto-oscillation line yet
+            oscillating = np.flatnonzero(lines > 0)
+            below = np.arange(len(currents)) < (oscillating[0] if len(oscillating)
+                                                else len(currents))
+            below &= power > 0
+            fit = threshold_from_inverse_power(currents, power, below=below)
             out.update(threshold_current=fit.i_th, threshold_r2=fit.r2)
         except (ValueError, RuntimeError) as err:
             ctx.log(f"threshold fit failed: {err}", "warning")
         if len(lines):
             out["lines_at_last_current"] = int(lines[-1])
             out["sync_at_last_current"] = SYNC_NAMES.get(int(sync[-1]), "?")
-            full = np.flatnonzero(sync == SYNC_CODES["full"])
-            if len(full):
-                out["full_sync_from_current"] = float(currents[full[0]])
+            # where the chain stays fully locked up to the end of the sweep
+            not_full = np.flatnonzero(sync != SYNC_CODES["full"])
+            first = 0 if not len(not_full) else not_full[-1] + 1
+            if first < len(sync):
+                out["full_sync_from_current"] = float(currents[first])
             last = ctx.recorded("peak_frequency")[-1]
             out["peak_frequencies_at_last_current"] = [float(f) for f in last if np.isfinite(f)]
         return out

@@ -20,10 +20,12 @@ SPECTRUM_PARAMETERS = (
     Parameter("points", 10001, "", 101, 1_000_001, "trace points", kind=int),
     Parameter("rbw", 1e6, "Hz", 1, 50e6, "resolution bandwidth"),
     Parameter("vbw", 0.0, "Hz", 0, 50e6, "video bandwidth (0: RBW/10)"),
-    Parameter("averages", 10, "", 1, 10000, "sweeps averaged per spectrum", kind=int),
+    Parameter("averages", 50, "", 1, 10000, "sweeps averaged per spectrum", kind=int),
     Parameter("gain_db", 32.0, "dB", -20, 80, "amplifier gain before the analyzer"),
     Parameter("min_snr_db", 3.0, "dB", 0, 60, "smallest peak height above the floor to fit"),
     Parameter("n_oscillators", 4, "", 1, 64, "oscillators in the chain", kind=int),
+    Parameter("max_linewidth", 30e6, "Hz", 1e5, 1e9,
+              "widest line counted as an auto-oscillation (broader: thermal peak)"),
 )
 
 
@@ -42,7 +44,8 @@ def peak_quantities() -> tuple[Quantity, ...]:
         Quantity("peak_power", "W", dims=("peak_slot",),
                  description="integrated power at the device"),
         Quantity("peak_id", "", "int64", ("peak_slot",), "tracked identity across the sweep"),
-        Quantity("n_lines", "", "int64", description="distinct oscillator lines"),
+        Quantity("n_lines", "", "int64",
+                 description="distinct auto-oscillation lines (FWHM <= max_linewidth)"),
         Quantity("sync_state", "", "int8",
                  description="synchronization: 0 off, 1 none, 2 partial, 3 full"),
         Quantity("total_power", "W", description="sum of the fitted integrated powers"),
@@ -110,7 +113,8 @@ def analyse_spectrum(freq, trace, values: dict, tracker: PeakTracker,
         row["peak_fwhm"][k] = p.fwhm
         row["peak_power"][k] = p.integrated_power
         row["peak_id"][k] = pid
-    n = count_lines(peaks)
+    # broad sub-threshold (thermal) peaks are not oscillator lines: they do not count for sync
+    n = count_lines([p for p in peaks if p.fwhm <= values["max_linewidth"]])
     row["n_lines"] = n
     row["sync_state"] = SYNC_CODES[classify_sync(n, values["n_oscillators"])]
     row["total_power"] = float(sum(p.integrated_power for p in peaks)) if peaks else 0.0

@@ -1,12 +1,12 @@
 """sync-map: frequency–current sweeps for a list of gate states → where the chain locks.
 
-A gate state is a V_M level and, optionally, a memristor state programmed (write–verify,
-procedures.memristor_ops) before the sweeps at that state. States are every memristor target
-× every gate voltage, targets outermost: the memristor is programmed once per target, with
-I_SHNO at zero (the stripe current would bias the memristor's bottom node), then each
-V_M level is swept. Per state and current the spectrum is fitted as in freq-current, giving
-the number of lines and the synchronization state; the results give each state's current
-ranges of full synchronization.
+A gate state is a V_M level and, optionally, a memristor state. States are every memristor
+target × every gate voltage, targets outermost. Before each state's sweep the memristor is
+write–verified to its target (procedures.memristor_ops) with I_SHNO at zero (the stripe
+current would bias the memristor's bottom node): a memristor still at its target costs one
+read, one that a V_M level has moved (a negative level can RESET an LRS) is put back.
+Per state and current the spectrum is fitted as in freq-current, giving the number of lines
+and the synchronization state; the results give each state's current ranges of full sync.
 
 On resume the memristor is not programmed again for a state already recorded (it is
 non-volatile, and a second write would move an analog level); V_M is simply re-applied.

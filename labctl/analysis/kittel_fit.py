@@ -49,14 +49,21 @@ def fit_kittel(fields: np.ndarray, frequencies: np.ndarray, theta_h: float,
     b, f = b[ok], f[ok]
     if b.size < (1 if gamma is not None else 2) + 1:
         raise ValueError(f"too few points for a Kittel fit: {b.size}")
-    # The cost is not convex in Meff over the whole range: grid first, then refine.
-    grid = np.geomspace(*_MEFF_RANGE, 40)
-    costs = [_profile(m, b, f, theta_h, gamma)[0] for m in grid]
-    i = int(np.argmin(costs))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    res = minimize_scalar(lambda m: _profile(m, b, f, theta_h, gamma)[0], bounds=(lo, hi),
-                          method="bounded", options={"xatol": 1e-6})
-    meff = float(res.x)
+    # The cost is not convex in Meff, and over a narrow field range Meff and γ trade off
+    # along a shallow valley with false minima: a dense grid, then refine the best few
+    # local minima and keep the best.
+    grid = np.geomspace(*_MEFF_RANGE, 400)
+    costs = np.array([_profile(m, b, f, theta_h, gamma)[0] for m in grid])
+    interior = np.flatnonzero((costs[1:-1] <= costs[:-2]) & (costs[1:-1] <= costs[2:])) + 1
+    candidates = sorted({*interior.tolist(), int(np.argmin(costs))}, key=lambda k: costs[k])
+    best = None
+    for i in candidates[:3]:
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+        res = minimize_scalar(lambda m: _profile(m, b, f, theta_h, gamma)[0], bounds=(lo, hi),
+                              method="bounded", options={"xatol": 1e-7})
+        if best is None or res.fun < best.fun:
+            best = res
+    meff = float(best.x)
     sse, g = _profile(meff, b, f, theta_h, gamma)
     return KittelFit(meff=meff, gamma=g, g_factor=g * h / _MU_B,
                      residual_rms=float(np.sqrt(sse / b.size)))

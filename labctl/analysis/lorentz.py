@@ -9,6 +9,7 @@ joint Levenberg–Marquardt fit on windows decimated to a few points per linewid
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ _COARSE = 4  # second detection scale, in blocks of the first: catches broad, fa
 _WINDOW = 3.0  # fit window half-width in (starting) linewidths
 _POINTS_PER_WIDTH = 6  # decimation keeps this many points per linewidth in the fit
 _MAX_ITER = 8
+_CHI2_TOLERANCE = 0.1  # χ² decrease (noise units) not worth another iteration
 _FLOOR_SAMPLES = 500  # trace points used to re-estimate the floor under the wings
 _FLOOR_TOLERANCE_DB = 0.1  # floor error below which a refit is not worth its time
 _MAX_REFIT_ITER = 1
@@ -44,54 +46,73 @@ class Peak:
 
 
 def _block_mean(y: np.ndarray, k: int) -> np.ndarray:
+    """Means of consecutive blocks of ``k`` samples (a trailing partial block is dropped)."""
     m = y.size // k
-    return np.add.reduceat(y[: m * k], np.arange(0, m * k, k)) / k
+    n = m * k
+    if k > 8:
+        return y[:n].reshape(m, k).mean(axis=1)
+    # Strided sums: np.add.reduceat is ~20× slower for blocks of a few samples.
+    s = y[0:n:k] + y[1:n:k] if k > 1 else y[:n].copy()
+    for j in range(2, k):
+        s += y[j:n:k]
+    s *= 1.0 / k
+    return s
 
 
-def _find_maxima(s: np.ndarray, height: float, prominence: float, min_sep: int) -> list[int]:
-    """Indices of maxima of ``s`` (dB above the floor) over ``height``, separated by a dip.
+def _find_maxima(s: np.ndarray, height: float, prominence: float,
+                 min_sep: int) -> list[tuple[int, float]]:
+    """(index, value) of the maxima of ``s`` over ``height`` that are separated by a dip.
 
-    Stretches are cut where ``s`` dips by ``prominence`` below any admissible maximum;
-    within a stretch each pair of maxima is tested for such a dip.
+    Taken highest first, a maximum is kept when it lies at least ``min_sep`` samples from
+    every kept one and ``s`` dips by ``prominence`` below it on the way there. Only the
+    nearest kept maximum on either side needs testing: a longer way holds the shorter.
     """
-    inner = np.flatnonzero((s[1:-1] > height) & (s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:])) + 1
-    if inner.size == 0:
+    above = np.flatnonzero(s > height)
+    if above.size == 0:
         return []
-    low = np.flatnonzero(s <= height - prominence)
-    stretch = np.searchsorted(low, inner)  # maxima with equal values share a stretch
-    order = np.argsort(s[inner])[::-1]
-    kept: list[tuple[int, int]] = []  # (index, stretch)
-    for i, st in zip(inner[order].tolist(), stretch[order].tolist()):
-        ok = True
-        for k, kst in kept:
-            if kst != st:
+    if above[0] == 0:
+        above = above[1:]
+    if above.size and above[-1] == s.size - 1:
+        above = above[:-1]
+    top = s[above]
+    is_max = (top > s[above - 1]) & (top >= s[above + 1])
+    maxima = sorted(zip(top[is_max].tolist(), above[is_max].tolist()), reverse=True)
+    kept: list[int] = []  # indices, ascending
+    out: list[tuple[int, float]] = []
+    for v, i in maxima:
+        j = bisect.bisect(kept, i)
+        if j > 0:
+            left = kept[j - 1]
+            if i - left < min_sep or s[left:i].min() > v - prominence:
                 continue
-            lo, hi = (i, k) if i < k else (k, i)
-            if hi - lo < min_sep or s[lo:hi + 1].min() > s[i] - prominence:
-                ok = False
-                break
-        if ok:
-            kept.append((i, st))
-    return [i for i, _ in kept]
+        if j < len(kept):
+            right = kept[j]
+            if right - i < min_sep or s[i:right + 1].min() > v - prominence:
+                continue
+        kept.insert(j, i)
+        out.append((i, v))
+    return out
 
 
-def _width(s: np.ndarray, i: int) -> float:
-    """FWHM (in samples) of the line topping at ``s[i]`` (dB above a zero floor).
+def _width(s: np.ndarray, i: int, floor: float) -> float:
+    """FWHM (in samples) of the line topping at ``s[i]`` (dB) over ``floor``.
 
     Counting the samples above half height, out to where the line falls to a quarter, is
     far less sensitive to noise than the first half-height crossing on either side; the
     top is read from three samples because the maximum itself is lifted by noise.
     """
-    excess = math.expm1(float(s[max(i - 1, 0):i + 2].mean()) / _DB)
-    half = _DB * math.log1p(0.5 * excess)
-    quarter = _DB * math.log1p(0.25 * excess)
+    a = max(i - 1, 0)
+    b = min(i + 2, s.size)
+    excess = math.expm1((float(s[a:b].sum()) / (b - a) - floor) / _DB)
+    half = floor + _DB * math.log1p(0.5 * excess)
+    quarter = floor + _DB * math.log1p(0.25 * excess)
     hi = min(s.size, i + _WIDTH_SEARCH)
     lo = max(0, i - _WIDTH_SEARCH)
     right = s[i:hi] < quarter
     left = s[i:lo:-1] < quarter if i > lo else right[:0]
-    r = int(np.argmax(right)) if right.size else 0
+    r = int(right.argmax()) if right.size else 0
     hi = i + r if right.size and right[r] else hi
-    m = int(np.argmax(left)) if left.size else 0
+    m = int(left.argmax()) if left.size else 0
     lo = i - m + 1 if left.size and left[m] else lo
     return float(max(np.count_nonzero(s[lo:hi] > half), 1))
 
@@ -107,24 +128,26 @@ def _detect(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, min_snr_db
     k1 = max(2, int(round(rbw / df)))
     s1 = _block_mean(rel, k1)
     floor, sig1 = floor_statistics(s1)
-    s1 = s1 - floor
     sig1 = max(sig1, 1e-3)
+    sigma = sig1 * math.sqrt(k1)
     scales = [(s1, k1, sig1)]
     if s1.size >= 16 * _COARSE:
         # Blocks of one RBW are nearly independent, so σ falls as √(blocks averaged).
         scales.append((_block_mean(s1, _COARSE), k1 * _COARSE, sig1 / math.sqrt(_COARSE)))
-    found: list[tuple[float, int, int]] = []  # height, index, scale
-    heights = []
+    heights = [max(0.75 * min_snr_db, _Z_DETECT * sig) for _, _, sig in scales]
+    # Noise alone (most of a frequency–current map) ends here.
+    if all(float(s.max()) - floor <= h for (s, _, _), h in zip(scales, heights)):
+        return [], floor, sigma
+    found: list[tuple[float, int, int]] = []  # height over the floor, index, scale
     for n, (s, k, sig) in enumerate(scales):
-        heights.append(max(0.75 * min_snr_db, _Z_DETECT * sig))
         sep = max(1, int(merge_distance / (k * df)))
-        found.extend((s[i], i, n)
-                     for i in _find_maxima(s, heights[n], _Z_PROMINENCE * sig, sep))
+        found.extend((v - floor, i, n) for i, v in
+                     _find_maxima(s, floor + heights[n], _Z_PROMINENCE * sig, sep))
     found.sort(reverse=True)
     chosen: list[tuple[float, float, float]] = []
     for top, i, n in found:
         s, k, _ = scales[n]
-        centre = freq[min(i * k + k // 2, freq.size - 1)]
+        centre = float(freq[min(i * k + k // 2, freq.size - 1)])
         if any(abs(centre - c) < merge_distance for c, _, _ in chosen):
             continue
         # The wings of a strong line reach far above the floor; a maximum must stand out
@@ -132,19 +155,20 @@ def _detect(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, min_snr_db
         wings = sum(a / (1.0 + (2.0 * (centre - c) / w) ** 2) for c, w, a in chosen)
         if _DB * math.log1p(max(math.expm1(top / _DB) - wings, 0.0)) < heights[n]:
             continue
-        fwhm = max(_width(s, i) * k * df, rbw)
+        fwhm = max(_width(s, i, floor) * k * df, rbw)
         # Maxima closer than _RESOLVE linewidths are one line seen at two scales, or noise
         # on its top: without a dip between them no fit can tell them apart.
         if all(abs(centre - c) >= _RESOLVE * max(w, fwhm) for c, w, _ in chosen):
             chosen.append((centre, fwhm, math.expm1(top / _DB)))
             if len(chosen) == max_peaks:
                 break
-    return chosen, floor, sig1 * math.sqrt(k1)
+    return chosen, floor, sigma
 
 
-def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
+def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float,
                  cands: list[tuple[float, float, float]], offset: float, sigma: float):
-    """Decimated (frequency, dB above floor, weight) samples covering every candidate."""
+    """Decimated samples covering every candidate: x (RBW units from the trace start),
+    dB above ``offset``, and weights (1/σ of each sample)."""
     spans = sorted((c - _WINDOW * w - 4 * df, c + _WINDOW * w + 4 * df, w) for c, w, _ in cands)
     segs: list[list[float]] = []
     for a, b, w in spans:
@@ -153,8 +177,9 @@ def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
             segs[-1][2] = min(segs[-1][2], w)
         else:
             segs.append([a, b, w])
-    fs, ys, ws = [], [], []
-    f0 = freq[0]
+    xs, ys, ws = [], [], []
+    f0 = float(freq[0])
+    step = df / rbw
     for a, b, w in segs:
         ia = max(0, int((a - f0) / df))
         ib = min(freq.size, int((b - f0) / df) + 1)
@@ -163,22 +188,45 @@ def _fit_windows(rel: np.ndarray, freq: np.ndarray, df: float,
         if m < 1:
             continue
         ib = ia + m * q
-        starts = np.arange(ia, ib, q)
-        fs.append(np.add.reduceat(freq[ia:ib], starts - ia) / q)
-        ys.append(np.add.reduceat(rel[ia:ib], starts - ia) / q - offset)
-        ws.append(np.full(m, math.sqrt(q) / sigma))  # block means are √q less noisy
-    return np.concatenate(fs), np.concatenate(ys), np.concatenate(ws)
+        # Block centres on the (uniform) frequency grid, and block means of the trace.
+        x = np.arange(m, dtype=float)
+        x *= q * step
+        x += (ia + 0.5 * (q - 1)) * step
+        xs.append(x)
+        ys.append(_block_mean(rel[ia:ib], q) if q > 1 else rel[ia:ib])
+        ws.append((m, math.sqrt(q) / sigma))  # block means are √q less noisy
+    if len(xs) == 1:
+        x, yy = xs[0], ys[0] - offset
+        wt = np.full(x.size, ws[0][1])
+    else:
+        x = np.concatenate(xs)
+        yy = np.concatenate(ys)
+        if offset:
+            yy -= offset
+        wt = np.repeat([w for _, w in ws], [m for m, _ in ws])
+    return x, yy, wt
 
 
-def _residual(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray, wmin: float):
-    """Weighted residual (dB) and the pieces of the model the Jacobian reuses."""
-    width = wmin + np.exp(p[:, 2:3])
-    u = 2.0 * (x - p[:, 1:2]) / width
-    lor = 1.0 / (1.0 + u * u)
-    comp = np.exp(p[:, 0:1]) * lor
-    total = 1.0 + comp.sum(axis=0)
-    r = (y - _DB * np.log(total)) * wt
-    return r, float(r @ r), (total, comp, lor, u, width)
+def _evaluate(x: np.ndarray, yw: np.ndarray, wdb: np.ndarray, p: np.ndarray, wmin: float):
+    """Weighted residual, χ², and the pieces of the model the Jacobian reuses.
+
+    ``p`` is (3, lines, 1): ln A, x0, ln(w − wmin); ``yw`` the data times the weights and
+    ``wdb`` the weights in dB per neper.
+    """
+    width = np.exp(p[2])
+    width += wmin
+    u = x - p[1]
+    u *= 2.0 / width
+    usq = u * u
+    lor = usq + 1.0
+    np.reciprocal(lor, out=lor)
+    comp = lor * np.exp(p[0])
+    total = comp.sum(axis=0) if comp.shape[0] > 1 else comp[0].copy()
+    total += 1.0
+    r = np.log(total)
+    r *= wdb
+    np.subtract(yw, r, out=r)
+    return r, float(r @ r), (total, comp, lor, u, usq, width)
 
 
 def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray,
@@ -187,48 +235,68 @@ def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.nda
 
     Rows of ``p`` are (ln A, x0, ln(w − wmin)): the RBW filter makes narrower lines unphysical.
     Also returns, per line, how much χ² would grow without it (its significance).
+
+    The weights make χ² count in units of the noise, so iterating stops as soon as the
+    next step promises less than _CHI2_TOLERANCE: that step is taken without evaluating.
     """
-    # Bounds keep a wild step finite: amplitude 1e-4…1e9 × floor, width up to twice the span.
-    lower = np.array([-9.0, x.min(), -7.0])
-    upper = np.array([21.0, x.max(), math.log(2.0 * (x.max() - x.min()) + 1.0)])
-    p = np.clip(p, lower, upper)
-    r, cost, parts = _residual(x, y, wt, p, wmin)
-    lam = 1e-3
     kk = p.shape[0]
-    jac = np.empty((3 * kk, x.size))
+    nn = 3 * kk
+    # Bounds keep a wild step finite: amplitude 1e-4…1e9 × floor, width up to twice the span.
+    xmin, xmax = float(x[0]), float(x[-1])
+    lower = np.array([-9.0, xmin, -7.0])[:, None, None]
+    upper = np.array([21.0, xmax, math.log(2.0 * (xmax - xmin) + 1.0)])[:, None, None]
+    p = np.minimum(np.maximum(p.T[:, :, None], lower), upper)
+    wdb = _DB * wt
+    yw = y * wt
+    r, cost, parts = _evaluate(x, yw, wdb, p, wmin)
+    lam = 1e-3
+    jac = np.empty((3, kk, x.size))
+    jflat = jac.reshape(nn, x.size)
     for _ in range(max_iter):
-        total, comp, lor, u, width = parts
-        cg = comp * (_DB * wt / total)
-        jac[0::3] = cg
-        cg *= lor
-        jac[1::3] = cg * (4.0 / width) * u
-        jac[2::3] = cg * (2.0 * (1.0 - wmin / width)) * (u * u)
-        jtj = jac @ jac.T
-        jtr = jac @ r
-        diag = jtj.diagonal().copy()
-        diag[diag <= 0] = 1.0
-        improved = False
+        total, comp, lor, u, usq, width = parts
+        np.multiply(comp, wdb / total, out=jac[0])
+        cl = jac[0] * lor
+        np.multiply(cl, u, out=jac[1])
+        jac[1] *= 4.0 / width
+        np.multiply(cl, usq, out=jac[2])
+        jac[2] *= 2.0 - 2.0 * wmin / width
+        jtj = jflat @ jflat.T
+        jtr = jflat @ r
+        diag = jtj.diagonal() * lam + 1e-30
+        improved = converged = False
         for _ in range(6):
             a = jtj.copy()
-            a.flat[:: 3 * kk + 1] += lam * diag
+            a.flat[:: nn + 1] += diag
             _, _, step, info = _dgesv(a, jtr)
             if info == 0:
-                trial = np.clip(p + step.reshape(kk, 3), lower, upper)
-                t_r, t_cost, t_parts = _residual(x, y, wt, trial, wmin)
+                # Decrease of χ² the linearised model promises for this step.
+                predicted = float(step @ (2.0 * jtr - jtj @ step))
+                trial = p + step.reshape(3, kk, 1)
+                np.maximum(trial, lower, out=trial)
+                np.minimum(trial, upper, out=trial)
+                if 0.0 <= predicted < _CHI2_TOLERANCE:
+                    converged = True
+                    break
+                t_r, t_cost, t_parts = _evaluate(x, yw, wdb, trial, wmin)
                 if t_cost <= cost:  # False for NaN as well
                     improved = True
                     break
+            diag *= 8.0
             lam *= 8.0
+        if converged:
+            p = trial
+            break
         if not improved:
             break
-        done = cost - t_cost < 1e-4 * cost + 1e-12
         p, r, cost, parts = trial, t_r, t_cost, t_parts
         lam = max(lam / 5.0, 1e-9)
-        if done:
-            break
     total, comp = parts[0], parts[1]
-    without = (y - _DB * np.log(total - comp)) * wt
-    return p, np.einsum("ij,ij->i", without, without) - cost
+    if kk == 1:
+        return p[:, :, 0].T, np.array([float(yw @ yw) - cost])
+    without = np.log(total - comp)
+    without *= wdb
+    np.subtract(yw, without, out=without)
+    return p[:, :, 0].T, np.einsum("ij,ij->i", without, without) - cost
 
 
 def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: float = 0.0,
@@ -244,32 +312,37 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
     if freq.shape != y.shape or y.ndim != 1 or y.size < 16:
         raise ValueError(f"freq and trace_dbm must be equal 1-D arrays of >= 16 points, "
                          f"got {freq.shape} and {y.shape}")
-    if not np.all(np.isfinite(y)):
+    if not math.isfinite(float(y.sum())):  # cheaper than np.isfinite(y).all()
         y = np.where(np.isfinite(y), y, np.nanmin(np.where(np.isfinite(y), y, np.inf)))
-    df = (freq[-1] - freq[0]) / (freq.size - 1)
+    f0 = float(freq[0])
+    df = (float(freq[-1]) - f0) / (freq.size - 1)
     if background_dbm is None:
         bg: np.ndarray | float = 0.0
         rel = y
     else:
         bg = np.asarray(background_dbm, dtype=float)
-        bg = float(bg) if bg.ndim == 0 else np.broadcast_to(bg, y.shape)
+        if bg.ndim == 0:
+            bg = float(bg)
+        elif bg.shape != y.shape:
+            bg = np.broadcast_to(bg, y.shape)
         rel = y - bg
     cands, offset, sigma = _detect(rel, freq, df, rbw, min_snr_db, merge_distance, max_peaks)
+    if not cands:
+        return []
     if background_dbm is None:
         bg = offset  # the median floor found while detecting
     peaks: list[Peak] = []
     refine_floor = background_dbm is None
     while cands:
-        f, yy, wt = _fit_windows(rel, freq, df, cands, bg if background_dbm is None else 0.0,
-                                 sigma)
+        x, yy, wt = _fit_windows(rel, freq, df, rbw, cands,
+                                 bg if background_dbm is None else 0.0, sigma)
         # Frequencies in RBW units from the trace start keep the normal equations well scaled.
-        x = (f - freq[0]) / rbw
-        p = np.array([[math.log(max(a, 1e-3)), (c - freq[0]) / rbw,
+        p = np.array([[math.log(max(a, 1e-3)), (c - f0) / rbw,
                        math.log(max(w / rbw - _MIN_WIDTH_RBW, 0.1))] for c, w, a in cands])
         p, gain = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW)
         if refine_floor:
             refine_floor = False
-            shift = _wing_corrected_floor(freq, y - bg, _natural(p, freq[0], rbw))
+            shift = _wing_corrected_floor(freq, y, bg, _natural(p, f0, rbw))
             if abs(shift) > _FLOOR_TOLERANCE_DB:
                 # Same line tops measured from the lower floor; from there a few steps suffice.
                 bg += shift
@@ -277,9 +350,9 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
                 tops = (1.0 + np.exp(p[:, 0])) * math.exp(-shift / _DB) - 1.0
                 p[:, 0] = np.log(np.maximum(tops, 1e-3))
                 p, gain = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW, _MAX_REFIT_ITER)
-        fitted = _natural(p, freq[0], rbw)
-        peaks, drop = _to_peaks(fitted, gain, cands, freq, bg, rbw, gain_db, min_snr_db,
-                                merge_distance)
+        fitted = _natural(p, f0, rbw)
+        peaks, drop = _to_peaks(fitted, gain.tolist(), cands, freq, df, bg, rbw, gain_db,
+                                min_snr_db, merge_distance)
         if not drop:
             break
         # A duplicate or runaway component: refit without it, from the current estimates.
@@ -293,33 +366,43 @@ def _natural(p: np.ndarray, f0: float, rbw: float) -> list[tuple[float, float, f
             for la, c, lw in p.tolist()]
 
 
-def _wing_corrected_floor(freq: np.ndarray, rel: np.ndarray,
+def _wing_corrected_floor(freq: np.ndarray, y: np.ndarray, floor: float,
                           fitted: list[tuple[float, float, float]]) -> float:
     """How far the floor (dB) drops once the fitted lines are taken out of the trace.
 
     Lorentzian wings fall off slowly: a line 30 dB up and 5 MHz wide still lifts the trace
     by 0.5 dB 230 MHz away, and so lifts the median that served as first floor estimate.
     """
-    idx = np.arange(0, freq.size, max(1, freq.size // _FLOOR_SAMPLES))
-    fs = freq[idx]
-    excess = np.zeros(idx.size)
+    step = max(1, freq.size // _FLOOR_SAMPLES)
+    fs = freq[::step]
+    excess = np.zeros(fs.size)
     for c, w, a in fitted:
-        excess += a / (1.0 + (2.0 * (fs - c) / w) ** 2)
+        u = fs - c
+        u *= 2.0 / w
+        u *= u
+        u += 1.0
+        np.reciprocal(u, out=u)
+        u *= a
+        excess += u
     # The difference of two medians of the same samples is free of their sampling noise.
-    sample = rel[idx]
-    k = idx.size // 2
-    corrected = sample - _DB * np.log1p(excess)
-    return float(np.partition(corrected, k)[k] - np.partition(sample, k)[k])
+    sample = y[::step].copy()
+    k = fs.size // 2
+    corrected = np.log1p(excess)
+    corrected *= -_DB
+    corrected += sample
+    corrected.partition(k)
+    sample.partition(k)
+    return float(corrected[k] - sample[k])
 
 
-def _to_peaks(fitted: list[tuple[float, float, float]], gain: np.ndarray,
-              cands: list[tuple[float, float, float]], freq: np.ndarray, bg: np.ndarray | float,
-              rbw: float, gain_db: float, min_snr_db: float,
+def _to_peaks(fitted: list[tuple[float, float, float]], gain: list[float],
+              cands: list[tuple[float, float, float]], freq: np.ndarray, df: float,
+              bg: np.ndarray | float, rbw: float, gain_db: float, min_snr_db: float,
               merge_distance: float) -> tuple[list[Peak], set[int]]:
     """Peaks from fitted (centre, width, excess), and components to refit without."""
     drop: set[int] = set()
     faint: set[int] = set()
-    span = freq[-1] - freq[0]
+    span = float(freq[-1] - freq[0])
     for n, ((fc, w, amp), (c0, w0, _)) in enumerate(zip(fitted, cands)):
         # Insignificant components are noise the fit latched onto, typically one high
         # reading in the wing of a strong line.
@@ -344,11 +427,17 @@ def _to_peaks(fitted: list[tuple[float, float, float]], gain: np.ndarray,
     if drop:
         return [], drop
     peaks = []
+    f0 = float(freq[0])
     for n in kept:
         if n in faint:
             continue
         fc, width, amp = fitted[n]
-        floor_dbm = bg if isinstance(bg, float) else float(np.interp(fc, freq, bg))
+        if isinstance(bg, float):
+            floor_dbm = bg
+        else:  # linear interpolation on the uniform grid, as np.interp would
+            t = min(max((fc - f0) / df, 0.0), freq.size - 1.0)
+            j = min(int(t), freq.size - 2)
+            floor_dbm = float(bg[j]) + (t - j) * float(bg[j + 1] - bg[j])
         peak_psd = amp * dbm_to_psd(floor_dbm, rbw, gain_db)
         fwhm = math.sqrt(width * width - rbw * rbw) if width > rbw else width
         peaks.append(Peak(frequency=float(fc), fwhm=fwhm, peak_psd=peak_psd,

@@ -50,10 +50,13 @@ def _line_then_flat(x: np.ndarray, y: np.ndarray) -> int:
     return best
 
 
-def _fit_line(x: np.ndarray, y: np.ndarray) -> ThresholdFit:
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
+def _fit_line(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> ThresholdFit:
+    """Least-squares line, weighted by ``w`` (1/sigma of each y) when given."""
+    w = np.ones_like(y) if w is None else w
+    slope, intercept = np.polyfit(x, y, 1, w=w)
+    resid = w * (y - (slope * x + intercept))
+    mean = np.average(y, weights=w * w)
+    ss_tot = float(np.sum((w * (y - mean)) ** 2))
     r2 = 1.0 - float(resid @ resid) / ss_tot if ss_tot > 0 else float("nan")
     i_th = -intercept / slope if slope != 0 else float("nan")
     return ThresholdFit(i_th=float(i_th), slope=float(slope), intercept=float(intercept),
@@ -76,13 +79,17 @@ def _select(currents, values, below) -> tuple[np.ndarray, np.ndarray]:
     return x[keep][order], y[keep][order]
 
 
-def _threshold(x: np.ndarray, y: np.ndarray, auto: bool) -> ThresholdFit:
+def _threshold(x: np.ndarray, y: np.ndarray, auto: bool,
+               relative_errors: bool = False) -> ThresholdFit:
     if x.size < _MIN_POINTS:
         raise ValueError(f"need at least {_MIN_POINTS} usable points, got {x.size}")
     if auto:
         k = _line_then_flat(x, y)
         x, y = x[:k], y[:k]
-    return _fit_line(x, y)
+    # a measured power has about the same relative error everywhere, so 1/P's error grows
+    # with 1/P: weighting by 1/y keeps the weak, noisy far-below-threshold points from
+    # dominating the extrapolation to zero
+    return _fit_line(x, y, 1.0 / y if relative_errors else None)
 
 
 def threshold_from_inverse_power(currents: np.ndarray, powers: np.ndarray,
@@ -95,7 +102,7 @@ def threshold_from_inverse_power(currents: np.ndarray, powers: np.ndarray,
     """
     x, p = _select(currents, powers, below)
     pos = p > 0
-    return _threshold(x[pos], 1.0 / p[pos], below is None)
+    return _threshold(x[pos], 1.0 / p[pos], below is None, relative_errors=True)
 
 
 def threshold_from_linewidth(currents: np.ndarray, fwhm: np.ndarray,

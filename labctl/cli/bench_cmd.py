@@ -20,6 +20,7 @@ from labctl import bench
 KINDS = ("storage", "inspect", "freq-current", "spectrum")
 STORAGE_SIZES = (1_000, 10_000, 100_000)
 INSPECT_POINTS = 2_000
+INSPECT_REPEATS = 5  # cold `labctl inspect` processes; the median is shown
 SMALL_REPEATS = 3  # runs of up to 10,000 points are repeated; the median run is shown
 BIG_RUN_BYTES = 1e9  # a run this big needs MIN_FREE_BYTES free
 MIN_FREE_BYTES = 10e9
@@ -71,19 +72,32 @@ def storage(scratch: Path, points: int | None) -> None:
                 path.unlink(missing_ok=True)
         runs.sort(key=lambda r: r["points_per_s"])
         r = runs[len(runs) // 2]
+        spread = f"{runs[0]['points_per_s']:.0f}-{runs[-1]['points_per_s']:.0f}/s"
         r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
         results.append(r)
         _echo(f"   {n:>7} {r['wall_s']:>6.2f} {r['points_per_s']:>8.0f} "
               f"{r['first10_points_per_s']:>9.0f} {r['last10_points_per_s']:>8.0f} "
               f"{r['file_mb']:>7.0f} {r['mb_per_s']:>5.0f} {r['plain_mb_per_s']:>10.0f} "
               f"{r['peak_rss_mb']:>7.0f} {r['peak_rss_mb'] - r['rss_before_mb']:>9.1f}  "
-              f"{'median of ' + str(len(runs)) if len(runs) > 1 else '1'}")
+              f"{f'median of {len(runs)} ({spread})' if len(runs) > 1 else '1'}")
     if results:
         big = max(results, key=lambda r: r["points"])
         _echo(f"   target >= {TARGET_POINTS_PER_S} points/s: {big['points_per_s']:.0f} at "
               f"{big['points']} points ({_verdict(big['points_per_s'] >= TARGET_POINTS_PER_S)})"
               f"; target peak <= {TARGET_PEAK_MB} MB: {big['peak_rss_mb']:.0f} MB "
               f"({_verdict(big['peak_rss_mb'] <= TARGET_PEAK_MB)})")
+        plain_last = big["plain_last10_mb_per_s"]
+        _echo(f"   the disk at {big['points']} points: a plain write of the same bytes ran at "
+              f"{big['plain_mb_per_s']:.0f} MB/s overall, {plain_last:.0f} MB/s over its last "
+              f"10% (= {plain_last * 1e6 / bench.row_bytes():.0f} points/s)")
+    try:
+        o = bench.runner_overhead(scratch, min(points or 10_000, 10_000))
+    finally:
+        for path in [*scratch.glob("overhead-*.h5"), *scratch.glob("direct-*.h5")]:
+            path.unlink()
+    _echo(f"   the Runner's own cost ({o['points']} rows of a 2-point trace, median of 3): "
+          f"{o['runner_s'] * 1e6:.1f} µs/point through the Runner, {o['direct_s'] * 1e6:.1f} µs "
+          f"driving the procedure directly ({(o['runner_s'] - o['direct_s']) * 1e6:+.1f} µs)")
     _echo("   points/s, MB/s: whole run (create to close); first/last 10%: points/s over the "
           "first and last tenth of the points;\n   plain MB/s: the same bytes written to a plain "
           "file in one write per point (the disk's pace, no HDF5);\n   peak MB: ru_maxrss of "
@@ -99,13 +113,14 @@ def inspect(scratch: Path, points: int | None) -> None:
         _echo(f"   {problem}")
         return
     try:
-        r = bench.inspect_bench(path, n)
+        r = bench.inspect_bench(path, n, INSPECT_REPEATS)
     finally:
         path.unlink(missing_ok=True)
     _echo(f"   run file: {r['file_mb']:.0f} MB, written in {r['write_s']:.2f} s")
     _echo(f"   read_info, first call in process   {r['read_info_first_s'] * 1e3:8.1f} ms")
     _echo(f"   read_info, median of 20 calls      {r['read_info_s'] * 1e3:8.1f} ms")
-    _echo(f"   labctl inspect, cold process       {r['cli_s'] * 1e3:8.1f} ms  (median of 5)")
+    _echo(f"   labctl inspect, cold process       {r['cli_s'] * 1e3:8.1f} ms  "
+          f"(median of {INSPECT_REPEATS})")
     _echo(f"     of which python startup          {r['python_startup_s'] * 1e3:8.1f} ms")
     _echo(f"     of which imports (startup incl.) {r['imports_s'] * 1e3:8.1f} ms")
     _echo("     heaviest imports (packages cumulative, labctl modules self): " + ", ".join(
@@ -118,31 +133,34 @@ def inspect(scratch: Path, points: int | None) -> None:
 def freq_current(scratch: Path, points: int | None) -> None:
     _echo("== freq-current: FreqCurrent on the simulated station through the drivers, "
           "fitting on ==")
-    names = [f"fc-runner-{k}.h5" for k in range(SMALL_REPEATS)]
-    names += ["fc-sections.h5", "fc-profile.h5"]
+    runs, breakdowns = [], []
     try:
-        runs = sorted((bench.freq_current_run(scratch / name, points) for name in names[:-2]),
-                      key=lambda r: r["points_per_s"])
-        parts = bench.freq_current_breakdown(scratch / names[-2], points)
-        profile = bench.freq_current_profile(scratch / names[-1], points)
+        for k in range(SMALL_REPEATS):  # interleaved, so that a burst of load hits both alike
+            runs.append(bench.freq_current_run(scratch / f"fc-runner-{k}.h5", points))
+            breakdowns.append(bench.freq_current_breakdown(scratch / f"fc-parts-{k}.h5", points))
+        profile = bench.freq_current_profile(scratch / "fc-profile.h5", points)
     finally:
-        for name in names:
-            (scratch / name).unlink(missing_ok=True)
+        for path in scratch.glob("fc-*.h5"):
+            path.unlink()
+    runs.sort(key=lambda r: r["points_per_s"])
     run = runs[len(runs) // 2]
+    parts = sorted(breakdowns, key=lambda r: r["per_point_s"])[len(runs) // 2]
     n = run["points"]
     i_th = run["results"].get("threshold_current", float("nan"))
     _echo(f"   Runner: {n} points in {run['wall_s']:.2f} s = {run['points_per_s']:.0f} "
           f"points/s ({run['loop_points_per_s']:.0f}/s in the point loop), "
-          f"{run['file_mb']:.0f} MB, median of {len(runs)} runs; fitted threshold "
+          f"{run['file_mb']:.0f} MB; median of {len(runs)} runs "
+          f"({runs[0]['points_per_s']:.0f}-{runs[-1]['points_per_s']:.0f}/s); fitted threshold "
           f"{i_th * 1e3:.3f} mA")
     per = parts["per_point_s"]
     runner_per = run["loop_s"] / max(1, n - 1)
-    _echo(f"   per point, procedure driven synchronously ({parts['points']} points):")
+    _echo(f"   per point, procedure driven synchronously ({parts['points']} points, median of "
+          f"{len(breakdowns)} runs):")
     for name, seconds in parts["sections"].items():
         _echo(f"     {name:40s} {seconds * 1e6:8.0f} µs {100 * seconds / per:5.1f} %")
     _echo(f"     {'total (synchronous)':40s} {per * 1e6:8.0f} µs")
-    _echo(f"     {'Runner loop, for comparison':40s} {runner_per * 1e6:8.0f} µs   (the difference "
-          "is the runner's events + run-to-run noise)")
+    _echo(f"     {'Runner loop, for comparison':40s} {runner_per * 1e6:8.0f} µs   (the Runner's "
+          "own cost is measured in `storage`; the rest of a difference is run-to-run noise)")
     _echo(f"   once per run: setup {parts['setup_s'] * 1e3:.0f} ms (field, gate, analyzer, "
           f"background), threshold fit {parts['results_s'] * 1e3:.0f} ms")
     _echo("   top functions by own time (cProfile, synchronous run, per point):")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -227,6 +228,9 @@ def version_cmd() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every LabctlError becomes one line on stderr with its exit code."""
+    # run warnings reach the terminal through the progress bar (run events), not twice
+    logging.getLogger("labctl").addHandler(logging.NullHandler())
+    logging.getLogger("procedures").addHandler(logging.NullHandler())
     try:
         code = app(args=argv, prog_name="labctl", standalone_mode=False)
         if isinstance(code, int):

@@ -39,23 +39,24 @@ def oscillator_state(p: DeviceParams, currents: np.ndarray, thresholds: np.ndarr
     p0 = normalized_power(zeta, p.q_nl)
     freq = f_fmr + np.asarray(p.f_offsets) + nonlinear_shift_scale(p) * p0 + gate_shift
 
-    # Thermal (FMR-like) branch below threshold: p = eps/(1 - zeta), so 1/P falls linearly and
-    # reaches zero at I_th [paper]; it saturates at eps/rounding within ~rounding of I_th and
-    # stays as an incoherent plateau above, on which the universal p0 grows: P is continuous
-    # and monotonic, and the thermal level is independent of how sharp the onset is.
+    # Thermal (FMR-like) peak below threshold: p = eps/(1 - zeta), so 1/P falls linearly and
+    # reaches zero at I_th [paper]. It saturates at eps/rounding within ~rounding of I_th and
+    # stays as an incoherent plateau above, under the universal p0 = (zeta-1)/(zeta+Q): P is
+    # continuous and monotonic, and the thermal level (eps) is independent of how sharp the
+    # onset is (rounding), unlike a single smoothed branch whose width is sqrt(eps).
     x = zeta - 1.0
     below = np.minimum(x, 0.0)
-    p_total = p0 + p.thermal_power / np.sqrt(below * below + p.threshold_rounding**2)
+    thermal = p.thermal_power / np.sqrt(below * below + p.threshold_rounding**2)
 
     # Delta f0 (1 - zeta) below threshold [paper], ~1/p0 narrowing above, same smooth join
     lw_excess = p.linewidth_threshold - p.linewidth_min
     delta = lw_excess / p.linewidth_fmr
     linewidth = p.linewidth_min + p.linewidth_fmr * 0.5 * (np.sqrt(x * x + 4 * delta**2) - x)
 
-    # AMR rectification: P ~ I^2 p sin^2(2 phi). Below threshold the read-out current is held
-    # at I_th so 1/P stays linear as measured; the last factor only makes P vanish at I = 0.
-    amr = np.sin(2.0 * np.radians(p.phi_deg)) ** 2
-    readout = (np.maximum(i_abs, thresholds) / 1e-3) ** 2
-    readout *= np.minimum(1.0, i_abs / (0.2 * thresholds)) ** 2
-    power = p.power_scale * amr * readout * p_total
+    # AMR rectification: P ~ I^2 p sin^2(2 phi). The thermal part is read out at I_th (its
+    # 1/P stays linear as measured, its plateau does not grow with I); the ramp factor only
+    # makes it vanish at I = 0.
+    amr = p.power_scale * np.sin(2.0 * np.radians(p.phi_deg)) ** 2
+    ramp = np.minimum(1.0, i_abs / (0.2 * thresholds)) ** 2
+    power = amr * ((i_abs / 1e-3) ** 2 * p0 + (thresholds / 1e-3) ** 2 * ramp * thermal)
     return OscillatorState(zeta, p0, freq, linewidth, power)

@@ -59,13 +59,17 @@ class DeviceParams:
     tilt_deg: float = _p(75.0, lambda v: _num(v) and 0 < v <= 90,
                          "field angle out of the film plane, deg")
     phi_deg: float = _p(25.0, _num, "field (and magnetization) angle in the plane, deg")
-    linewidth_fmr: float = _p(500e6, _pos, "sub-threshold linewidth at I=0 (Delta f0), Hz")
-    linewidth_threshold: float = _p(40e6, _pos, "linewidth at threshold, Hz")
-    linewidth_min: float = _p(8e6, _pos, "linewidth far above threshold, Hz")
-    thermal_power: float = _p(1e-4, _pos,
-                              "thermal level eps: p ~ eps/(1-zeta) below threshold")
-    threshold_rounding: float = _p(0.03, _pos,
-                                   "zeta range near 1 over which the thermal branch saturates")
+    linewidth_fmr: float = _p(300e6, _pos, "sub-threshold linewidth at I=0 (Delta f0), Hz")
+    linewidth_threshold: float = _p(15e6, _pos, "linewidth at threshold, Hz")
+    linewidth_min: float = _p(5e6, _pos, "linewidth far above threshold, Hz")
+    thermal_power: float = _p(0.25, _pos,
+                              "thermal (FMR-like) level eps: p = eps/(1-zeta) below threshold, "
+                              "in units of power_scale*(I_th/1 mA)^2; 0.25 makes the peak "
+                              "measurable from ~0.6-0.7 I_th at RBW 1 MHz")
+    threshold_rounding: float = _p(0.035, _pos,
+                                   "|1-zeta| within which the thermal branch saturates at "
+                                   "eps/rounding (kept above threshold as a plateau); sets "
+                                   "how sharp the onset is, independently of eps")
     power_scale: float = _p(1.5e-12, _pos, "power at I=1 mA, p=1, sin^2(2phi)=1, W [paper]")
     # ---- chain [PHYSICS §2] ----
     coupling: float = _p(50e6, _nonneg, "K/2pi between neighbours at p0 = coupling_p_ref, Hz")

@@ -35,3 +35,16 @@ def test_fixed_gamma_and_g_factor():
 def test_needs_matching_arrays():
     with pytest.raises(ValueError, match="equal 1-D"):
         fit_kittel(np.ones(3), np.ones(4), THETA_H)
+
+
+def test_narrow_field_range_finds_the_true_minimum():
+    """Over 0.6-0.7 T Meff and gamma trade off along a valley with false minima."""
+    import numpy as np
+
+    from labctl.analysis.kittel import kittel_frequency
+    from labctl.analysis.kittel_fit import fit_kittel
+
+    b = np.linspace(0.6, 0.7, 11)
+    theta = np.radians(75)
+    fit = fit_kittel(b, kittel_frequency(b, theta, 0.45, 28.5e9), theta)
+    assert abs(fit.meff - 0.45) < 1e-3 and abs(fit.gamma / 28.5e9 - 1) < 1e-3

@@ -171,3 +171,14 @@ def test_bad_queue_file_is_one_line_exit_2_and_runs_nothing(case, tmp_path, caps
         assert "run 2" in err  # names the entry
     assert not (tmp_path / "runs").exists()
     assert not list(tmp_path.rglob("*.h5"))
+
+
+def test_the_documented_example_is_a_valid_queue():
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "overnight.toml"
+    queue = load_queue(example)
+    assert [r.procedure for r in queue.runs] == (["memristor-program"] + ["freq-current"] * 6
+                                                  + ["field-sweep", "sync-map"])
+    assert queue.runs[-1].parameters["memristor_targets"] == ["HRS", "LRS"]
+    assert queue.on_failure == "continue"

@@ -97,9 +97,19 @@ def test_free_running_frequency_follows_kittel():
 
 def test_power_scales_with_current_squared_and_p0():
     model = device_at()
-    model.stripe.source_current(2.0e-3, 5.0)
-    truth = model.truth()
-    assert 0.1e-12 < max(truth["powers"]) < 3e-12
+    p = model.params
+    amr = p.power_scale * np.sin(2 * np.radians(p.phi_deg)) ** 2
+    out = {}
+    for i in (1.6e-3, 2.0e-3):
+        model.stripe.source_current(i, 5.0)
+        truth = model.truth()
+        out[i] = (np.array(truth["powers"]), np.array(truth["p0"]))
+    # above threshold the thermal part is a constant plateau; the rest is ~ I^2 p0 (AMR)
+    (p1, q1), (p2, q2) = out[1.6e-3], out[2.0e-3]
+    assert np.allclose(p2 - p1, amr * (4.0 * q2 - 2.56 * q1), rtol=1e-6)
+    assert np.all(p2 > p1)
+    # a few pW per constriction at most [PHYSICS §1]
+    assert 0.1e-12 < max(p2) < 8e-12
 
 
 def test_hrs_gate_field_effect_shifts_neighbours_linearly():
@@ -135,3 +145,14 @@ def test_bad_overrides_raise_one_line_config_error(key, value):
         DeviceModel(VirtualClock(), **{key: value})
     msg = str(err.value)
     assert key in msg and "\n" not in msg
+
+
+def test_power_is_continuous_and_monotonic_through_threshold():
+    model = device_at()
+    powers = []
+    for i in np.arange(0.3e-3, 2.2e-3, 5e-6):
+        model.stripe.source_current(i, 5.0)
+        powers.append(model.truth()["powers"])
+    powers = np.array(powers)
+    assert np.all(np.diff(powers, axis=0) > 0)
+    assert np.max(powers[1:] / powers[:-1]) < 1.1  # no jump at threshold

@@ -1,0 +1,77 @@
+"""field-sweep on the simulated station: the Kittel fit of the line vs field gives μ0Meff, g."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.constants import h, physical_constants
+
+from labctl.analysis.kittel import kittel_frequency
+from labctl.cli.run_cmd import run_procedure
+from labctl.config import default_sim_station
+from labctl.errors import LimitError, UserInputError
+from labctl.runfile import read_info
+from labctl.sim.params import DeviceParams
+from labctl.station import open_station
+from procedures.catalog import procedure_class
+from procedures.field_sweep import FieldSweep, fit_kittel_with_offset
+
+I_SHNO = 2.0e-3  # A: the seeded chain is fully locked here: one strong line at every field
+
+
+def test_catalog_and_default_tilt_match_the_simulator():
+    assert procedure_class("field-sweep") is FieldSweep
+    assert FieldSweep.parameter("theta_h").default == DeviceParams().tilt_deg
+
+
+def test_offset_fit_removes_a_constant_nonlinear_shift():
+    theta = math.radians(75.0)
+    b = np.linspace(0.5, 0.8, 13)
+    f = kittel_frequency(b, theta, 0.42, 28.2e9) - 300e6
+    f += np.random.default_rng(3).normal(0, 2e6, b.size)
+    fit, offset = fit_kittel_with_offset(b, f, theta)
+    assert fit.meff == pytest.approx(0.42, rel=0.01)
+    assert fit.gamma == pytest.approx(28.2e9, rel=0.01)
+    assert offset == pytest.approx(-300e6, abs=30e6)
+
+
+def test_recovers_meff_and_g_of_the_simulated_device(tmp_path):
+    config = default_sim_station()
+    station = open_station(config)
+    proc = FieldSweep(i_shno=I_SHNO)
+    path = tmp_path / "field.h5"
+    runner = run_procedure(proc, config, path, progress=False, station=station)
+    assert runner.status == "completed", runner.reason
+    truth = station.sim.device.truth()
+    res = runner.results
+    assert res["points_fitted"] == proc.planned_points() == 13
+    assert res["meff"] == pytest.approx(truth["meff"], rel=0.05)
+    assert res["gamma"] == pytest.approx(truth["gamma"], rel=0.02)
+    g_true = truth["gamma"] * h / physical_constants["Bohr magneton"][0]
+    assert res["g_factor"] == pytest.approx(g_true, rel=0.02)
+
+    # the fitted offset is the line's nonlinear shift from f_FMR at this current
+    check = open_station(config)
+    check.field.set_field(0.65)
+    check.shno_source.ramp_to(I_SHNO)
+    t = check.sim.device.truth()
+    assert len(t["line_frequencies"]) == 1
+    assert res["frequency_offset"] == pytest.approx(t["line_frequencies"][0] - t["f_fmr"],
+                                                    abs=50e6)
+    check.ramp_down()
+
+    info = read_info(path)
+    assert info["rows"]["point"] == 13 and info["rows"]["background"] == 1
+    assert info["results"]["meff"] == pytest.approx(res["meff"])
+    assert any("Meff" in line for line in proc.summarize(res))
+
+
+def test_checks_limits_and_parameters_before_anything_runs():
+    with pytest.raises(LimitError, match="b_stop"):
+        FieldSweep(b_stop=1.0).check_station(default_sim_station())
+    with pytest.raises(LimitError, match="i_shno"):
+        FieldSweep(i_shno=3e-3).check_station(default_sim_station())
+    with pytest.raises(UserInputError, match="cross zero"):
+        FieldSweep(b_start=-0.2, b_stop=0.2)
