@@ -6,7 +6,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from drivers.base import LabInstrument
-from drivers.keysight_xseries import FREQUENCY_FORMAT, SweptAnalyzer, strict_integer
+from drivers.swept_analyzer import FREQUENCY_FORMAT, SweptAnalyzer, strict_integer
 
 
 class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):

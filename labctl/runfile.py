@@ -26,10 +26,11 @@ import h5py
 import numpy as np
 
 from labctl.errors import RunFileError
-from labctl.schema import FILL, Schema, Stream
+from labctl.schema import FILL, Quantity, Schema, Stream
 
 SCHEMA_VERSION = 1
-SCALAR_CHUNK = 64  # rows per chunk of a scalar quantity (rewritten whole on every point)
+SCALAR_CHUNK = 64  # rows per chunk of a small quantity (rewritten whole on every point)
+SMALL = 64  # values per row up to which a quantity is buffered in SCALAR_CHUNK-row chunks
 GROW = 4096  # rows added to a stream's datasets when they are full
 LOG_WIDTH = 400  # bytes per log line
 RUNNING, COMPLETED, ABORTED, FAILED = "running", "completed", "aborted", "failed"
@@ -47,9 +48,11 @@ class _StreamWriter:
         self.coord = f[stream.name]
         self.n = done
         self.capacity = self.coord.shape[0]
-        # (name, dataset, low-level id, ...) resolved once: h5py's high-level lookups are slow
-        self.arrays = [(q.name, f[q.name], schema.shape(q)) for q in stream.quantities if q.dims]
-        scalars = [(q.name, f[q.name]) for q in stream.quantities if not q.dims]
+        # resolved once: h5py's high-level lookups are slow. Large arrays (spectra) are one
+        # chunk per row; small quantities (scalars, fitted peaks) share buffered chunks
+        self.arrays = [(q.name, f[q.name], schema.shape(q)) for q in stream.quantities
+                       if not _is_small(schema, q)]
+        scalars = [(q.name, f[q.name]) for q in stream.quantities if _is_small(schema, q)]
         self.names = {q.name for q in stream.quantities}
         start = (done // SCALAR_CHUNK) * SCALAR_CHUNK
         self.scalars = [(name, ds.id, self._buffer(ds, start)) for name, ds in scalars]
@@ -58,7 +61,7 @@ class _StreamWriter:
     def _buffer(self, ds: h5py.Dataset, start: int) -> np.ndarray:
         """The chunk being filled, as in the file (a resume may start inside a chunk)."""
         fill = FILL[str(ds.dtype)]
-        buf = np.full(SCALAR_CHUNK, fill, dtype=ds.dtype)
+        buf = np.full((SCALAR_CHUNK, *ds.shape[1:]), fill, dtype=ds.dtype)
         if self.n > start:
             stop = min(start + SCALAR_CHUNK, self.capacity)
             buf[: stop - start] = ds[start:stop]
@@ -98,12 +101,16 @@ class _StreamWriter:
             v = values.get(name)
             if v is not None:
                 buf[j] = v
-                dsid.write_direct_chunk((c0,), buf)
+                dsid.write_direct_chunk((c0,) + (0,) * (buf.ndim - 1), buf)
         # the coordinate is written last: it marks the row complete
         self.coord_buffer[j] = i
         self.coord.id.write_direct_chunk((c0,), self.coord_buffer)
         self.n = i + 1
         return i
+
+
+def _is_small(schema: Schema, q: Quantity) -> bool:
+    return int(np.prod(schema.shape(q), dtype=np.int64)) <= SMALL
 
 
 def _create_layout(f: h5py.File, schema: Schema) -> None:
@@ -119,7 +126,7 @@ def _create_layout(f: h5py.File, schema: Schema) -> None:
         coord.make_scale(stream.name)
         for q in stream.quantities:
             shape = schema.shape(q)
-            chunks = (1, *shape) if shape else (SCALAR_CHUNK,)
+            chunks = (SCALAR_CHUNK, *shape) if _is_small(schema, q) else (1, *shape)
             fill = FILL[q.dtype]
             ds = f.create_dataset(q.name, shape=(GROW, *shape), maxshape=(None, *shape),
                                   dtype=q.dtype, chunks=chunks, fillvalue=fill)
