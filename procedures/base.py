@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from labctl.config import StationConfig
+from labctl.config import GateLimits, StationConfig
 from labctl.errors import LimitError, UserInputError
 from labctl.schema import Schema
 
@@ -119,6 +119,19 @@ class RunContext:
         if self._runfile is None:
             return np.empty(0)
         return self._runfile.read(name, stream)
+
+
+def check_gate_values(limits: GateLimits, voltages: dict[str, float],
+                      compliances: dict[str, float]) -> None:
+    """LimitError naming the parameter if a level or compliance is beyond the station's gate."""
+    for name, v in voltages.items():
+        if not limits.min_voltage <= v <= limits.max_voltage:
+            raise LimitError(f"parameter {name} = {v:g} V: outside the station's V_M range "
+                             f"[{limits.min_voltage:g}, {limits.max_voltage:g}] V")
+    for name, amps in compliances.items():
+        if not 0 < amps <= limits.max_compliance:
+            raise LimitError(f"parameter {name} = {amps:g} A: beyond the station's max gate "
+                             f"compliance of {limits.max_compliance:g} A")
 
 
 class Procedure:

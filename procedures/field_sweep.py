@@ -19,9 +19,9 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from labctl.analysis.kittel_fit import KittelFit, fit_kittel
-from labctl.errors import LimitError, UserInputError
+from labctl.errors import UserInputError
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from procedures.base import Parameter, Procedure, Results, Row, RunContext, check_gate_values
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     PeakTracker,
@@ -106,12 +106,8 @@ class FieldSweep(Procedure):
                     "max |I_SHNO|")
         for name in ("b_start", "b_stop"):
             self.within(name, self.values[name], config.field.limits.max_field, "T", "max |B|")
-        g = config.gate.limits
-        if not g.min_voltage <= self.gate_voltage <= g.max_voltage:
-            raise LimitError(f"parameter gate_voltage = {self.gate_voltage:g} V: outside the "
-                             f"station's V_M range [{g.min_voltage:g}, {g.max_voltage:g}] V")
-        self.within("gate_compliance", self.gate_compliance, g.max_compliance, "A",
-                    "max gate compliance")
+        check_gate_values(config.gate.limits, {"gate_voltage": self.gate_voltage},
+                          {"gate_compliance": self.gate_compliance})
         check_spectrum(self.values, config)
 
     def schema(self) -> Schema:

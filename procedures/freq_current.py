@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.analysis.threshold import threshold_from_inverse_power
-from labctl.errors import LimitError
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from procedures.base import Parameter, Procedure, Results, Row, RunContext, check_gate_values
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
@@ -54,12 +53,8 @@ class FreqCurrent(Procedure):
         for name in ("i_start", "i_stop"):
             self.within(name, self.values[name], lim.max_current, "A", "max |I_SHNO|")
         self.within("field", self.field, config.field.limits.max_field, "T", "max |B|")
-        g = config.gate.limits
-        if not g.min_voltage <= self.gate_voltage <= g.max_voltage:
-            raise LimitError(f"parameter gate_voltage = {self.gate_voltage:g} V: outside the "
-                             f"station's V_M range [{g.min_voltage:g}, {g.max_voltage:g}] V")
-        self.within("gate_compliance", self.gate_compliance, g.max_compliance, "A",
-                    "max gate compliance")
+        check_gate_values(config.gate.limits, {"gate_voltage": self.gate_voltage},
+                          {"gate_compliance": self.gate_compliance})
         check_spectrum(self.values, config)
 
     def schema(self) -> Schema:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from labctl.analysis.memristor import resistance_at
-from labctl.config import GateLimits
-from labctl.errors import LimitError, UserInputError
+from labctl.errors import UserInputError
+from procedures.base import check_gate_values
 
 MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, §5)
 # Between the LRS (4–40 kΩ) and the HRS (> 1 GΩ): which side a read falls on decides the state.
@@ -69,19 +69,6 @@ def ladder(start: float, stop: float, step: float) -> np.ndarray:
     if abs(levels[-1] - stop) > 1e-9 * max(1.0, abs(stop)):
         levels = np.append(levels, stop)
     return levels
-
-
-def check_gate_values(limits: GateLimits, voltages: dict[str, float],
-                      compliances: dict[str, float]) -> None:
-    """LimitError naming the parameter if a level or compliance is beyond the station's gate."""
-    for name, v in voltages.items():
-        if not limits.min_voltage <= v <= limits.max_voltage:
-            raise LimitError(f"parameter {name} = {v:g} V: outside the station's V_M range "
-                             f"[{limits.min_voltage:g}, {limits.max_voltage:g}] V")
-    for name, amps in compliances.items():
-        if not 0 < amps <= limits.max_compliance:
-            raise LimitError(f"parameter {name} = {amps:g} A: beyond the station's max gate "
-                             f"compliance of {limits.max_compliance:g} A")
 
 
 @dataclass(frozen=True)

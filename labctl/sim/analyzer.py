@@ -74,9 +74,9 @@ class SimSweptAnalyzer(SimInstrument):
         super().__init__(name, device, clock, faults, seed)
         self._detector_names = {_keyword(m, (m,)): v for m, v in self.DETECTORS.items()}
         self._average_names = {_keyword(m, (m,)): v for m, v in self.AVERAGE_TYPES.items()}
-        self.preset()
+        self.reset()
 
-    def preset(self) -> None:
+    def reset(self) -> None:
         """Settings after *RST: continuous sweeps, ASCII transfer."""
         self.start, self.stop = self.PRESET["start"], self.F_MAX
         self.points = self.PRESET["points"]
@@ -117,26 +117,6 @@ class SimSweptAnalyzer(SimInstrument):
         return self._sweep_time
 
     # ---- common commands ----------------------------------------------------------------
-    @scpi("*IDN?")
-    def _idn(self, args):
-        return self.idn
-
-    @scpi("*RST")
-    def _rst(self, args):
-        self.preset()
-
-    @scpi("*CLS")
-    def _cls(self, args):
-        self.errors.clear()
-
-    @scpi("*OPC?")
-    def _opc(self, args):
-        return "1"  # sweeps complete synchronously
-
-    @scpi("*WAI")
-    def _wai(self, args):
-        return None
-
     @scpi(":SYSTem:ERRor[:NEXT]?")
     def _error(self, args):
         return self.next_error()

@@ -36,9 +36,9 @@ class SimLakeShore425(SimInstrument):
 
     def __init__(self, name, device, clock, faults=None, seed=0):
         super().__init__(name, device, clock, faults, seed)
-        self._reset_state()
+        self.reset()
 
-    def _reset_state(self) -> None:
+    def reset(self) -> None:
         self.unit = 1  # gauss at power-up
         self.range = 4
         self.autorange = False
@@ -52,22 +52,6 @@ class SimLakeShore425(SimInstrument):
         return value
 
     # ---- IEEE 488.2 common commands -----------------------------------------------------
-    @scpi("*IDN?")
-    def _idn(self, args):
-        return self.idn
-
-    @scpi("*RST")
-    def _rst(self, args):
-        self._reset_state()
-
-    @scpi("*CLS")
-    def _cls(self, args):
-        self.errors.clear()
-
-    @scpi("*OPC?")
-    def _opc(self, args):
-        return "1"
-
     @scpi("*ESR?")
     def _esr(self, args):
         """Event status bits summarise the errors since the last read; reading clears them."""

@@ -13,7 +13,7 @@ from pyvisa.util import to_ieee_block
 
 from labctl.clock import Clock
 from labctl.config import FaultConfig
-from labctl.sim.scpi import compile_pattern, normalize_header, split_message
+from labctl.sim.scpi import compile_pattern, normalize_header, scpi, split_message
 
 # SCPI standard error codes the simulated instruments push to their error queue
 UNDEFINED_HEADER = (-113, "Undefined header")
@@ -188,6 +188,30 @@ class SimInstrument:
                 self.connected = False
             elif fault.kind == "breakdown":
                 self.on_breakdown_fault()
+
+    # ---- IEEE 488.2 common commands, the same on every model -----------------------------
+    @scpi("*IDN?")
+    def _idn(self, args):
+        return self.idn
+
+    @scpi("*RST")
+    def _rst(self, args):
+        self.reset()
+
+    @scpi("*CLS")
+    def _cls(self, args):
+        self.errors.clear()
+
+    @scpi("*OPC?")
+    def _opc(self, args):
+        return "1"  # the simulated instruments complete every operation synchronously
+
+    @scpi("*WAI")
+    def _wai(self, args):
+        return None
+
+    def reset(self) -> None:
+        """The model's *RST state."""
 
     def on_breakdown_fault(self) -> None:
         """Hook for devices that can break down (memristor behind a gate source)."""

@@ -27,9 +27,9 @@ class SimKepcoBOP(SimInstrument):
         super().__init__(name, device, clock, faults, seed)
         self._rng = np.random.default_rng(seed)
         self.current_noise = 1e-4  # A rms of the current read-back
-        self._reset_state()
+        self.reset()
 
-    def _reset_state(self) -> None:
+    def reset(self) -> None:
         self.mode = "VOLT"
         self.current = 0.0
         self.voltage = 0.0
@@ -68,29 +68,9 @@ class SimKepcoBOP(SimInstrument):
         return value
 
     # ---- IEEE 488.2 common commands -----------------------------------------------------
-    @scpi("*IDN?")
-    def _idn(self, args):
-        return self.idn
-
-    @scpi("*RST")
-    def _rst(self, args):
-        self._reset_state()
-
-    @scpi("*CLS")
-    def _cls(self, args):
-        self.errors.clear()
-
-    @scpi("*OPC?")
-    def _opc(self, args):
-        return "1"
-
     @scpi("*TST?")
     def _tst(self, args):
         return "0"
-
-    @scpi("*WAI")
-    def _wai(self, args):
-        return None
 
     @scpi("SYSTem:ERRor[:NEXT]?")
     def _error(self, args):

@@ -60,9 +60,9 @@ class _SimSource(SimInstrument):
         super().__init__(name, device, clock, faults, seed)
         self.terminal = device.terminal(name)
         self._advance = getattr(clock, "advance", None)  # only a virtual clock can jump
-        self._reset()
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
         self.function = self.default_function
         self.current_level = 0.0
         self.voltage_level = 0.0
@@ -120,22 +120,6 @@ class _SimSource(SimInstrument):
         return f"{x:.6E}"
 
     # ---- common commands ---------------------------------------------------------------
-    @scpi("*IDN?")
-    def _idn(self, args):
-        return self.idn
-
-    @scpi("*RST")
-    def _rst(self, args):
-        self._reset()
-
-    @scpi("*CLS")
-    def _cls(self, args):
-        self.errors.clear()
-
-    @scpi("*OPC?")
-    def _opc(self, args):
-        return "1"
-
     @scpi(":SYSTem:ERRor[:NEXT]?")
     def _error(self, args):
         return self.next_error()
@@ -263,8 +247,8 @@ class SimKeithley2400(_SimSourceMeter):
     OVERFLOW = 9.91e37  # what the 2400 reports for a function that was not measured
     COMPLIANCE_STATUS = 8  # status word bit 3: in real compliance
 
-    def _reset(self) -> None:
-        super()._reset()
+    def reset(self) -> None:
+        super().reset()
         self.elements = list(self.ELEMENTS)
         self.source_modes = {"CURR": "FIX", "VOLT": "FIX"}
 
@@ -344,8 +328,8 @@ class SimKeithley6221(_SimSource):
     default_function = "CURR"
     COMPLIANCE_BIT = 8  # measurement condition/event register bit B3
 
-    def _reset(self) -> None:
-        super()._reset()
+    def reset(self) -> None:
+        super().reset()
         self.voltage_limit = 10.0
         self.current_range = 2e-3
         self.measurement_events = 0
