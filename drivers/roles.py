@@ -45,7 +45,9 @@ class ShnoSource:
         """Ramp I_SHNO to ``amps`` (A) from a fresh read-back; raise LimitError beyond limits."""
         self.allowed.check(amps)
         self.prepare()
-        return self.ramp.to(amps)
+        level = self.ramp.to(amps)
+        self.driver.raise_errors()  # a level the instrument refused must not go unnoticed
+        return level
 
     def read_current(self) -> float:
         return self.driver.read_source_current()
@@ -112,7 +114,9 @@ class Gate:
         elif not self._prepared:
             raise LimitError("gate: no compliance given; refusing to drive the memristor")
         self._check_compliance_programmed()
-        return self.ramp.to(volts)
+        level = self.ramp.to(volts)
+        self.driver.raise_errors()
+        return level
 
     def measure(self) -> tuple[float, float, bool]:
         """(V_M programmed, measured current, compliance reached)."""

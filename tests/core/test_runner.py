@@ -175,3 +175,33 @@ def test_bad_parameters_touch_no_instrument(tmp_path):
         Runner(proc, station, tmp_path / "run.h5").start()
     assert all(len(i.log) == 0 for i in station.sim.instruments.values())
     assert not (tmp_path / "run.h5").exists()
+
+
+@pytest.mark.parametrize("instrument,kind,at", [
+    ("shno_source", "error", 30), ("shno_source", "timeout", 30), ("gate", "error", 8),
+    ("spectrum", "disconnect", 25), ("gaussmeter", "timeout", 20), ("supply", "error", 40),
+])
+def test_faults_fail_the_run_name_the_instrument_and_ramp_down(tmp_path, instrument, kind, at):
+    base = default_sim_station()
+    sim = base.sim.model_copy(update={"faults": [
+        FaultConfig(instrument=instrument, kind=kind, at_command=at)]})
+    station = open_station(base.model_copy(update={"sim": sim}))
+    runner = Runner(FreqCurrent(**SMALL), station, tmp_path / "run.h5")
+    assert runner.run() == "failed"
+    assert instrument in runner.reason
+    assert outputs_at_zero(station)
+    info = read_info(tmp_path / "run.h5")
+    assert info["status"] == "failed" and instrument in info["reason"]
+
+
+def test_disconnected_source_is_reported_and_the_rest_ramps_down(tmp_path):
+    base = default_sim_station()
+    sim = base.sim.model_copy(update={"faults": [
+        FaultConfig(instrument="gate", kind="disconnect", at_command=14)]})
+    station = open_station(base.model_copy(update={"sim": sim}))
+    runner = Runner(FreqCurrent(**SMALL), station, tmp_path / "run.h5")
+    assert runner.run() == "failed"
+    assert "gate" in runner.reason and "RAMP-DOWN FAILED" in runner.reason
+    truth = station.sim.device.truth()
+    assert abs(truth["current"]) < 1e-12  # I_SHNO and the magnet still reached zero
+    assert abs(station.sim.device.magnet.supply_setpoint()) < 1e-12
