@@ -13,16 +13,14 @@ import hashlib
 import itertools
 import json
 import os
+import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from labctl.config import StationConfig, default_sim_station, load_station
 from labctl.errors import LabctlError, UserInputError
-from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING
+from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, now_iso
 from procedures.base import Parameter
 
 _BASE_VALIDATE = Parameter.validate
@@ -187,9 +185,6 @@ def _coerce(cls, name: str, value: Any) -> Any:
 
 # ---- the state file ------------------------------------------------------------------------
 
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def queue_digest(queue: Queue) -> list[dict[str, Any]]:

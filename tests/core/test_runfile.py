@@ -53,7 +53,7 @@ def test_finished_run_has_every_row_and_metadata(tmp_path):
 
 
 def test_xarray_opens_with_named_dims_and_units(tmp_path):
-    xr = pytest.importorskip("xarray")
+    import xarray as xr
     path = write_run(tmp_path / "r.h5", 50)
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         assert ds["trace"].dims == ("point", "frequency")
