@@ -6,6 +6,7 @@ Ctrl-C and SIGTERM abort the run: the outputs ramp down and the file records why
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime
@@ -54,7 +55,7 @@ class ProgressBar:
             self.bar.n = event.data["done"]
             self.bar.refresh()
         elif event.kind == LOG and event.data["level"] in ("warning", "error"):
-            self.bar.write(f"{event.data['level']}: {event.data['message']}")
+            self.bar.write(f"{event.data['level']}: {event.data['message']}", file=sys.stderr)
         elif event.kind == FINISHED:
             self.bar.n = event.data["rows"]
             self.bar.close()

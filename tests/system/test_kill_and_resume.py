@@ -75,3 +75,27 @@ def test_kill_then_resume_equals_uninterrupted(tmp_path, write_station):
                      "sync_state", "field_measured", "background_trace"):
             np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
         assert a.attrs["results"] == b.attrs["results"]
+
+
+def test_sigterm_aborts_ramps_down_and_records_why(tmp_path, write_station):
+    station = write_station(("realtime_factor = 0.0", "realtime_factor = 0.02"))
+    proc = start_run(station, tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        files = list(tmp_path.glob("*.h5"))
+        try:
+            if files and read_info(files[0])["rows"].get("point", 0) >= 3:
+                break
+        except Exception:  # between creation and the first flush
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("status: aborted (terminated by SIGTERM)")
+    info = read_info(lines[-1])
+    assert info["status"] == "aborted" and info["reason"] == "terminated by SIGTERM"
+    with h5py.File(lines[-1], "r") as f:
+        log = [line.decode() for line in f["log/line"][:]]
+    assert any("outputs ramped down" in line for line in log)
