@@ -102,11 +102,19 @@ class _StreamWriter:
             if v is not None:
                 buf[j] = v
                 dsid.write_direct_chunk((c0,) + (0,) * (buf.ndim - 1), buf)
-        # the coordinate is written last: it marks the row complete
-        self.coord_buffer[j] = i
-        self.coord.id.write_direct_chunk((c0,), self.coord_buffer)
-        self.n = i + 1
         return i
+
+    def mark_complete(self, i: int) -> None:
+        """Write row ``i``'s coordinate, the mark that the row is complete.
+
+        Call it only after the row's data has been flushed: a rewritten chunk reaches the file
+        at once, but the index entry of a newly allocated one (a spectrum row) waits in HDF5's
+        metadata cache until the flush, so a mark written earlier could outlive its data.
+        """
+        j = i % SCALAR_CHUNK
+        self.coord_buffer[j] = i
+        self.coord.id.write_direct_chunk((i - j,), self.coord_buffer)
+        self.n = i + 1
 
 
 def _is_small(schema: Schema, q: Quantity) -> bool:
@@ -225,8 +233,11 @@ class RunFile:
 
     def append(self, values: dict[str, Any], stream: str | None = None) -> int:
         """Write one row of ``stream`` (default: the main stream) and flush it to disk."""
-        i = self._writers[stream or self.schema.main.name].append(values)
-        self._f.flush()
+        writer = self._writers[stream or self.schema.main.name]
+        i = writer.append(values)
+        self._f.flush()  # the data first ...
+        writer.mark_complete(i)
+        self._f.flush()  # ... then the mark that the row is complete
         return i
 
     def log(self, level: str, message: str) -> None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import lru_cache
 
 import numpy as np
 
 from labctl.analysis.kittel import kittel_frequency
-from labctl.sim.chain import Lines, chain_lines
+from labctl.sim.chain import Lines, lines_from_values
 from labctl.sim.magnet import Magnet
 from labctl.sim.memristor import Memristor, Source, solve_circuit
-from labctl.sim.noise import DB, TraceNoise, state_hash, thermal_floor_dbm_hz
-from labctl.sim.oscillators import OscillatorState, oscillator_state
+from labctl.sim.noise import DB, TraceNoise, text_hash, thermal_floor_dbm_hz
+from labctl.sim.oscillators import oscillator_values
 from labctl.sim.params import N_MEM, N_OSC, DeviceParams
 
 __all__ = ["DeviceModel", "DeviceParams", "Magnet", "Terminal"]
@@ -31,7 +32,14 @@ _Q_VOLT = 1e-6  # V
 _ENBW = 1.06  # noise bandwidth / RBW of the analyzer's Gaussian filter
 _PEAK_NARROW = _ENBW * 2.0 / math.pi  # displayed/integrated power of a line far narrower than RBW
 _TAIL = 1e-3  # Lorentzian tails below this fraction of the floor are not computed
+_BLOCK_MAX = 1 << 16  # all lines at once while their work array stays in cache (floats)
 _DETECTORS = {"average", "rms", "sample", "peak", "positive", "normal", "negative"}
+
+
+@lru_cache(maxsize=64)
+def _harmonic_db(k: int) -> float:
+    """DB * ln(H_k): the peak detector's offset over k exponentially distributed cells."""
+    return DB * math.log(sum(1.0 / j for j in range(1, k + 1)))
 
 
 class Terminal:
@@ -82,13 +90,17 @@ class DeviceModel:
         self._theta_h = math.radians(p.tilt_deg)
         self._fmr_cache: tuple[float, float] = (math.nan, 0.0)
         self._phys_key: tuple | None = None
-        self._phys: tuple[OscillatorState, Lines] | None = None
+        self._phys: tuple[tuple[list[float], ...], Lines] | None = None
         self._axis_key: tuple | None = None
         self._axis = np.empty(0, dtype=np.float32)
+        self._lin = self._scratch = self._axis  # float32 work buffers, sized with the axis
+        self._block_buf = self._axis  # all lines at once (allocated on first use)
         self._mean_key: tuple | None = None
         self._mean_db = np.empty(0, dtype=np.float32)
         self._last_sweep: tuple | None = None
         self._repeats = 0
+        self._settings_key: tuple | None = None
+        self._settings_repr = ""
 
     # ---- terminals ----------------------------------------------------------------------
     @property
@@ -141,7 +153,8 @@ class DeviceModel:
         return (b, round(sol.i_upstream / _Q_CURRENT), round(sol.i_downstream / _Q_CURRENT),
                 round(sol.v_mem / _Q_VOLT), self._gated.lrs or self._gated.broken)
 
-    def _physics(self) -> tuple[tuple, OscillatorState, Lines]:
+    def _physics(self) -> tuple[tuple, tuple[list[float], ...], Lines]:
+        """(state key, oscillator values as in oscillator_values, lines), once per state."""
         key = self._state_key()
         if key != self._phys_key or self._phys is None:
             p = self.params
@@ -151,17 +164,19 @@ class DeviceModel:
                 f = float(kittel_frequency(field, self._theta_h, p.meff, p.gamma))
                 self._fmr_cache = (field, f)
             k = p.gated_memristor
-            currents = np.where(np.arange(N_OSC) <= k, i_up * _Q_CURRENT, i_dn * _Q_CURRENT)
-            thresholds = np.array(p.i_th, dtype=float)
-            shift = np.zeros(N_OSC)
+            i_up_a, i_dn_a = i_up * _Q_CURRENT, i_dn * _Q_CURRENT
+            currents = [i_up_a if j <= k else i_dn_a for j in range(N_OSC)]
+            thresholds = [float(x) for x in p.i_th]
+            shift = [0.0] * N_OSC
             if not conducting:
                 # field effect of the top electrode on the two constrictions beside the gap
                 v = v_q * _Q_VOLT
-                shift[k:k + 2] = p.gate_df_dv * v
-                thresholds[k:k + 2] += p.gate_dith_dv * v
-                thresholds = np.maximum(thresholds, 1e-6)
-            osc = oscillator_state(p, currents, thresholds, self._fmr_cache[1], shift)
-            self._phys = (osc, chain_lines(p, osc))
+                for j in (k, k + 1):
+                    shift[j] = p.gate_df_dv * v
+                    thresholds[j] += p.gate_dith_dv * v
+                thresholds = [max(t, 1e-6) for t in thresholds]
+            osc = oscillator_values(p, currents, thresholds, self._fmr_cache[1], shift)
+            self._phys = (osc, lines_from_values(p, osc[1], osc[2], osc[3], osc[4]))
             self._phys_key = key
         return (key, *self._phys)
 
@@ -179,42 +194,82 @@ class DeviceModel:
 
     def _mean_trace(self, state: tuple, lines: Lines, f_start: float, f_stop: float,
                     points: int, rbw: float) -> np.ndarray:
-        """Expected displayed power in dBm (float32), cached per state and settings."""
+        """Expected displayed power in dBm (float32), cached per state and settings.
+
+        A new array per state: a spectrum adds its noise to it outside the lock.
+        """
         mkey = (state, f_start, f_stop, points, rbw)
         if mkey == self._mean_key:
             return self._mean_db
         akey = (f_start, f_stop, points)
         if akey != self._axis_key:
             self._axis = np.linspace(0.0, f_stop - f_start, points).astype(np.float32)
+            self._lin = np.empty(points, dtype=np.float32)
+            self._scratch = np.empty(points, dtype=np.float32)
             self._axis_key = akey
+        axis, lin, scratch = self._axis, self._lin, self._scratch
         step = (f_stop - f_start) / (points - 1) if points > 1 else 1.0
         floor_w = 10 ** (self._floor_dbm_hz / 10.0) * 1e-3 * _ENBW * rbw
-        lin = np.full(points, floor_w, dtype=np.float32)
-        for fc, width, power in zip(lines.frequency, lines.linewidth, lines.power):
+        lin.fill(floor_w)
+        gain = self._gain
+        narrow = _PEAK_NARROW * rbw
+        tail_w = floor_w * _TAIL
+        shapes = []  # (i0, i1, centre, 1/half-width, peak) of each line that shows
+        for fc, width, power in zip(lines.frequency.tolist(), lines.linewidth.tolist(),
+                                    lines.power.tolist()):
             if power <= 0.0:
                 continue
-            p_an = power * self._gain
+            p_an = power * gain
             # integrated over the RBW filter: a narrow line shows its full power, a broad
             # one its density x noise bandwidth; the shape widens to sqrt(df^2 + RBW^2)
-            peak = p_an * _PEAK_NARROW * rbw / math.hypot(width, _PEAK_NARROW * rbw)
+            peak = p_an * _PEAK_NARROW * rbw / math.hypot(width, narrow)
             half = 0.5 * math.hypot(width, rbw)
-            reach = half * math.sqrt(max(peak / (floor_w * _TAIL), 1.0))
+            reach = half * math.sqrt(max(peak / tail_w, 1.0))
             i0 = max(0, math.floor((fc - reach - f_start) / step))
             i1 = min(points, math.ceil((fc + reach - f_start) / step) + 1)
-            if i1 <= i0:
-                continue
-            x = self._axis[i0:i1] - np.float32(fc - f_start)
-            x *= np.float32(1.0 / half)
-            np.multiply(x, x, out=x)
-            x += np.float32(1.0)
-            np.divide(np.float32(peak), x, out=x)
-            lin[i0:i1] += x
+            if i1 > i0:
+                shapes.append((i0, i1, fc - f_start, 1.0 / half, peak))
+        if shapes:
+            # peak / (1 + ((f - fc) / half)^2), step by step in float32 and added to the
+            # floor line by line; all lines at once over the union of their ranges when they
+            # overlap well (elementwise the same operations, so the same bits)
+            u0 = min(sh[0] for sh in shapes)
+            u1 = max(sh[1] for sh in shapes)
+            used = sum(sh[1] - sh[0] for sh in shapes)
+            block = len(shapes) * (u1 - u0)
+            if len(shapes) > 1 and 4 * used >= 3 * block and block <= _BLOCK_MAX:
+                x = self._block(len(shapes), u1 - u0)
+                col = np.array([[sh[2], sh[3], sh[4]] for sh in shapes], dtype=np.float32)
+                np.subtract(axis[u0:u1], col[:, 0:1], out=x)
+                np.multiply(x, col[:, 1:2], out=x)
+                np.multiply(x, x, out=x)
+                np.add(x, np.float32(1.0), out=x)
+                np.divide(col[:, 2:3], x, out=x)
+                for row, (i0, i1, _, _, _) in zip(x, shapes):
+                    target = lin[i0:i1]
+                    np.add(target, row[i0 - u0:i1 - u0], out=target)
+            else:
+                for i0, i1, centre, inv_half, peak in shapes:
+                    x = scratch[:i1 - i0]
+                    np.subtract(axis[i0:i1], np.float32(centre), out=x)
+                    np.multiply(x, np.float32(inv_half), out=x)
+                    np.multiply(x, x, out=x)
+                    np.add(x, np.float32(1.0), out=x)
+                    np.divide(np.float32(peak), x, out=x)
+                    target = lin[i0:i1]
+                    np.add(target, x, out=target)
         mean = np.log10(lin)
         mean *= np.float32(10.0)
         mean += np.float32(30.0)  # W -> dBm
         self._mean_db = mean
         self._mean_key = mkey
         return mean
+
+    def _block(self, rows: int, cols: int) -> np.ndarray:
+        """A float32 (rows, cols) work array (at most _BLOCK_MAX), reused between calls."""
+        if self._block_buf.size < rows * cols:
+            self._block_buf = np.empty(_BLOCK_MAX, dtype=np.float32)
+        return self._block_buf[:rows * cols].reshape(rows, cols)
 
     def spectrum(self, f_start: float, f_stop: float, points: int, rbw: float, vbw: float,
                  averages: int, detector: str = "average",
@@ -232,10 +287,18 @@ class DeviceModel:
         with self._lock:
             state, _, lines = self._physics()
             mean = self._mean_trace(state, lines, f_start, f_stop, points, rbw)
-            sweep = (state, f_start, f_stop, points, rbw, vbw, averages, detector, average_type)
+            settings = (f_start, f_stop, points, rbw, vbw, averages, detector, average_type)
+            sweep = (state, *settings)
             self._repeats = self._repeats + 1 if sweep == self._last_sweep else 0
             self._last_sweep = sweep
-            rng = self._noise.sweep_rng(self.seed, state_hash(sweep), self._repeats)
+            # state_hash(sweep), with the settings' part of the repr kept between sweeps
+            # (the signs tell -0.0 from 0.0, which compare equal but print differently)
+            skey = (settings, math.copysign(1.0, f_start), math.copysign(1.0, f_stop))
+            if skey != self._settings_key:
+                self._settings_repr = repr(settings)[1:]
+                self._settings_key = skey
+            key = text_hash("(" + repr(state) + ", " + self._settings_repr)
+            rng = self._noise.sweep_rng(self.seed, key, self._repeats)
         bin_width = (f_stop - f_start) / (points - 1) if points > 1 else 0.0
         samples = max(1, int(bin_width / rbw))  # independent RBW cells per trace point
         offset = 0.0
@@ -245,8 +308,7 @@ class DeviceModel:
             n_eff = averages
             if detector in ("peak", "positive", "normal"):
                 # max of k exponentials: mean power x harmonic number H_k
-                k = max(2, samples)
-                offset = DB * math.log(sum(1.0 / j for j in range(1, min(k, 10000) + 1)))
+                offset = _harmonic_db(min(max(2, samples), 10000))
             elif detector == "negative":
                 offset = -DB * math.log(max(2, samples))
         out = np.empty(points, dtype=np.float32)
@@ -266,18 +328,18 @@ class DeviceModel:
     def truth(self) -> dict:
         """The model's true state, for tests and for checking analyses."""
         with self._lock:
-            _, osc, lines = self._physics()
+            _, (zeta, p0, freq, linewidth, power), lines = self._physics()
             p = self.params
             sol = self._solution
             return {
                 "thresholds": [float(x) for x in p.i_th],
                 "constriction_currents": [sol.i_upstream] * (p.gated_memristor + 1)
                 + [sol.i_downstream] * (N_OSC - 1 - p.gated_memristor),
-                "zeta": osc.zeta.tolist(),
-                "p0": osc.p0.tolist(),
-                "frequencies": osc.frequency.tolist(),
-                "linewidths": osc.linewidth.tolist(),
-                "powers": osc.power.tolist(),
+                "zeta": list(zeta),
+                "p0": list(p0),
+                "frequencies": list(freq),
+                "linewidths": list(linewidth),
+                "powers": list(power),
                 "clusters": [list(c) for c in lines.clusters],
                 "line_frequencies": lines.frequency.tolist(),
                 "line_linewidths": lines.linewidth.tolist(),

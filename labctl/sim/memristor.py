@@ -10,11 +10,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.linalg import _umath_linalg
 
 from labctl.sim.params import N_OSC, DeviceParams
 
 _TAG_SET = 0x5E7  # separate random streams for SET and forming voltages
 _TAG_FORM = 0xF0
+_G_MIN, _G_MAX = 1e-100, 1e100  # conductances (S) and levels for the direct solve
 
 
 class Memristor:
@@ -31,6 +33,7 @@ class Memristor:
         # the compliance that set the present LRS (RESET needs about this much current)
         self.i_set = params.v_lrs / params.r_lrs_initial
         self.cycles = 0  # completed SET/RESET cycles: selects this cycle's SET voltage
+        self._draws: dict[tuple[int, int], float] = {}  # (tag, cycle) -> standard normal
 
     @property
     def resistance(self) -> float:
@@ -42,8 +45,15 @@ class Memristor:
         return self.r_lrs if self.lrs else self.p.r_hrs
 
     def _spread(self, tag: int) -> float:
-        # drawn from (seed, memristor, cycle) so a replay on a fresh simulator repeats it
-        z = np.random.default_rng([self.seed, tag, self.index, self.cycles]).standard_normal()
+        # drawn from (seed, memristor, cycle) so a replay on a fresh simulator repeats it;
+        # the draw of the present cycle is kept (every source step asks for it again)
+        key = (tag, self.cycles)
+        z = self._draws.get(key)
+        if z is None:
+            if len(self._draws) >= 4:
+                self._draws.clear()
+            z = np.random.default_rng([self.seed, tag, self.index, self.cycles]).standard_normal()
+            self._draws[key] = z
         return math.exp(self.p.v_set_spread * z)
 
     def set_voltage(self) -> float:
@@ -146,19 +156,13 @@ def solve_circuit(p: DeviceParams, stripe: Source, gate: Source, r_mem: float) -
         g_up = 1.0 / _segments(p, i_up, n_up)
         g_dn = 1.0 / _segments(p, i_dn, n_dn)
         # unknowns: stripe top V_A, node V_N, gate electrode V_G
-        a = np.zeros((3, 3))
-        rhs = np.zeros(3)
         (sm, sv), (gm, gv) = modes
-        if sm == "V":
-            a[0, 0], rhs[0] = 1.0, sv
-        else:
-            a[0, 0], a[0, 1], rhs[0] = g_up, -g_up, sv
-        if gm == "V":
-            a[1, 2], rhs[1] = 1.0, gv
-        else:
-            a[1, 2], a[1, 1], rhs[1] = g_m, -g_m, gv
-        a[2] = (g_up, -(g_up + g_m + g_dn), g_m)
-        v_a, v_n, v_g = np.linalg.solve(a, rhs)
+        row0 = [1.0, 0.0, 0.0] if sm == "V" else [g_up, -g_up, 0.0]
+        row1 = [0.0, 0.0, 1.0] if gm == "V" else [0.0, -g_m, g_m]
+        a = np.array([row0, row1, [g_up, -(g_up + g_m + g_dn), g_m]])
+        regular = (_G_MIN < g_up < _G_MAX and _G_MIN < g_dn < _G_MAX and _G_MIN < g_m < _G_MAX
+                   and abs(sv) < _G_MAX and abs(gv) < _G_MAX)
+        v_a, v_n, v_g = _solve3(a, np.array([sv, gv, 0.0]), regular)
         i_s = g_up * (v_a - v_n)
         i_g = g_m * (v_g - v_n)
         changed = _limit(modes, 0, stripe, v_a, i_s) | _limit(modes, 1, gate, v_g, i_g)
@@ -173,6 +177,19 @@ def solve_circuit(p: DeviceParams, stripe: Source, gate: Source, r_mem: float) -
         v_gate=0.0 if g_off else float(v_g), i_gate=0.0 if g_off else float(i_g),
         v_mem=0.0 if g_off else float(v_g - v_n),
         i_upstream=float(i_up), i_downstream=float(i_dn))
+
+
+def _solve3(a: np.ndarray, rhs: np.ndarray, regular: bool) -> list[float]:
+    """np.linalg.solve(a, rhs) as Python floats.
+
+    A ``regular`` system (every conductance and level of sane size: it cannot be singular
+    and nothing can overflow) goes straight to the LAPACK gufunc that np.linalg.solve ends
+    in (identical results, without its per-call wrapping); anything else through
+    np.linalg.solve itself.
+    """
+    if regular:
+        return _umath_linalg.solve1(a, rhs, signature="dd->d").tolist()
+    return np.linalg.solve(a, rhs).tolist()
 
 
 def _primary(src: Source) -> tuple[str, float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import struct
 from functools import lru_cache
 
 import numpy as np
@@ -24,19 +23,79 @@ _TAG_TABLE = 0x7AB1
 
 def state_hash(values: tuple) -> int:
     """Stable 63-bit hash of a tuple of ints/strings (Python's hash() is salted per process)."""
-    data = repr(values).encode()
-    return struct.unpack("<q", hashlib.blake2b(data, digest_size=8).digest())[0] & (2**63 - 1)
+    return text_hash(repr(values))
+
+
+def text_hash(text: str) -> int:
+    """Stable 63-bit hash of a text: state_hash(values) is text_hash(repr(values))."""
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def _words(n: int) -> list[int]:
+    """The uint32 words numpy's SeedSequence makes of a non-negative int (low word first)."""
+    if n < 0:
+        raise ValueError("seed words must be non-negative")
+    if n == 0:
+        return [0]
+    words = []
+    while n:
+        words.append(n & 0xFFFFFFFF)
+        n >>= 32
+    return words
 
 
 def generator(seed: int, tag: int, key: int, count: int) -> np.random.Generator:
-    """A generator that depends only on its arguments."""
-    return np.random.Generator(np.random.PCG64([seed & (2**63 - 1), tag, key, count]))
+    """A generator that depends only on its arguments.
+
+    The same stream as ``PCG64([seed & (2**63 - 1), tag, key, count])``: the entropy is
+    handed to SeedSequence as the uint32 words it would assemble itself from the list,
+    which skips its slow per-int coercion.
+    """
+    words = _words(seed & (2**63 - 1)) + _words(tag) + _words(key) + _words(count)
+    entropy = np.random.SeedSequence(np.array(words, dtype=np.uint32))
+    return np.random.Generator(np.random.PCG64(entropy))
 
 
 def gaussmeter_noise(seed: int, setpoint: float, reads: int) -> float:
     """Standard-normal deviate for the ``reads``-th reading since the setpoint changed."""
     key = state_hash(("hall", round(setpoint * 1e6)))
     return float(generator(seed, _TAG_HALL, key, reads).standard_normal())
+
+
+class _Bounded:
+    """Successive ``rng.integers(0, high)`` (0 < high < 2**32) of a fresh Generator, cheaper.
+
+    numpy draws these with Lemire's method on 32-bit halves of the bit generator's 64-bit
+    outputs, low half first; doing that here on ``random_raw`` skips the per-call overhead
+    of Generator.integers and gives the same numbers. The rng is used up by it.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self._raw = rng.bit_generator.random_raw
+        self._half: int | None = None  # the unused high half of the last 64-bit output
+
+    def _next32(self) -> int:
+        if self._half is not None:
+            value, self._half = self._half, None
+            return value
+        raw = self._raw()
+        self._half = raw >> 32
+        return raw & 0xFFFFFFFF
+
+    def __call__(self, high: int) -> int:
+        if high == 1:
+            return 0  # numpy draws nothing for a single value
+        if not 1 < high < 2**32:
+            raise ValueError(f"bounded draw: high = {high} out of range")
+        m = self._next32() * high
+        low = m & 0xFFFFFFFF
+        if low < high:
+            threshold = (2**32 - high) % high
+            while low < threshold:
+                m = self._next32() * high
+                low = m & 0xFFFFFFFF
+        return m >> 32
 
 
 class TraceNoise:
@@ -65,14 +124,15 @@ class TraceNoise:
         """``points`` deviates (float32): log-exponential for 1 average, normal otherwise."""
         table = self._single if averages <= 1 else self._normal
         size = table.size
+        draw = _Bounded(rng)
         if points <= size // 2:
-            start = int(rng.integers(0, size - points))
+            start = draw(size - points)
             return table[start:start + points]
         parts = []
         left = points
         while left > 0:
             chunk = min(left, size // 2)
-            start = int(rng.integers(0, size - chunk))
+            start = draw(size - chunk)
             parts.append(table[start:start + chunk])
             left -= chunk
         return np.concatenate(parts)

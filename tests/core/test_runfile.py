@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import h5py
 import numpy as np
@@ -125,11 +126,13 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_killed_writer_leaves_readable_file_and_resumes(tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.2])
+def test_killed_writer_leaves_readable_file_and_resumes(tmp_path, delay):
     path = tmp_path / "killed.h5"
     code = WRITER.format(tests=os.path.dirname(os.path.dirname(__file__)), path=str(path))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(delay)  # kill at different moments of the write/flush cycle
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     cut = tmp_path / "killed-and-cut.h5"
