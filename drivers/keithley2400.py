@@ -13,7 +13,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400 as _PymeasureKeithley2400
 from pymeasure.instruments.validators import strict_range
 
-from drivers.base import LabInstrument
+from drivers.source_meter import KeithleySourceMeter
 
 MAX_CURRENT = 1.05  # A
 MAX_VOLTAGE = 210.0  # V
@@ -22,14 +22,7 @@ CURRENT_COMPLIANCE_RANGE = (1e-9, 1.05)  # A, :SENS:CURR:PROT
 VOLTAGE_COMPLIANCE_RANGE = (2e-4, 210.0)  # V, :SENS:VOLT:PROT
 
 
-def _error_entry(values: list) -> tuple[int, str]:
-    """(code, message) from a ``SYST:ERR?`` reply such as ``-113,"Undefined header"``."""
-    code = int(float(values[0]))
-    message = str(values[1]).strip().strip('"') if len(values) > 1 else ""
-    return code, message
-
-
-class Keithley2400(LabInstrument, _PymeasureKeithley2400):
+class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
     """Keithley 2400 as I_SHNO current source or V_M voltage source with a compliance.
 
     pymeasure's constructor sets ``:FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME,
@@ -39,11 +32,6 @@ class Keithley2400(LabInstrument, _PymeasureKeithley2400):
     def __init__(self, adapter, name: str = "Keithley 2400", **kwargs):
         super().__init__(adapter, name, **kwargs)
 
-    next_error = Instrument.measurement(
-        "SYST:ERR?", """Get the next error-queue entry as (code, message).""",
-        cast=str, maxsplit=1, get_process=lambda v: _error_entry([v]),
-        get_process_list=_error_entry,
-    )
     compliance_current = Instrument.control(
         ":SENSE:CURRENT:PROTECTION?", ":SENSE:CURRENT:PROTECTION %g",
         """Control the current compliance of the voltage source in A (positive).""",
@@ -120,23 +108,6 @@ class Keithley2400(LabInstrument, _PymeasureKeithley2400):
             return bool(int(float(self.ask(":SENS:VOLT:PROT:TRIP?"))))
         return bool(int(float(self.ask(":SENS:CURR:PROT:TRIP?"))))
 
-    # ---- pymeasure shortcuts that bypass the station's safe ramps ----------------------
-    def ramp_to_current(self, *args, **kwargs):
-        raise NotImplementedError("use the shno_source role: it ramps within the station limits")
-
-    def ramp_to_voltage(self, *args, **kwargs):
-        raise NotImplementedError("use the gate role: it ramps within the station limits")
-
-    def shutdown(self) -> None:
-        """Switch the output off, but only at a zero level (ramp down with the role first)."""
-        if self.read_output_enabled():
-            level = (self.read_source_current() if self.source_mode == "current"
-                     else self.read_source_voltage())
-            if not math.isclose(level, 0.0, abs_tol=1e-12):
-                raise RuntimeError(f"{self.name}: output at {level:g}, not 0; "
-                                   "ramp it down before shutting down")
-            self.disable_output()
-        self.isShutdown = True
 
 
 def _reading(value) -> float:

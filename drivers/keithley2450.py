@@ -8,13 +8,12 @@ off at a non-zero level).
 
 from __future__ import annotations
 
-import math
-
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from drivers.base import LabInstrument
+from drivers.source_meter import KeithleySourceMeter
+from drivers.source_meter import strict_control as _strict
 
 # instrument limits from the 2450 reference manual (source and limit ranges)
 MAX_CURRENT = 1.05  # A
@@ -24,29 +23,11 @@ VOLTAGE_LIMIT_RANGE = (0.02, 210.0)  # V, :SOUR:CURR:VLIM
 NPLC_RANGE = (0.01, 10.0)
 
 
-def _strict(get: str | None, set_: str, doc: str, values, **kwargs):
-    """A numeric control whose out-of-range values raise (pymeasure's default may clamp)."""
-    return Instrument.control(get, set_, doc, validator=strict_range, values=values, **kwargs)
-
-
-def _error_entry(values: list) -> tuple[int, str]:
-    """(code, message) from a ``SYST:ERR?`` reply such as ``-113,"Undefined header"``."""
-    code = int(float(values[0]))
-    message = str(values[1]).strip().strip('"') if len(values) > 1 else ""
-    return code, message
-
-
-class Keithley2450(LabInstrument, _PymeasureKeithley2450):
+class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
     """Keithley 2450 as I_SHNO current source or V_M voltage source with a compliance."""
 
     def __init__(self, adapter, name: str = "Keithley 2450", **kwargs):
         super().__init__(adapter, name, **kwargs)
-
-    next_error = Instrument.measurement(
-        "SYST:ERR?", """Get the next error-queue entry as (code, message).""",
-        cast=str, maxsplit=1, get_process=lambda v: _error_entry([v]),
-        get_process_list=_error_entry,
-    )
 
     # ---- source settings (the pymeasure originals clamp or do not validate) ----------
     source_enabled = Instrument.control(
@@ -180,20 +161,3 @@ class Keithley2450(LabInstrument, _PymeasureKeithley2450):
         """Reset settings and clear the status registers and the error queue."""
         self.write("*RST;:STAT:PRES;*CLS")
 
-    # ---- pymeasure shortcuts that bypass the station's safe ramps ----------------------
-    def ramp_to_current(self, *args, **kwargs):
-        raise NotImplementedError("use the shno_source role: it ramps within the station limits")
-
-    def ramp_to_voltage(self, *args, **kwargs):
-        raise NotImplementedError("use the gate role: it ramps within the station limits")
-
-    def shutdown(self) -> None:
-        """Switch the output off, but only at a zero level (ramp down with the role first)."""
-        if self.read_output_enabled():
-            level = (self.read_source_current() if self.source_mode == "current"
-                     else self.read_source_voltage())
-            if not math.isclose(level, 0.0, abs_tol=1e-12):
-                raise RuntimeError(f"{self.name}: output at {level:g}, not 0; "
-                                   "ramp it down before shutting down")
-            self.disable_output()
-        self.isShutdown = True

@@ -14,36 +14,19 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley6221 as _PymeasureKeithley6221
 from pymeasure.instruments.validators import strict_range
 
-from drivers.base import LabInstrument
+from drivers.source_meter import KeithleySourceMeter
+from drivers.source_meter import strict_control as _strict
 
 MAX_CURRENT = 0.105  # A
 COMPLIANCE_RANGE = (0.1, 105.0)  # V, :SOUR:CURR:COMP
 COMPLIANCE_BIT = 8  # bit B3 (Comp) of the measurement condition register
 
 
-def _strict(get: str | None, set_: str, doc: str, values, **kwargs):
-    """A numeric control whose out-of-range values raise (pymeasure's truncate)."""
-    return Instrument.control(get, set_, doc, validator=strict_range, values=values, **kwargs)
-
-
-def _error_entry(values: list) -> tuple[int, str]:
-    """(code, message) from a ``SYST:ERR?`` reply such as ``-113,"Undefined header"``."""
-    code = int(float(values[0]))
-    message = str(values[1]).strip().strip('"') if len(values) > 1 else ""
-    return code, message
-
-
-class Keithley6221(LabInstrument, _PymeasureKeithley6221):
+class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
     """Keithley 6221 as I_SHNO current source with a voltage compliance."""
 
     def __init__(self, adapter, name: str = "Keithley 6221", **kwargs):
         super().__init__(adapter, name, **kwargs)
-
-    next_error = Instrument.measurement(
-        "SYST:ERR?", """Get the next error-queue entry as (code, message).""",
-        cast=str, maxsplit=1, get_process=lambda v: _error_entry([v]),
-        get_process_list=_error_entry,
-    )
 
     # ---- source (pymeasure truncates all of these) -------------------------------------
     source_current = _strict(":SOUR:CURR?", ":SOUR:CURR %g",
@@ -135,13 +118,6 @@ class Keithley6221(LabInstrument, _PymeasureKeithley6221):
         """Reset settings and clear the status registers and the error queue."""
         self.write(":STAT:QUE:CLE;*RST;:STAT:PRES;*CLS")
 
-    # ---- pymeasure shortcuts that bypass the station's safe ramps ----------------------
-    def shutdown(self) -> None:
-        """Switch the output off, but only at zero current (ramp down with the role first)."""
-        if self.read_output_enabled():
-            level = self.read_source_current()
-            if not math.isclose(level, 0.0, abs_tol=1e-12):
-                raise RuntimeError(f"{self.name}: output at {level:g} A, not 0; "
-                                   "ramp it down before shutting down")
-            self.disable_output()
-        self.isShutdown = True
+    def present_level(self) -> float:
+        """The programmed current (the 6221 sources current only)."""
+        return self.read_source_current()

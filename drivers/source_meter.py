@@ -1,0 +1,59 @@
+"""What every Keithley source-meter driver of labctl shares.
+
+Numeric controls that raise on out-of-range values (pymeasure's may clamp), the error queue read
+as (code, message), and no way around the station's safe ramps: pymeasure's own ramp shortcuts
+are refused and the output is only switched off at a zero level.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pymeasure.instruments import Instrument
+from pymeasure.instruments.validators import strict_range
+
+from drivers.base import LabInstrument
+
+
+def strict_control(get: str | None, set_: str, doc: str, values, **kwargs):
+    """A numeric control whose out-of-range values raise (pymeasure's default may clamp)."""
+    return Instrument.control(get, set_, doc, validator=strict_range, values=values, **kwargs)
+
+
+def error_entry(values: list) -> tuple[int, str]:
+    """(code, message) from a ``SYST:ERR?`` reply such as ``-113,"Undefined header"``."""
+    code = int(float(values[0]))
+    message = str(values[1]).strip().strip('"') if len(values) > 1 else ""
+    return code, message
+
+
+class KeithleySourceMeter(LabInstrument):
+    """Mixin, first in the bases of a Keithley driver (before the pymeasure class)."""
+
+    next_error = Instrument.measurement(
+        "SYST:ERR?", """Get the next error-queue entry as (code, message).""",
+        cast=str, maxsplit=1, get_process=lambda v: error_entry([v]),
+        get_process_list=error_entry,
+    )
+
+    def ramp_to_current(self, *args, **kwargs):
+        raise NotImplementedError("use the shno_source role: it ramps within the station limits")
+
+    def ramp_to_voltage(self, *args, **kwargs):
+        raise NotImplementedError("use the gate role: it ramps within the station limits")
+
+    def present_level(self) -> float:
+        """The programmed level of the present source function, read from the instrument."""
+        if self.source_mode == "current":
+            return self.read_source_current()
+        return self.read_source_voltage()
+
+    def shutdown(self) -> None:
+        """Switch the output off, but only at a zero level (ramp down with the role first)."""
+        if self.read_output_enabled():
+            level = self.present_level()
+            if not math.isclose(level, 0.0, abs_tol=1e-12):
+                raise RuntimeError(f"{self.name}: output at {level:g}, not 0; "
+                                   "ramp it down before shutting down")
+            self.disable_output()
+        self.isShutdown = True
