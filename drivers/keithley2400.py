@@ -13,7 +13,8 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400 as _PymeasureKeithley2400
 from pymeasure.instruments.validators import strict_range
 
-from drivers.source_meter import KeithleySourceMeter
+from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
+from drivers.source_meter import strict_control as _strict
 
 MAX_CURRENT = 1.05  # A
 MAX_VOLTAGE = 210.0  # V
@@ -31,6 +32,13 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
 
     def __init__(self, adapter, name: str = "Keithley 2400", **kwargs):
         super().__init__(adapter, name, **kwargs)
+
+    # pymeasure sends levels with %g (6 digits): a ramp step across a decade could then grow
+    # past the station's max_step on the wire
+    source_current = _strict(":SOURCE:CURRENT?", ":SOURCE:CURRENT " + LEVEL_FORMAT,
+                             """Control the source current in A.""", values=(-1.05, 1.05))
+    source_voltage = _strict(":SOURCE:VOLTAGE?", ":SOURCE:VOLTAGE " + LEVEL_FORMAT,
+                             """Control the source voltage in V.""", values=(-210.0, 210.0))
 
     compliance_current = Instrument.control(
         ":SENSE:CURRENT:PROTECTION?", ":SENSE:CURRENT:PROTECTION %g",

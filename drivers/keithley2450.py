@@ -12,7 +12,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from drivers.source_meter import KeithleySourceMeter
+from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
 # instrument limits from the 2450 reference manual (source and limit ranges)
@@ -34,10 +34,10 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
         ":OUTP?", ":OUTP %d", """Control whether the output is on (bool).""",
         validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
     )
-    source_current = _strict(":SOUR:CURR?", ":SOUR:CURR %g",
+    source_current = _strict(":SOUR:CURR?", ":SOUR:CURR " + LEVEL_FORMAT,
                              """Control the source current level in A.""",
                              [-MAX_CURRENT, MAX_CURRENT])
-    source_voltage = _strict(":SOUR:VOLT?", ":SOUR:VOLT %g",
+    source_voltage = _strict(":SOUR:VOLT?", ":SOUR:VOLT " + LEVEL_FORMAT,
                              """Control the source voltage level in V.""",
                              [-MAX_VOLTAGE, MAX_VOLTAGE])
     compliance_voltage = _strict(":SOUR:CURR:VLIM?", ":SOUR:CURR:VLIM %g",

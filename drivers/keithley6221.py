@@ -14,7 +14,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley6221 as _PymeasureKeithley6221
 from pymeasure.instruments.validators import strict_range
 
-from drivers.source_meter import KeithleySourceMeter
+from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
 MAX_CURRENT = 0.105  # A
@@ -29,7 +29,7 @@ class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
         super().__init__(adapter, name, **kwargs)
 
     # ---- source (pymeasure truncates all of these) -------------------------------------
-    source_current = _strict(":SOUR:CURR?", ":SOUR:CURR %g",
+    source_current = _strict(":SOUR:CURR?", ":SOUR:CURR " + LEVEL_FORMAT,
                              """Control the DC source current in A.""",
                              [-MAX_CURRENT, MAX_CURRENT])
     source_compliance = _strict(":SOUR:CURR:COMP?", ":SOUR:CURR:COMP %g",

@@ -14,6 +14,10 @@ from pymeasure.instruments.validators import strict_range
 
 from drivers.base import LabInstrument
 
+# source levels go out with 10 significant digits: with %g's 6, a ramp step across a decade
+# (0.000999878 -> 0.00100988 A) is rounded to more than the station's max_step
+LEVEL_FORMAT = "%.10g"
+
 
 def strict_control(get: str | None, set_: str, doc: str, values, **kwargs):
     """A numeric control whose out-of-range values raise (pymeasure's default may clamp)."""

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from labctl.clock import Clock
 from labctl.errors import Interrupted, LimitError
 
+# relative: ramp steps stay this far under max_step. A ramp starts from a read-back that the
+# instrument rounds (a 2450 reports 7 digits: 5e-10 A at 2.3 mA, 5e-5 of a 10 uA step), and
+# the first step must not grow past the limit by that rounding.
+STEP_MARGIN = 1e-3
+
 
 @dataclass(frozen=True)
 class Range:
@@ -63,7 +68,7 @@ class Ramp:
     def plan(self, start: float, target: float) -> list[float]:
         """The levels a ramp from ``start`` to ``target`` will write, in order."""
         distance = target - start
-        n = max(1, math.ceil(abs(distance) / self.max_step - 1e-9))
+        n = max(1, math.ceil(abs(distance) / (self.max_step * (1 - STEP_MARGIN))))
         if distance == 0:
             return []
         return [start + distance * k / n for k in range(1, n)] + [target]
