@@ -30,6 +30,8 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
     STATUS``; readings are parsed in that order.
     """
 
+    TRIP_QUERIES = {"current": ":SENS:VOLT:PROT:TRIP?", "voltage": ":SENS:CURR:PROT:TRIP?"}
+
     def __init__(self, adapter, name: str = "Keithley 2400", **kwargs):
         super().__init__(adapter, name, **kwargs)
 
@@ -99,23 +101,6 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
         if not self.read_output_enabled():
             return math.nan
         return _reading(self.current)
-
-    # ---- both --------------------------------------------------------------------------
-    def read_output_enabled(self) -> bool:
-        return bool(self.source_enabled)
-
-    def enable_output(self) -> None:
-        self.source_enabled = True
-
-    def disable_output(self) -> None:
-        self.source_enabled = False
-
-    def in_compliance(self) -> bool:
-        """Whether the source sits at its compliance (asks the source function first)."""
-        if self.source_mode == "current":
-            return bool(int(float(self.ask(":SENS:VOLT:PROT:TRIP?"))))
-        return bool(int(float(self.ask(":SENS:CURR:PROT:TRIP?"))))
-
 
 
 def _reading(value) -> float:

@@ -26,6 +26,8 @@ NPLC_RANGE = (0.01, 10.0)
 class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
     """Keithley 2450 as I_SHNO current source or V_M voltage source with a compliance."""
 
+    TRIP_QUERIES = {"current": ":SOUR:CURR:VLIM:TRIP?", "voltage": ":SOUR:VOLT:ILIM:TRIP?"}
+
     def __init__(self, adapter, name: str = "Keithley 2450", **kwargs):
         super().__init__(adapter, name, **kwargs)
 
@@ -139,24 +141,7 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
         """Measured current in A (one reading; the output stays as it is)."""
         return float(self.values(":MEAS:CURR?")[0])
 
-    # ---- both --------------------------------------------------------------------------
-    def read_output_enabled(self) -> bool:
-        return bool(self.source_enabled)
-
-    def enable_output(self) -> None:
-        self.source_enabled = True
-
-    def disable_output(self) -> None:
-        self.source_enabled = False
-
-    def in_compliance(self) -> bool:
-        """Whether the source is clamped at its limit (asks the source function first)."""
-        # the trip flag belongs to the source function in use, which the front panel may
-        # have changed: ask, do not assume
-        if self.source_mode == "current":
-            return bool(int(float(self.ask(":SOUR:CURR:VLIM:TRIP?"))))
-        return bool(int(float(self.ask(":SOUR:VOLT:ILIM:TRIP?"))))
-
+    # ---- instrument --------------------------------------------------------------------
     def reset(self) -> None:
         """Reset settings and clear the status registers and the error queue."""
         self.write("*RST;:STAT:PRES;*CLS")

@@ -101,15 +101,6 @@ class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
         """NaN: the 6221 has no voltmeter (nothing is sent)."""
         return math.nan
 
-    def read_output_enabled(self) -> bool:
-        return bool(self.source_enabled)
-
-    def enable_output(self) -> None:
-        self.source_enabled = True
-
-    def disable_output(self) -> None:
-        self.source_enabled = False
-
     def in_compliance(self) -> bool:
         """Whether the source is in compliance now (condition register, not the latch)."""
         return bool(int(self.measurement_condition) & COMPLIANCE_BIT)

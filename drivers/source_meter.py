@@ -40,6 +40,25 @@ class KeithleySourceMeter(LabInstrument):
         get_process_list=error_entry,
     )
 
+    # the compliance-trip query of each source function (models set it)
+    TRIP_QUERIES: dict[str, str] = {}
+
+    def read_output_enabled(self) -> bool:
+        return bool(self.source_enabled)
+
+    def enable_output(self) -> None:
+        self.source_enabled = True
+
+    def disable_output(self) -> None:
+        self.source_enabled = False
+
+    def in_compliance(self) -> bool:
+        """Whether the source is clamped at its limit (asks the source function first)."""
+        # the trip flag belongs to the source function in use, which the front panel may
+        # have changed: ask, do not assume
+        query = self.TRIP_QUERIES["current" if self.source_mode == "current" else "voltage"]
+        return bool(int(float(self.ask(query))))
+
     def ramp_to_current(self, *args, **kwargs):
         raise NotImplementedError("use the shno_source role: it ramps within the station limits")
 

@@ -25,7 +25,7 @@ class SimProbeStation:
             "gaussmeter": config.field.gaussmeter.driver,
         }
         self.instruments: dict[str, SimInstrument] = {}
-        for slot, (driver) in drivers.items():
+        for slot, driver in drivers.items():
             cls = simulated_class(driver)
             # each instrument gets its own fault-RNG stream so adding one does not shift others
             self.instruments[slot] = cls(slot, self.device, self.clock, config.sim.faults,
