@@ -2,15 +2,35 @@
 
 Any VISA failure (timeout, lost connection) or error-queue entry is raised as an
 InstrumentError that names the instrument and the command it concerned.
+
+Every exchange with the instrument holds the session's lock, so two threads (a run and a
+GUI read-back poller) can never interleave a write of one with the read of the other. A
+sequence that must not be split (a query loop over the error queue, a configure-then-verify)
+holds :meth:`LabInstrument.session` around it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 
 from pyvisa.errors import VisaIOError
 
 from labctl.errors import InstrumentError
+
+_LOCK_GUARD = threading.Lock()
+
+
+def _locked(method):
+    """Run ``method`` holding the instrument session's lock."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.session():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class LabInstrument:
@@ -18,6 +38,32 @@ class LabInstrument:
 
     last_command: str = ""
 
+    def session(self) -> threading.RLock:
+        """The lock of this instrument session (re-entrant): hold it for a sequence."""
+        lock = self.__dict__.get("_session_lock")
+        if lock is None:
+            with _LOCK_GUARD:
+                lock = self.__dict__.setdefault("_session_lock", threading.RLock())
+        return lock
+
+    # queries are a write and a read: both inside one hold of the lock
+    @_locked
+    def ask(self, command: str, *args, **kwargs) -> str:
+        return super().ask(command, *args, **kwargs)
+
+    @_locked
+    def values(self, command: str, *args, **kwargs):
+        return super().values(command, *args, **kwargs)
+
+    @_locked
+    def binary_values(self, command: str, *args, **kwargs):
+        return super().binary_values(command, *args, **kwargs)
+
+    @_locked
+    def check_errors(self) -> list:
+        return super().check_errors()
+
+    @_locked
     def write(self, command: str, **kwargs) -> None:
         self.last_command = command
         try:
@@ -25,18 +71,21 @@ class LabInstrument:
         except VisaIOError as err:
             raise InstrumentError(self.name, command, _describe(err)) from err
 
+    @_locked
     def write_bytes(self, content: bytes, **kwargs) -> None:
         try:
             super().write_bytes(content, **kwargs)
         except VisaIOError as err:
             raise InstrumentError(self.name, self.last_command, _describe(err)) from err
 
+    @_locked
     def read(self, **kwargs) -> str:
         try:
             return super().read(**kwargs)
         except VisaIOError as err:
             raise InstrumentError(self.name, self.last_command, _describe(err)) from err
 
+    @_locked
     def read_bytes(self, count: int = -1, **kwargs) -> bytes:
         try:
             return super().read_bytes(count, **kwargs)
@@ -45,8 +94,9 @@ class LabInstrument:
 
     def raise_errors(self) -> None:
         """Read the error queue; raise InstrumentError if it held anything."""
-        command = self.last_command
-        errors = self.check_errors()
+        with self.session():
+            command = self.last_command
+            errors = self.check_errors()
         if errors:
             text = "; ".join(_format_error(e) for e in errors)
             raise InstrumentError(self.name, command, f"instrument error queue: {text}")

@@ -128,7 +128,7 @@ class SweptAnalyzer(SCPIMixin, Instrument):
 
     def single_sweep(self) -> None:
         """Start one sweep with its averages and wait (``*OPC?``) until it is complete."""
-        with self._sweep_timeout():
+        with self.session(), self._sweep_timeout():
             reply = self.ask(self.SINGLE_SWEEP).strip()
         if reply.lstrip("+") != "1":
             raise InstrumentError(self.name, self.SINGLE_SWEEP,
@@ -136,8 +136,9 @@ class SweptAnalyzer(SCPIMixin, Instrument):
 
     def read_trace(self) -> np.ndarray:
         """Trace 1 in dBm as float32, transferred as a binary REAL,32 block."""
-        self.write(self.TRACE_QUERY)
-        return read_ieee_block(self, self.TRACE_DTYPE)
+        with self.session():  # the query and its block are one exchange
+            self.write(self.TRACE_QUERY)
+            return read_ieee_block(self, self.TRACE_DTYPE)
 
     @contextmanager
     def _sweep_timeout(self):
