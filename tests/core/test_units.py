@@ -46,3 +46,11 @@ def test_lists_as_in_queue_files():
 ])
 def test_engineering_format(value, unit, text):
     assert format_value(value, unit) == text
+
+
+def test_did_you_mean():
+    from labctl.errors import did_you_mean
+
+    assert did_you_mean("freq-curent", ["freq-current", "sync-map"]) == \
+        " (did you mean 'freq-current'?)"
+    assert did_you_mean("zzz", ["freq-current"]) == ""
