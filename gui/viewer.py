@@ -1,0 +1,190 @@
+"""The window's centre: a tab per run shown (live, replayed, followed, opened, compared).
+
+Live runs and replays arrive as run events through one :class:`~gui.bridge.EventBuffer`;
+:meth:`RunTabs.tick` (the window's refresh timer) drains it, feeds each run's
+:class:`~gui.rundata.RunData` and redraws the visible tab. Opened and followed files are read in
+blocks by a :class:`~gui.runreader.RunReader`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtWidgets import QSplitter, QTabWidget, QWidget
+
+from gui.bridge import EventBuffer
+from gui.rundata import RunData
+from gui.runreader import RunReader
+from gui.runview import RunView
+from labctl.events import EventBus
+
+FOLLOW_INTERVAL = 0.5  # s between reads of a file another process is writing
+LIVE = "live"
+
+
+class RunTabs(QTabWidget):
+    """Tabs of run views; the first (``live``) shows the run the window's Lab is running."""
+
+    log_line = pyqtSignal(str, str, str)  # source, level, message
+    run_finished = pyqtSignal(str, str)  # status, reason (live runs)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTabsClosable(True)
+        self.tabCloseRequested.connect(self.close_tab)
+        self.currentChanged.connect(lambda _: self.refresh(force=True))
+        self.buffer = EventBuffer(self)
+        self.live = RunView()
+        self.addTab(self.live, "Live")
+        self.tabBar().setTabButton(0, self.tabBar().RightSide, None)  # never closed
+        self.runs: dict[str, tuple[RunData, RunView]] = {}  # by run_id
+        self.readers: list[tuple[RunReader, RunView]] = []  # followed files
+        self._replays: dict[str, threading.Event] = {}
+        self._tags = itertools.count(1)
+        self._last_follow = 0.0
+        # what the display has shown (for the GUI benchmark): refreshes and lag of each batch
+        self.refreshes = 0
+        self.lags: list[float] = []
+        self.shown_points = 0
+
+    # ---- opening runs ----------------------------------------------------------------------
+    def _add_view(self, title: str, data: RunData | None = None) -> RunView:
+        view = RunView()
+        if data is not None:
+            view.set_data(data)
+        self.addTab(view, title)
+        self.setCurrentWidget(view)
+        return view
+
+    def show_file(self, path: str | Path) -> RunView:
+        """The whole run at once, read in blocks."""
+        reader = RunReader(path)
+        reader.poll()
+        return self._add_view(Path(path).name, reader.data)
+
+    def follow_file(self, path: str | Path) -> RunView:
+        """A run another process is writing: re-read every FOLLOW_INTERVAL until it ends."""
+        reader = RunReader(path)
+        reader.poll()
+        view = self._add_view(f"following {Path(path).name}", reader.data)
+        if not reader.finished:
+            self.readers.append((reader, view))
+        return view
+
+    def replay_file(self, path: str | Path, speed: float | None) -> str:
+        """Replay in a thread through the event stream; returns the replay's tag."""
+        from labctl.replay import replay
+
+        tag = f"replay-{next(self._tags)}"
+        stop = threading.Event()
+        self._replays[tag] = stop
+        bus = EventBus()
+        buffer = self.buffer
+        bus.subscribe(lambda e: buffer(replace(e, run_id=tag)))
+
+        def work() -> None:
+            try:
+                replay(path, bus, speed=speed, stop=stop)
+            except Exception as err:  # a damaged file: say so in the log, not a crash
+                self.log_line.emit("replay", "error", f"{Path(path).name}: {err}")
+
+        threading.Thread(target=work, name=tag, daemon=True).start()
+        return tag
+
+    def compare_files(self, a: str | Path, b: str | Path) -> tuple[RunView, RunView]:
+        split = QSplitter(Qt.Horizontal)
+        views = []
+        for path in (a, b):
+            reader = RunReader(path)
+            reader.poll()
+            view = RunView()
+            split.addWidget(view)
+            view.set_data(reader.data)
+            views.append(view)
+        self.addTab(split, f"{Path(a).stem[-12:]} | {Path(b).stem[-12:]}")
+        self.setCurrentWidget(split)
+        split.views = views
+        self.refresh(force=True)
+        return views[0], views[1]
+
+    def close_tab(self, index: int) -> None:
+        widget = self.widget(index)
+        if widget is self.live:
+            return
+        for tag, (_, view) in list(self.runs.items()):
+            if view is widget:
+                if tag in self._replays:
+                    self._replays.pop(tag).set()
+                del self.runs[tag]
+        self.readers = [(r, v) for r, v in self.readers if v is not widget]
+        self.removeTab(index)
+        widget.deleteLater()
+
+    def stop_replays(self) -> None:
+        for stop in self._replays.values():
+            stop.set()
+
+    # ---- the refresh tick ------------------------------------------------------------------
+    def tick(self) -> None:
+        """Take every queued event, read followed files when due, redraw the visible view."""
+        batch = self.buffer.drain()
+        for _, event in batch:
+            self._take(event)
+        now = time.monotonic()
+        if self.readers and now - self._last_follow >= FOLLOW_INTERVAL:
+            self._last_follow = now
+            for reader, _ in self.readers:
+                reader.poll()
+            self.readers = [(r, v) for r, v in self.readers if not r.finished]
+        if self.refresh():
+            self.refreshes += 1
+            if batch:
+                self.lags.append(time.perf_counter() - batch[0][0])
+
+    def _take(self, event) -> None:
+        kind, tag = event.kind, event.run_id
+        if kind == "started":
+            data = RunData.from_started(event.data)
+            if event.data.get("replay"):
+                view = self._add_view(f"replay {Path(event.data['path']).name}", data)
+            else:
+                view = self.live
+                view.set_data(data)
+                self.setCurrentWidget(view)
+            self.runs[tag] = (data, view)
+            return
+        entry = self.runs.get(tag)
+        if entry is None:
+            return
+        data = entry[0]
+        data.feed(event)
+        if kind == "point" and entry[1] is self.live:
+            self.shown_points = data.points
+        if kind == "log" and not event.data.get("replay"):
+            self.log_line.emit("run", event.data["level"], event.data["message"])
+        if kind == "finished":
+            self._replays.pop(tag, None)
+            if not event.data.get("replay"):
+                self.run_finished.emit(event.data["status"], event.data["reason"])
+
+    def refresh(self, force: bool = False) -> bool:
+        """Redraw the current tab; True if something was redrawn."""
+        widget = self.currentWidget()
+        views = getattr(widget, "views", [widget])
+        changed = False
+        for view in views:
+            if isinstance(view, RunView) and view.data is not None:
+                before = view.data.version
+                changed |= force or getattr(view, "_shown", None) != before
+                view.refresh(force=force)
+                view._shown = before
+        return changed
+
+    def current_view(self) -> RunView | None:
+        widget = self.currentWidget()
+        return widget if isinstance(widget, RunView) else None

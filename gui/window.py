@@ -1,0 +1,182 @@
+"""The main window: run tabs in the centre, docked panels around them, layout remembered.
+
+Without a Lab (``labctl gui RUNFILE ...``) only the browser, the run tabs and the log exist: no
+instrument is touched. With a Lab the station, launcher and queue panels join them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PyQt5.QtCore import QSettings, Qt, QTimer
+from PyQt5.QtWidgets import (
+    QAction,
+    QActionGroup,
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+)
+
+from gui import theme
+from gui.browser import RunBrowser
+from gui.logpanel import LogForwarder, LogPanel
+from gui.viewer import RunTabs
+
+REFRESH_HZ = 30
+LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not misapplied
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, lab=None):
+        super().__init__()
+        self.lab = lab
+        self._forced_close = ""  # set by a signal: close without asking
+        self.setWindowTitle("labctl — probe station" if lab is not None else "labctl — runs")
+        self.tabs = RunTabs()
+        self.setCentralWidget(self.tabs)
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowNestedDocks
+                            | QMainWindow.AllowTabbedDocks)
+        self.browser = RunBrowser()
+        self.log_panel = LogPanel()
+        self.docks: dict[str, QDockWidget] = {}
+        self.add_dock("runs", "Runs", self.browser, Qt.BottomDockWidgetArea)
+        self.add_dock("log", "Log", self.log_panel, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["runs"], self.docks["log"])
+        self.docks["runs"].raise_()
+        self.browser.show_run.connect(self.tabs.show_file)
+        self.browser.replay_run.connect(self.tabs.replay_file)
+        self.browser.follow_run.connect(self.tabs.follow_file)
+        self.browser.compare_runs.connect(self.tabs.compare_files)
+        self.tabs.log_line.connect(self.log_panel.add)
+        self.forwarder = LogForwarder()
+        self.forwarder.record.connect(self.log_panel.add)
+        for name in ("labctl", "drivers", "procedures"):
+            logging.getLogger(name).addHandler(self.forwarder)
+        self.panels = []
+        if lab is not None:
+            self._add_lab_panels(lab)
+        self._menus()
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.tabs.tick)
+        self.timer.start()
+        self.resize(1500, 950)
+        self.restore_layout()
+
+    # ---- building --------------------------------------------------------------------------
+    def add_dock(self, key: str, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{key}")  # saveState needs a name per dock
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def _add_lab_panels(self, lab) -> None:
+        """Station, launcher and queue panels (they need the Lab)."""
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for text, slot in (("Open run files…", self.browser.ask_files),
+                           ("Open folder of runs…", self.browser.ask_folder),
+                           ("Export figures of this run…", self.export_current)):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        group = QActionGroup(self)
+        for name in theme.THEMES:
+            action = QAction(f"{name.capitalize()} theme", self, checkable=True)
+            action.setChecked(name == theme.theme_name())
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            group.addAction(action)
+            view.addAction(action)
+
+    # ---- actions ---------------------------------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        """Applies to the window now and to plots opened from here on (and after a restart)."""
+        theme.apply(name, QApplication.instance())
+        QSettings().setValue("theme", name)
+
+    def export_current(self) -> None:
+        view = self.tabs.current_view()
+        if view is None or view.data is None or not view.data.info.get("path"):
+            QMessageBox.information(self, "Export", "Show a run first.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the figures")
+        if folder:
+            from gui.export import export_run
+
+            figures = export_run(view.data.info["path"], folder)
+            self.log_panel.add("gui", "info", f"{len(figures)} figures written to {folder}")
+
+    def open_paths(self, paths) -> None:
+        """Runs given on the command line: files into the browser (folders: their runs), the
+        first shown."""
+        files = []
+        for p in map(Path, paths):
+            files.extend(sorted(p.glob("*.h5")) if p.is_dir() else [p])
+        self.browser.add_paths(files)
+        if files:
+            self.tabs.show_file(files[0])
+
+    # ---- layout ----------------------------------------------------------------------------
+    def save_layout(self) -> None:
+        settings = QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        for view in self._views():
+            view.save_layout()
+
+    def restore_layout(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def _views(self):
+        from gui.runview import RunView
+
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            yield from (v for v in getattr(w, "views", [w]) if isinstance(v, RunView))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if not self.may_close():
+            event.ignore()
+            return
+        self.timer.stop()
+        self.tabs.stop_replays()
+        self.save_layout()
+        for name in ("labctl", "drivers", "procedures"):
+            logging.getLogger(name).removeHandler(self.forwarder)
+        event.accept()
+
+    def may_close(self) -> bool:
+        """True when nothing is running, or the user agreed to abort it (outputs ramp down)."""
+        return True
+
+    def close_without_asking(self, reason: str) -> None:
+        """SIGTERM, Ctrl-C: abort whatever runs (outputs ramp down) and close."""
+        self._forced_close = reason
+        self.close()
+
+    def emergency_ramp_down(self) -> list[str]:
+        """After an uncaught error: every output to zero; failures as text."""
+        return []
