@@ -52,6 +52,7 @@ class RunBrowser(QWidget):
         self.speed.addItems(list(SPEEDS))
         self.speed.setCurrentIndex(1)
         buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
         for text, slot, tip in (
                 ("Open files…", self.ask_files, "add run files to the table"),
                 ("Open folder…", self.ask_folder, "add every run file of a folder"),
@@ -64,6 +65,7 @@ class RunBrowser(QWidget):
             b.setToolTip(tip)
             b.clicked.connect(slot)
             buttons.addWidget(b)
+            self.buttons[text.rstrip("…")] = b
             if text == "Replay":
                 buttons.addWidget(self.speed)
         buttons.addStretch(1)

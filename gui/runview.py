@@ -22,7 +22,7 @@ from PyQt5.QtWidgets import (
 
 from gui.plotdefs import plots_for
 from gui.plots import make_plot
-from gui.plots.base import RunPlot
+from gui.plots.base import RunPlot, live_label
 from gui.rundata import RunData
 from labctl.units import format_value
 
@@ -49,7 +49,7 @@ class RunView(QWidget):
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
         self.progress.setFormat("%v / %m points")
-        self.rate = QLabel("")
+        self.rate = live_label(220)
         top = QHBoxLayout()
         top.setContentsMargins(6, 2, 6, 2)
         top.addWidget(self.heading, 1)
@@ -139,8 +139,10 @@ class RunView(QWidget):
         color = {"completed": "#2a8", "aborted": "#d80", "failed": "#d33"}.get(status, "#48c")
         sample = f" · sample {info['sample']}" if info.get("sample") else ""
         reason = f" — {data.reason}" if data.reason and status != "running" else ""
-        self.heading.setText(f"<b>{info.get('procedure', '?')}</b>{sample} · {name} · "
-                             f"<span style='color:{color}'><b>{status}</b></span>{reason}")
+        heading = (f"<b>{info.get('procedure', '?')}</b>{sample} · {name} · "
+                   f"<span style='color:{color}'><b>{status}</b></span>{reason}")
+        if heading != self.heading.text():
+            self.heading.setText(heading)
         planned = data.planned or 0
         self.progress.setMaximum(max(planned, data.points, 1))
         self.progress.setValue(data.points)

@@ -24,8 +24,9 @@ from gui import theme
 from gui.browser import RunBrowser
 from gui.logpanel import LogForwarder, LogPanel
 from gui.viewer import RunTabs
+from labctl.errors import LabctlError
 
-REFRESH_HZ = 30
+REFRESH_HZ = 25  # the live spectrum and map; summaries redraw twice a second
 LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not misapplied
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.lab = lab
         self._forced_close = ""  # set by a signal: close without asking
+        self.last_message = ""
         self.setWindowTitle("labctl — probe station" if lab is not None else "labctl — runs")
         self.tabs = RunTabs()
         self.setCentralWidget(self.tabs)
@@ -47,10 +49,10 @@ class MainWindow(QMainWindow):
         self.add_dock("log", "Log", self.log_panel, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["runs"], self.docks["log"])
         self.docks["runs"].raise_()
-        self.browser.show_run.connect(self.tabs.show_file)
-        self.browser.replay_run.connect(self.tabs.replay_file)
-        self.browser.follow_run.connect(self.tabs.follow_file)
-        self.browser.compare_runs.connect(self.tabs.compare_files)
+        self.browser.show_run.connect(self.guarded(self.tabs.show_file))
+        self.browser.replay_run.connect(self.guarded(self.tabs.replay_file))
+        self.browser.follow_run.connect(self.guarded(self.tabs.follow_file))
+        self.browser.compare_runs.connect(self.guarded(self.tabs.compare_files))
         self.tabs.log_line.connect(self.log_panel.add)
         self.forwarder = LogForwarder()
         self.forwarder.record.connect(self.log_panel.add)
@@ -104,6 +106,28 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
             group.addAction(action)
             view.addAction(action)
+
+    def guarded(self, action):
+        """``action`` with a user's mistake (LabctlError: a damaged file, a value beyond a limit)
+        shown as one line in a message and the log, not raised."""
+
+        def run(*args):
+            try:
+                return action(*args)
+            except LabctlError as err:
+                self.tell("error", str(err))
+                return None
+
+        return run
+
+    def tell(self, level: str, message: str) -> None:
+        """One line for the user: in the log, and in a message box that does not block."""
+        self.log_panel.add("gui", level, message)
+        box = QMessageBox(QMessageBox.Warning if level != "error" else QMessageBox.Critical,
+                          "labctl", message, parent=self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.show()
+        self.last_message = message
 
     # ---- actions ---------------------------------------------------------------------------
     def set_theme(self, name: str) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from gui import plotdefs
 from gui.plotdefs import PlotDef
 from gui.plots.base import RunPlot
+from gui.plots.map import MapPlot
 from gui.plots.memristor import CyclesPlot, LoopsPlot
-from gui.plots.spectra import MapPlot, SpectrumPlot
+from gui.plots.spectra import SpectrumPlot
 from gui.plots.sync import SyncMapPlot
 from gui.plots.xy import KittelPlot, PeaksPlot, ScalarsPlot, ThresholdPlot
 

@@ -8,6 +8,7 @@ The GUI shows these widgets and `labctl plot` exports the very same ones offscre
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,12 +19,22 @@ from gui.plotdefs import PlotDef, label, quantity
 from gui.rundata import RunData
 from labctl.units import format_value
 
-MAX_SCATTER_ROWS = 2000  # rows drawn as symbols; longer runs are thinned evenly for display
+SUMMARY_INTERVAL = 0.5  # s: plots of a whole run redraw at most twice a second during it
+MAX_SCATTER_ROWS = 600  # rows drawn as symbols; longer runs are thinned evenly for display
 
 
 def thin(n: int, limit: int = MAX_SCATTER_ROWS) -> slice:
     """Every k-th row so that at most ``limit`` rows are drawn."""
     return slice(None, None, max(1, math.ceil(n / limit)))
+
+
+def live_label(width: int = 260) -> QLabel:
+    """A label whose text changes at every refresh without re-laying-out the window (its size
+    does not follow its text)."""
+    label = QLabel("")
+    label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+    label.setMinimumWidth(width)
+    return label
 
 
 def show_value(value: float, unit: str) -> str:
@@ -33,17 +44,24 @@ def show_value(value: float, unit: str) -> str:
 
 
 class RunPlot(QWidget):
-    """Base of the plots of a run; subclasses implement :meth:`build` and :meth:`redraw`."""
+    """Base of the plots of a run; subclasses implement :meth:`build` and :meth:`redraw`.
+
+    ``min_interval`` spaces the redraws of plots that summarise a whole run (thousands of
+    symbols): the latest spectrum and the map follow every refresh, summaries a few times per
+    second. :meth:`redraw` returns False when it left something for the next refresh.
+    """
+
+    min_interval = 0.0  # s
 
     def __init__(self, defn: PlotDef, parent: QWidget | None = None):
         super().__init__(parent)
         self.defn = defn
         self.data: RunData | None = None
         self._version = -1
+        self._drawn_at = -1e9
         self.controls = QHBoxLayout()
         self.controls.setContentsMargins(4, 0, 4, 0)
-        self.readout = QLabel("")
-        self.readout.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.readout = live_label(320)
         self.controls.addWidget(self.readout)
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.ci.setContentsMargins(6, 6, 12, 6)
@@ -96,7 +114,9 @@ class RunPlot(QWidget):
                 text, unit = label(q, name)
             if side == "left" and y_text:
                 text = y_text
-            item.setLabel(side, text, units=unit or None)
+            axis = item.getAxis(side)
+            if (axis.labelText, axis.labelUnits) != (text, unit):  # relabelling re-lays-out
+                item.setLabel(side, text, units=unit or None)
 
     def unit(self, name: str) -> str:
         if self.data is None:
@@ -131,12 +151,17 @@ class RunPlot(QWidget):
         """Redraw if the data changed since the last redraw; True if it did."""
         if self.data is None or (not force and self.data.version == self._version):
             return False
-        self._version = self.data.version
-        self.redraw()
+        now = time.monotonic()
+        if not force and now - self._drawn_at < self.min_interval:
+            return False  # the data stays marked as new: a later refresh draws it
+        self._version, self._drawn_at = self.data.version, now
+        if self.redraw() is False:
+            self._version = -1
         return True
 
     def set_title(self, text: str) -> None:
-        self.title.setText(text, size="11pt")
+        if text != self.title.text:  # a new title re-lays-out the whole scene
+            self.title.setText(text, size="11pt")
 
     def column(self, name: str, stream: str | None = None) -> np.ndarray:
         rows = self.data.rows[stream or self.data.schema.main.name]

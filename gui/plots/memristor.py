@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from gui import theme
-from gui.plots.base import RunPlot, show_value
+from gui.plots.base import SUMMARY_INTERVAL, RunPlot, show_value
 
 MAX_LOOPS = 40  # cycles drawn; a longer run shows this many, evenly chosen
 FLOOR = 1e-13  # A: |I| below this (an open HRS) is drawn at this level on the log axis
@@ -14,6 +14,8 @@ FLOOR = 1e-13  # A: |I| below this (an open HRS) is drawn at this level on the l
 
 class LoopsPlot(RunPlot):
     """|I| vs V_M of each SET/RESET cycle on a log scale, early cycles dark, late ones bright."""
+
+    min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
         self.plot = self.add_plot(1, "voltage", "current")
@@ -52,6 +54,8 @@ class LoopsPlot(RunPlot):
 
 class CyclesPlot(RunPlot):
     """R_HRS and R_LRS (read at V_read) for every cycle, log scale."""
+
+    min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
         self.plot = self.add_plot(1, "cycle", "r_hrs")

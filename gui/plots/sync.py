@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import QRectF
 
 from gui import theme
-from gui.plots.base import RunPlot, show_value
+from gui.plots.base import SUMMARY_INTERVAL, RunPlot, show_value
 
 
 def sync_lut() -> np.ndarray:
@@ -19,6 +19,8 @@ def sync_lut() -> np.ndarray:
 
 class SyncMapPlot(RunPlot):
     """Gate states (rows) × I_SHNO (columns), colour = sync state, read-out = lines."""
+
+    min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
         self.plot = self.add_plot(1, "current", "state")

@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import QComboBox, QLabel
 
 from gui import theme
 from gui.plotdefs import scalars
-from gui.plots.base import RunPlot, show_value, thin
+from gui.plots.base import SUMMARY_INTERVAL, RunPlot, show_value, thin
 from gui.plots.spectra import peak_scatter, set_peaks
 from labctl.analysis.kittel import kittel_frequency
 from labctl.analysis.threshold import threshold_from_inverse_power
@@ -21,6 +21,8 @@ PEAK_LABELS = {"peak_frequency": "f", "peak_fwhm": "FWHM", "peak_power": "P"}
 
 class PeaksPlot(RunPlot):
     """Fitted centre, linewidth and integrated power of every line, coloured by sync state."""
+
+    min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
         x = self.defn.x
@@ -70,6 +72,8 @@ PW = 1e-12  # 1/P is shown in 1/pW (SI prefixes on a reciprocal unit read badly)
 class ThresholdPlot(RunPlot):
     """1/P vs I with the straight line whose zero is the threshold current."""
 
+    min_interval = SUMMARY_INTERVAL
+
     def build(self) -> None:
         self.plot = self.add_plot(1, self.defn.x, "1/P")
         c = theme.colors()
@@ -113,6 +117,8 @@ class ThresholdPlot(RunPlot):
 
 class KittelPlot(RunPlot):
     """f of the strongest line vs |B| with the Kittel fit of the results, and its residuals."""
+
+    min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
         c = theme.colors()
@@ -161,6 +167,8 @@ class KittelPlot(RunPlot):
 
 class ScalarsPlot(RunPlot):
     """Any scalar of the main stream against another (default: against the swept quantity)."""
+
+    min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
         self.x_box, self.y_box = QComboBox(), QComboBox()
