@@ -29,8 +29,8 @@ from labctl.events import (
     RunEvent,
     Subscriber,
 )
+from labctl.procedure import Procedure, Results, Row, RunContext
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, RunFile
-from procedures.base import Procedure, Results, Row, RunContext
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
