@@ -39,10 +39,13 @@ def scalars(stream: Stream) -> list[Quantity]:
 
 
 def swept_quantity(schema: Schema) -> Quantity | None:
-    """The quantity a run sweeps. Oscillator procedures sweep I_SHNO or the field: the first
+    """The quantity a run sweeps: the main stream's ``swept`` if the procedure declares it.
+    Otherwise: oscillator procedures sweep I_SHNO or the field, so the first
     scalar in A or T of a run with traces; otherwise the first scalar of the main stream
     (procedures declare the setpoint first: pulse, time, cycle)."""
     found = scalars(schema.main)
+    if schema.main.swept:  # declared by the procedure
+        return next(q for q in found if q.name == schema.main.swept)
     if any(is_trace(schema, q) for q in schema.main.quantities):
         for q in found:
             if q.unit in ("A", "T"):

@@ -15,28 +15,29 @@ import h5py
 
 from gui.rundata import RunData
 from labctl.errors import RunFileError
-from labctl.runfile import RUNNING, attr_json, attr_text, complete_rows, open_run
-from labctl.schema import Schema, schema_from_json
+from labctl.runlayout import RUNNING
+from labctl.runreader import (
+    attr_int,
+    attr_json,
+    attr_status,
+    attr_text,
+    open_run,
+    read_rows,
+    read_schema,
+    stream_rows,
+)
 
 BLOCK = 128  # rows per read: 5 MB of 10,001-point float32 traces
 
-INFO_TEXT = ("procedure", "status", "reason", "started", "finished", "sample", "device",
+INFO_TEXT = ("procedure", "reason", "started", "finished", "sample", "device",
              "operator", "comment", "run_id")
-
-
-def read_schema(f: h5py.File) -> Schema:
-    data = attr_json(f, "schema", None)
-    try:
-        return schema_from_json(data, {a["name"]: f[a["name"]][:] for a in data["axes"]})
-    except (KeyError, TypeError, ValueError) as err:
-        raise RunFileError(f"run file '{f.filename}': schema missing or not matching its data "
-                           f"({err})") from None
 
 
 def read_header(f: h5py.File, path: Path) -> dict[str, Any]:
     """The run's description without its data (what the browser's table shows)."""
     info: dict[str, Any] = {key: attr_text(f, key) for key in INFO_TEXT}
-    planned = int(f.attrs.get("planned_points", -1))
+    info["status"] = attr_status(f)
+    planned = attr_int(f, "planned_points", -1)
     info.update(path=str(path), planned=planned if planned > 0 else None,
                 parameters=attr_json(f, "parameters", {}) or {},
                 results=attr_json(f, "results", {}) or {})
@@ -68,7 +69,7 @@ class RunReader:
                 self.read_rows = {s.name: 0 for s in self.data.schema.streams}
             changed = self._read_rows(f, max_rows)
             changed |= self._read_log(f)
-            status = attr_text(f, "status")
+            status = attr_status(f)
             if status != RUNNING:
                 data = self.data
                 data.status, data.reason = status, attr_text(f, "reason")
@@ -80,14 +81,15 @@ class RunReader:
 
     def _read_rows(self, f: h5py.File, max_rows: int | None) -> bool:
         changed = False
+        complete = stream_rows(f, self.data.schema)
         for stream in self.data.schema.streams:
-            n = complete_rows(f[stream.name])
+            n = complete[stream.name]
             if max_rows is not None:
                 n = min(n, self.read_rows[stream.name] + max_rows)
             names = [q.name for q in stream.quantities]
             for start in range(self.read_rows[stream.name], n, BLOCK):
                 stop = min(n, start + BLOCK)
-                block = {name: f[name][start:stop] for name in names}
+                block = {name: read_rows(f, name, start, stop) for name in names}
                 self.data.add_block(stream.name, start, block, stop - start)
                 self.read_rows[stream.name] = stop
                 changed = True
@@ -112,8 +114,8 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     """The browser's line for a run: its header and the number of complete points."""
     with open_run(path) as f:
         info = read_header(f, Path(path))
-        main = (attr_json(f, "schema", {}) or {}).get("streams", [{}])[0].get("name", "point")
-        info["points"] = complete_rows(f[main]) if main in f else 0
+        schema = read_schema(f)
+        info["points"] = stream_rows(f, schema)[schema.main.name]
     return info
 
 

@@ -51,6 +51,7 @@ class RunTabs(QTabWidget):
         self.refreshes = 0
         self.lags: list[float] = []
         self.shown_points = 0
+        self.listeners: list = []  # called with every event in the GUI thread (panels)
 
     # ---- opening runs ----------------------------------------------------------------------
     def _add_view(self, title: str, data: RunData | None = None) -> RunView:
@@ -134,7 +135,10 @@ class RunTabs(QTabWidget):
         """Take every queued event, read followed files when due, redraw the visible view."""
         batch = self.buffer.drain()
         for _, event in batch:
-            self._take(event)
+            if getattr(event, "source", "run") == "run":
+                self._take(event)
+            for listener in self.listeners:
+                listener(event)
         now = time.monotonic()
         if self.readers and now - self._last_follow >= FOLLOW_INTERVAL:
             self._last_follow = now

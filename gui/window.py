@@ -36,6 +36,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.lab = lab
         self._forced_close = ""  # set by a signal: close without asking
+        self._shutting_down = False
+        self._outputs_down = False  # the Lab's outputs were ramped down for closing
+        self.ramp_down_failures: list[str] = []
         self.last_message = ""
         self.setWindowTitle("labctl — probe station" if lab is not None else "labctl — runs")
         self.tabs = RunTabs()
@@ -79,7 +82,36 @@ class MainWindow(QMainWindow):
         return dock
 
     def _add_lab_panels(self, lab) -> None:
-        """Station, launcher and queue panels (they need the Lab)."""
+        """Station, monitor, launcher and queue panels (they need the Lab)."""
+        from gui.launcher import Launcher
+        from gui.monitor import MonitorPanel
+        from gui.queue_panel import QueuePanel
+        from gui.station_panel import StationPanel
+        from gui.station_worker import StationWorker
+
+        self.worker = StationWorker(self)
+        self.station_panel = StationPanel(lab, self.worker)
+        self.monitor = MonitorPanel(lab, self.worker)
+        self.launcher = Launcher(lab)
+        self.queue_panel = QueuePanel(lab)
+        self.add_dock("station", "Station", self.station_panel, Qt.LeftDockWidgetArea)
+        self.add_dock("monitor", "Monitor", self.monitor, Qt.LeftDockWidgetArea)
+        self.add_dock("launcher", "Procedure", self.launcher, Qt.RightDockWidgetArea)
+        self.add_dock("queue", "Queue", self.queue_panel, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["launcher"], self.docks["queue"])
+        self.docks["launcher"].raise_()
+        self.launcher.add_to_queue.connect(self.queue_panel.add)
+        self.tabs.listeners += [self.station_panel.on_event, self.launcher.on_event,
+                                self.queue_panel.on_event, self._on_lab_event]
+        self._unsubscribe = lab.subscribe(self.tabs.buffer)
+
+    def _on_lab_event(self, event) -> None:
+        if event.kind == "owner" and event.data.get("owner") in ("run", "queue"):
+            self.monitor.sweep()  # stops the monitor: a run owns the station now
+        elif event.kind == "queue_finished" or (event.kind == "finished" and
+                                                getattr(event, "source", "run") == "run"):
+            self.log_panel.add("run", "info", f"{event.kind}: {event.data.get('status')} "
+                                              f"{event.data.get('reason', '')}")
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -190,11 +222,44 @@ class MainWindow(QMainWindow):
         self.save_layout()
         for name in ("labctl", "drivers", "procedures"):
             logging.getLogger(name).removeHandler(self.forwarder)
+        if self.lab is not None:
+            self._unsubscribe()
+            self.worker.stop()
         event.accept()
 
     def may_close(self) -> bool:
-        """True when nothing is running, or the user agreed to abort it (outputs ramp down)."""
-        return True
+        """With a Lab: ask if a run or queue is in progress, then abort it and ramp every
+        output down; the window closes itself once they are at zero."""
+        if self.lab is None or self._outputs_down:
+            return True
+        owner = self.lab.owner
+        if owner in ("run", "queue") and not self._forced_close and not self.ask(
+                f"A {owner} is in progress. Abort it, ramp every output down and close?"):
+            return False
+        self.shut_down(self._forced_close or "the GUI window was closed")
+        return False
+
+    def ask(self, question: str) -> bool:
+        """A yes/no question to the user (tests answer it themselves)."""
+        return QMessageBox.question(self, "labctl", question) == QMessageBox.Yes
+
+    def shut_down(self, reason: str) -> None:
+        """Abort what runs, ramp every output down, then close (without blocking the window)."""
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        self.lab.abort(reason)
+        self.statusBar().showMessage("aborting and ramping every output down; the window "
+                                     "closes when they are at zero")
+        self.log_panel.add("gui", "warning", f"closing: {reason}; ramping down")
+        self.worker.ramp_down(self.lab, self._down_then_close)
+
+    def _down_then_close(self, failures: list[str]) -> None:
+        self.ramp_down_failures = failures
+        for f in failures:
+            self.log_panel.add("gui", "error", f"RAMP-DOWN FAILED: {f}")
+        self._outputs_down = True
+        self.close()
 
     def close_without_asking(self, reason: str) -> None:
         """SIGTERM, Ctrl-C: abort whatever runs (outputs ramp down) and close."""
@@ -202,5 +267,11 @@ class MainWindow(QMainWindow):
         self.close()
 
     def emergency_ramp_down(self) -> list[str]:
-        """After an uncaught error: every output to zero; failures as text."""
+        """After an uncaught error: abort what runs and ramp every output down (in the
+        background; the log says when it is done)."""
+        if self.lab is not None and not self.lab.closed:
+            self.worker.ramp_down(self.lab, lambda failures: self.log_panel.add(
+                "gui", "error" if failures else "info",
+                "RAMP-DOWN FAILED: " + "; ".join(failures) if failures
+                else "outputs ramped down after the error"))
         return []
