@@ -77,6 +77,14 @@ def key_results(results: dict) -> list[str]:
         out.append(f"V_SET {results['v_set_mean']:.2f} V")
     if "endurance" in results:
         out.append(f"endurance {results['endurance']}")
+    states = results.get("states")
+    if isinstance(states, list) and states:  # sync-map: where each gate state stays locked
+        starts = []
+        for s in states:
+            ranges = s.get("full_sync_ranges") if isinstance(s, dict) else None
+            last = ranges[-1][0] if isinstance(ranges, list) and ranges else None
+            starts.append(format_value(last, "A", 3) if isinstance(last, int | float) else "–")
+        out.append("locked from " + ", ".join(starts) + " by gate state")
     return out
 
 

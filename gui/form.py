@@ -45,7 +45,7 @@ class ParameterField:
                                      suffix=unit, siPrefix=p.unit in PREFIXED,
                                      dec=p.kind is not int, step=1 if p.kind is int else 0.1,
                                      minStep=1 if p.kind is int else 1e-12, decimals=6,
-                                     compactHeight=False)
+                                     compactHeight=False, scaleAtZero=1)
             self.widget.sigValueChanged.connect(lambda *_: on_change())
         lo = "" if p.minimum is None else format_value(p.minimum, p.unit)
         hi = "" if p.maximum is None else format_value(p.maximum, p.unit)

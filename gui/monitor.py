@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from gui.plotdefs import SPECTRUM, PlotDef
@@ -50,7 +51,10 @@ def monitor_schema(settings: dict) -> Schema:
 
 
 class MonitorPanel(QWidget):
-    """Start/stop repeated sweeps, their settings, the live spectrum, snapshots."""
+    """Start/stop repeated sweeps, their settings, snapshots; ``plot`` (the live spectrum) is
+    shown by the window."""
+
+    started = pyqtSignal()
 
     def __init__(self, lab, worker: StationWorker, out: Path = Path("runs"),
                  parent: QWidget | None = None):
@@ -86,7 +90,7 @@ class MonitorPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.plot, 1)
+        layout.addStretch(1)  # the plot itself is a tab of the window's centre
         self.data: RunData | None = None
         self.tracker = PeakTracker()
 
@@ -100,6 +104,7 @@ class MonitorPanel(QWidget):
         self.running = on
         self.start.setText("Stop monitor" if on else "Start monitor")
         if on:
+            self.started.emit()
             self.sweep()
 
     def sweep(self) -> None:

@@ -88,10 +88,12 @@ def plots_for(schema: Schema) -> list[PlotDef]:
                            ("n_lines",)))
     others = [q for q in scalars(main) if q.name != x]
     if swept is not None:
-        # the most telling first: a resistance (memristor runs), else a measured float
-        others.sort(key=lambda q: (q.unit != "ohm", q.dtype != "float64"))
+        # the most telling first: a resistance (memristor runs), a current, another float
+        others.sort(key=lambda q: (q.unit != "ohm", q.unit != "A", q.dtype != "float64"))
         y = tuple(q.name for q in others) or (x,)
-        out.append(PlotDef(SCALARS, f"{y[0]} vs {x}", x, y))
+        # a counter (cycle, pulse) repeats over many rows: the rows' order reads better
+        x_shown = "point" if swept.dtype.startswith("int") else x
+        out.append(PlotDef(SCALARS, f"{y[0]} vs {x_shown}", x_shown, y))
     return out
 
 

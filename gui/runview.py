@@ -14,6 +14,7 @@ from PyQt5.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -46,6 +47,9 @@ class RunView(QWidget):
         self._kinds: tuple = ()
         self.heading = QLabel("no run")
         self.heading.setTextFormat(Qt.RichText)
+        # a long file name or reason must not widen the window: the label is cut instead
+        self.heading.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.heading.setMinimumWidth(200)
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
         self.progress.setFormat("%v / %m points")

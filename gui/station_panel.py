@@ -49,7 +49,7 @@ def spin(unit: str, value: float = 0.0, step: float = 0.1) -> pg.SpinBox:
     """An entry that takes ``1.2 mA``, ``650 mT``; it never clamps (a value beyond the limit
     is refused with a reason instead)."""
     box = pg.SpinBox(value=value, suffix=unit, siPrefix=True, dec=True, step=step,
-                     minStep=1e-9, decimals=5, compactHeight=False)
+                     minStep=1e-9, decimals=5, compactHeight=False, scaleAtZero=1)
     box.setMinimumWidth(120)
     return box
 
@@ -106,8 +106,9 @@ class StationPanel(QWidget):
         self.compliance.sigValueChanged.connect(lambda *_: self._validate("gate"))
         grid.addWidget(QLabel("V_M compliance"), 3, 0)
         grid.addWidget(self.compliance, 3, 2)
-        grid.addWidget(QLabel(f"limit {show_value(lab.config.gate.limits.max_compliance, 'A')}"),
-                       3, 4)
+        limit = QLabel(f"limit {show_value(lab.config.gate.limits.max_compliance, 'A')}")
+        limit.setStyleSheet("color: gray")
+        grid.addWidget(limit, 3, 4)
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.read_r = QPushButton("Read R_M")

@@ -101,6 +101,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["launcher"], self.docks["queue"])
         self.docks["launcher"].raise_()
         self.launcher.add_to_queue.connect(self.queue_panel.add)
+        self.tabs.insertTab(1, self.monitor.plot, "Monitor")
+        self.tabs.tabBar().setTabButton(1, self.tabs.tabBar().RightSide, None)
+        self.monitor.started.connect(lambda: self.tabs.setCurrentWidget(self.monitor.plot))
         self.tabs.listeners += [self.station_panel.on_event, self.launcher.on_event,
                                 self.queue_panel.on_event, self._on_lab_event]
         self._unsubscribe = lab.subscribe(self.tabs.buffer)

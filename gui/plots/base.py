@@ -28,7 +28,7 @@ def thin(n: int, limit: int = MAX_SCATTER_ROWS) -> slice:
     return slice(None, None, max(1, math.ceil(n / limit)))
 
 
-def live_label(width: int = 260) -> QLabel:
+def live_label(width: int = 120) -> QLabel:
     """A label whose text changes at every refresh without re-laying-out the window (its size
     does not follow its text)."""
     label = QLabel("")
@@ -61,11 +61,14 @@ class RunPlot(QWidget):
         self._drawn_at = -1e9
         self.controls = QHBoxLayout()
         self.controls.setContentsMargins(4, 0, 4, 0)
-        self.readout = live_label(320)
+        self.readout = live_label(120)
         self.controls.addWidget(self.readout)
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.ci.setContentsMargins(6, 6, 12, 6)
         self.title = self.canvas.addLabel(defn.title, row=0, col=0, colspan=2, size="11pt")
+        # an explicit minimum: a narrow panel cuts the controls row instead of widening the
+        # window (two runs side by side must fit a screen)
+        self.setMinimumSize(260, 180)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)

@@ -40,26 +40,27 @@ class MapPlot(RunPlot):
         self.peaks = peak_scatter(size=6)
         for item in self.peaks.values():
             self.plot.addItem(item)
-        self.zoom = QCheckBox("zoom to lines")
-        self.zoom.setToolTip("frequency range around the fitted lines; zooming by hand or "
-                             "unticking shows what you choose")
+        self.zoom = QCheckBox("zoom")
+        self.zoom.setToolTip("zoom to the fitted lines (and the whole sweep); zooming by hand "
+                             "or unticking shows what you choose")
         self.zoom.setChecked(True)
         self.zoom.toggled.connect(lambda on: self.refresh(force=True) if on else
                                   self.plot.enableAutoRange())
         self.plot.vb.sigRangeChangedManually.connect(lambda *_: self.zoom.setChecked(False))
-        self.show_peaks = QCheckBox("fitted peaks")
+        self.show_peaks = QCheckBox("peaks")
         self.show_peaks.setChecked(True)
+        self.show_peaks.setToolTip("the fitted peak centres, coloured by sync state")
         self.show_peaks.toggled.connect(lambda on: [i.setVisible(on) for i in
                                                     self.peaks.values()])
-        self.fixed = QCheckBox("fixed colour scale")
+        self.fixed = QCheckBox("fixed scale")
         self.fixed.setToolTip("keep the colour scale (drag the colour bar to set it); "
                               "unticked, it follows the data")
         self.fixed.toggled.connect(lambda _: self.refresh(force=True))
-        self.count = live_label(160)
+        self.count = live_label(90)
         for widget in (self.zoom, self.show_peaks, self.fixed):
             self.controls.addWidget(widget)
-        self.controls.addWidget(QLabel("  ".join(
-            f"<span style='color:rgb{rgb}'>●</span> {name}"
+        self.controls.addWidget(QLabel(" ".join(
+            f"<span style='color:rgb{rgb}'>●</span>{name}"
             for _, (rgb, name) in sorted(theme.SYNC_STYLE.items()))))
         self.controls.insertWidget(0, self.count)
         self.track_mouse(self.plot, self._describe)

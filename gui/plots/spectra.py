@@ -68,7 +68,7 @@ class SpectrumPlot(RunPlot):
         for item in self.peaks.values():
             self.plot.addItem(item)
         self.track_mouse(self.plot, self._describe)
-        self.where = live_label(260)
+        self.where = live_label(150)
         self.controls.insertWidget(0, self.where)
         self.plot.enableAutoRange(y=False)
         self.follow_y = True  # until the user zooms by hand

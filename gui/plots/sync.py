@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF
+from PyQt5.QtWidgets import QLabel
 
 from gui import theme
 from gui.plots.base import SUMMARY_INTERVAL, RunPlot, show_value
@@ -29,6 +30,9 @@ class SyncMapPlot(RunPlot):
         self.plot.addItem(self.image)
         self._grid = None
         self.track_mouse(self.plot, self._describe)
+        self.controls.addWidget(QLabel(" ".join(
+            f"<span style='color:rgb{rgb}'>■</span>{name}"
+            for _, (rgb, name) in sorted(theme.SYNC_STYLE.items()))))
 
     def _state_labels(self, states: np.ndarray) -> list[str]:
         main = self.data.rows[self.data.schema.main.name]
@@ -77,6 +81,4 @@ class SyncMapPlot(RunPlot):
         self.image.setRect(QRectF(x0, -0.5, dx * len(currents), len(states)))
         self.plot.getAxis("left").setTicks([list(enumerate(self._state_labels(states)))])
         self._grid = (states, currents, lines, x0, dx)
-        legend = "  ".join(f"<span style='color:rgb{rgb}'>■</span> {name}"
-                           for _, (rgb, name) in sorted(theme.SYNC_STYLE.items()))
-        self.set_title(f"{self.defn.title}   {legend}")
+        self.set_title(self.defn.title)

@@ -45,7 +45,7 @@ def test_show_replay_and_compare(window, qtbot, runs_of_every_procedure):
     assert shown.data.maps["trace"].rows == 17
     assert [p.defn.kind for p in shown.plots][:2] == ["map", "spectrum"]
 
-    window.browser.speed.setCurrentText("100 points/s")
+    window.browser.speed.setCurrentText("10 points/s")
     qtbot.mouseClick(window.browser.buttons["Replay"], Qt.LeftButton)
     qtbot.waitUntil(lambda: window.tabs.current_view() is not shown, timeout=5000)
     replayed = window.tabs.current_view()
