@@ -82,7 +82,8 @@ def test_follow_a_run_written_by_another_process(window, qtbot, tmp_path, write_
     proc = subprocess.Popen(
         [sys.executable, "-m", "labctl.cli.main", "run", "freq-current", "--station",
          str(station), "--out", str(out), "--quiet", "--set", "i_start=0.8e-3",
-         "--set", "i_stop=2.0e-3", "--set", "i_step=40e-6", "--set", "points=2001"],
+         "--set", "i_stop=2.0e-3", "--set", "i_step=40e-6", "--set", "points=2001",
+         "--set", "settle=2"],  # 0.1 s of real time per point: seen while it runs
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         qtbot.waitUntil(lambda: any(out.glob("*.h5")) if out.exists() else False,
@@ -102,5 +103,5 @@ def test_follow_a_run_written_by_another_process(window, qtbot, tmp_path, write_
         proc.kill()
     assert view.data.status == "completed" and view.data.points == 31
     assert view.data.maps["trace"].rows == 31
-    assert any(status == "running" and 0 < n < 31 for status, n in seen)  # followed live
+    assert any(status == "running" and 0 < n < 31 for status, n in seen), seen  # followed live
     assert "completed" in view.heading.text()
