@@ -16,8 +16,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from labctl.config import GateLimits, StationConfig
-from labctl.errors import LimitError, UserInputError
+from labctl.errors import LabctlError, LimitError, UserInputError
 from labctl.schema import Schema
+
+
+class ProcedureError(LabctlError):
+    """A procedure broke its own contract (e.g. a row without a declared quantity): a bug."""
 
 
 @dataclass(frozen=True)
