@@ -270,7 +270,9 @@ class Runner:
                 outputs = "outputs kept on request" if kept else "outputs ramped down"
                 self._log("info" if status == COMPLETED else "warning",
                           f"{status}: {reason} ({outputs})")
-                rf.close(status, reason, self.results)
+                problem = rf.close(status, reason, self.results)  # never raises
+                if problem:  # e.g. a full disk: the rows are safe, the outcome is not recorded
+                    reason = self.reason = f"{reason}; {problem}"
         finally:
             with self._state_lock:
                 self.state = FINISHED_STATE
