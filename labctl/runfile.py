@@ -49,6 +49,7 @@ from labctl.runreader import (  # noqa: F401  (re-exported)
     attr_status,
     attr_text,
     complete_rows,
+    log_lines,
     open_run,
     read_info,
     read_rows,
@@ -169,6 +170,7 @@ class RunFile:
         self._writers = {s.name: _StreamWriter(f, s, schema, done.get(s.name, 0))
                          for s in schema.streams}
         self._log = f["log/line"]
+        self._log_n = len(log_lines(f))
         self._watch = DiskWatch(path.parent, max(w.row_bytes for w in self._writers.values()))
         self.closed = False
         self.broken = ""  # the first write that failed: nothing more is written after it
@@ -286,9 +288,11 @@ class RunFile:
             return
         line = f"{now_iso()} {level.upper()} {message}".encode()[:LOG_WIDTH]
         try:
-            n = self._log.shape[0]
-            self._log.resize(n + 1, axis=0)
+            n = self._log_n
+            if n >= self._log.shape[0]:
+                self._log.resize(grown(n), axis=0)
             self._log[n] = line.decode(errors="ignore")
+            self._log_n = n + 1
             self._flush()
         except (OSError, RuntimeError) as err:
             self.broken = f"writing the run log failed: {_first_line(err)}"
@@ -313,6 +317,7 @@ class RunFile:
         try:
             for w in self._writers.values():
                 w.trim()
+            self._log.resize(self._log_n, axis=0)
             self._flush()
             text = json.dumps(results or {}, default=_json_default, allow_nan=True)
             if len(text.encode()) > OUTCOME["results"]:
@@ -407,14 +412,10 @@ def _rebuild(path: Path, dst: h5py.File, schema: Schema) -> dict[str, int]:
                 for a in range(0, n, COPY_ROWS):
                     b = min(n, a + COPY_ROWS)
                     dst[q][a:b] = read_rows(src, q, a, b)
-        old = src.get("log/line")
-        if isinstance(old, h5py.Dataset) and old.ndim == 1 and old.dtype.kind in "SO":
-            n = min(old.shape[0], MAX_LOG_LINES)
-            dst["log/line"].resize(n, axis=0)
-            for a in range(0, n, 4096):
-                lines = old[a:min(n, a + 4096)]
-                dst["log/line"][a:a + len(lines)] = [
-                    (x if isinstance(x, bytes) else str(x).encode())[:LOG_WIDTH] for x in lines]
+        lines = log_lines(src, MAX_LOG_LINES)
+        dst["log/line"].resize(capacity(len(lines)), axis=0)
+        for a in range(0, len(lines), 4096):
+            dst["log/line"][a:a + len(lines[a:a + 4096])] = lines[a:a + 4096]
     return done
 
 

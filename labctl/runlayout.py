@@ -124,6 +124,8 @@ def create_layout(f: h5py.File, schema: Schema, rows: dict[str, int] | None = No
             for k, dim in enumerate(q.dims, start=1):
                 ds.dims[k].attach_scale(f[dim])
     log = f.create_group("log")
-    lines = log.create_dataset("line", shape=(0,), maxshape=(None,), chunks=(64,),
-                               dtype=h5py.string_dtype("utf-8", LOG_WIDTH))
+    # allocated in advance too, lines filled in place; the first empty line ends the log
+    lines = log.create_dataset("line", shape=(capacity(rows.get("log")),), maxshape=(None,),
+                               chunks=(SCALAR_CHUNK,), dtype=h5py.string_dtype("utf-8", LOG_WIDTH),
+                               dcpl=_allocated_now())
     lines.attrs["long_name"] = "run log: ISO time, level, message"
