@@ -143,6 +143,8 @@ class FieldSweep(Procedure):
                 yield Row("background", {"background_trace": background})
         st.shno_source.ramp_to(self.i_shno)
         tracker = PeakTracker()  # lines move ~γ·ΔB per step: identities rarely carry over
+        if ctx.start:
+            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"))
         for b in fields[ctx.start:]:
             st.field.set_field(b)
             if self.settle:

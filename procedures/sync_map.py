@@ -248,8 +248,8 @@ class SyncMap(Procedure):
             tracker = PeakTracker()
             start = position if k == first else 0
             if start:
-                tracker.restore(ctx.recorded("peak_frequency")[-1],
-                                ctx.recorded("peak_id")[-1])
+                tracker.restore(ctx.recorded("peak_frequency")[first * n:],
+                                ctx.recorded("peak_id")[first * n:])
             for current in currents[start:]:
                 row = measure_current_step(st, freq, current, self.values, tracker, background)
                 row.update(state=k, gate_voltage=volts, memristor_resistance=resistance)
