@@ -120,7 +120,7 @@ class FieldSweep(Procedure):
             *peak_quantities(),
             Quantity("strongest_frequency", "Hz",
                      description="centre of the peak with the largest integrated power"),
-        ), "field step")
+        ), "field step", swept="field")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")

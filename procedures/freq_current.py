@@ -65,7 +65,7 @@ class FreqCurrent(Procedure):
             Quantity("field_measured", "T", description="gaussmeter reading"),
             Quantity("trace", "dBm", "float32", ("frequency",), "analyzer trace"),
             *peak_quantities(),
-        ), "current step")
+        ), "current step", swept="current")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
