@@ -12,13 +12,10 @@ import time
 
 import pytest
 
-pytest.importorskip("labctl.lab", reason="the Lab (issue 8) is not on this branch yet")
-
-from labctl.lab import open_lab  # noqa: E402
-from labctl.testing import outputs_at_zero, outputs_at_zero_by_log, sim_station  # noqa: E402
-
-from gui.app import install_signal_handlers  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
+from gui.app import install_signal_handlers
+from gui.window import MainWindow
+from labctl.lab import open_lab
+from labctl.testing import outputs_at_zero, outputs_at_zero_by_log, sim_station
 
 
 def _wait_for_line(proc, text: str, timeout: float) -> str:

@@ -4,20 +4,17 @@ map, abort, replay; refused input; manual setpoints; closing during a run; the q
 from __future__ import annotations
 
 import pytest
+from PyQt5.QtCore import Qt
 
-pytest.importorskip("labctl.lab", reason="the Lab (issue 8) is not on this branch yet")
-
-from labctl.lab import open_lab  # noqa: E402
-from labctl.testing import (  # noqa: E402
+from gui.window import MainWindow
+from labctl.lab import open_lab
+from labctl.testing import (
     LEVEL_COMMANDS,
     last_commands,
     outputs_at_zero,
     outputs_at_zero_by_log,
     sim_station,
 )
-from PyQt5.QtCore import Qt  # noqa: E402
-
-from gui.window import MainWindow  # noqa: E402
 
 SLOW = 0.02  # real seconds per simulated second: a run lasts long enough to watch and abort
 SMALL_FC = {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 50e-6, "points": 2001}
