@@ -84,6 +84,8 @@ class QueuePanel(QWidget):
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
         self.out = QLineEdit(str(Path("runs") / f"queue-{stamp}"))
         self.on_failure_stop = QCheckBox("stop the queue when a run fails")
+        self.plots = QCheckBox("figures of each run")
+        self.plots.setToolTip("plots = true: each run's figures into <run folder>/figures")
         self.resume = QCheckBox("resume (carry on after a crash)")
         self.table = QTableWidget(0, len(ENTRY_COLUMNS))
         self.table.setHorizontalHeaderLabels(ENTRY_COLUMNS)
@@ -116,6 +118,7 @@ class QueuePanel(QWidget):
         folder.addWidget(QLabel("run folder"))
         folder.addWidget(self.out, 1)
         folder.addWidget(self.on_failure_stop)
+        folder.addWidget(self.plots)
         layout.addLayout(folder)
         layout.addLayout(run)
         layout.addWidget(self.runs, 1)
@@ -182,7 +185,7 @@ class QueuePanel(QWidget):
             runs.append(run)
         return {"station": self.station_key(), "out": str(Path(self.out.text()).resolve()),
                 "on_failure": "stop" if self.on_failure_stop.isChecked() else "continue",
-                "run": runs}
+                "plots": self.plots.isChecked(), "run": runs}
 
     def save(self, path: str | Path) -> Path:
         """Write the queue file (checked first, as ``labctl queue`` would check it)."""
@@ -215,6 +218,7 @@ class QueuePanel(QWidget):
         out = Path(data["out"])
         self.out.setText(str(out if out.is_absolute() else path.parent / out))
         self.on_failure_stop.setChecked(data.get("on_failure") == "stop")
+        self.plots.setChecked(bool(data.get("plots", False)))
         self.path = path
         self._fill()
         self.status.setText(f"loaded {path}")

@@ -63,3 +63,27 @@ def test_plot_command_refuses_bad_input(tmp_path, capsys):
     assert main(["plot", str(not_a_run)]) == 2
     assert main(["plot", str(not_a_run), "--format", "svg"]) == 2
     assert "svg" in capsys.readouterr().err
+
+
+def test_a_queue_with_plots_writes_each_runs_figures(tmp_path, capsys):
+    queue = tmp_path / "night.toml"
+    queue.write_text('station = "sim"\nout = "night"\nplots = true\n'
+                     '[[run]]\nprocedure = "memristor-cycles"\nset = { cycles = 2, v_step = 0.5 }\n'
+                     '[[run]]\nprocedure = "freq-current"\n'
+                     'set = { i_start = 1.0e-3, i_stop = 2.0e-3, i_step = 250e-6, '
+                     'points = 1001 }\n',
+                     encoding="utf-8")
+    assert main(["queue", str(queue), "--quiet"]) == 0
+    figures = tmp_path / "night" / "figures"
+    names = sorted(p.name for p in figures.glob("*.png"))
+    assert "001_memristor-cycles_loops.png" in names and "002_freq-current_map.png" in names
+    assert all(p.stat().st_size > 10_000 for p in figures.glob("*.png"))
+    assert len(list(figures.glob("*.pdf"))) == len(names)
+
+
+def test_plots_must_be_a_boolean(tmp_path, capsys):
+    queue = tmp_path / "bad.toml"
+    queue.write_text('station = "sim"\nout = "x"\nplots = "yes"\n[[run]]\n'
+                     'procedure = "memristor-cycles"\n', encoding="utf-8")
+    assert main(["queue", str(queue)]) == 2
+    assert "plots = 'yes'" in capsys.readouterr().err
