@@ -16,6 +16,7 @@ run's rate is set by the runner and the run file, not by the fit.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -228,6 +229,49 @@ def open_recorded(folder: Path, n: int = 2000) -> dict:
     return out
 
 
+def run_all(folder: Path, points: int = 20_000, rate: float = 1000.0,
+            memory_points: int = 100_000, repeats: int = 3) -> None:
+    """Every GUI measurement, printed; scratch files in ``folder``."""
+    GuiBench.rows = simulated_rows()
+    _echo("== GUI: live display of a run of 10,001-point spectra (freq-current schema) ==")
+    live = run_watched(folder, GuiBench(n_points=points, rate=rate))
+    _echo(f"   paced at {rate:.0f} points/s, {points} points, window attached: run kept "
+          f"{live['run_rate']:.0f} points/s; display {live['refresh_hz']:.1f} refreshes/s; lag "
+          f"median {live['lag_median'] * 1e3:.0f} ms, 95% {live['lag_p95'] * 1e3:.0f} ms, max "
+          f"{live['lag_max'] * 1e3:.0f} ms; the GUI thread used {live['gui_cpu_per_s']:.0%} "
+          "of a core")
+    for label, make in (
+            ("freq-current on the simulator (fits included)",
+             lambda: FreqCurrent(i_step=max(2e-6, 1.8e-3 / max(points - 1, 1)))),
+            ("unpaced precomputed spectra", lambda: GuiBench(n_points=points, rate=0))):
+        plain = [run_plain(folder, make()) for _ in range(repeats)]
+        watched = [run_watched(folder, make()) for _ in range(repeats)]
+        alone = statistics.median(plain)
+        shown = statistics.median(w["run_rate"] for w in watched)
+        w = sorted(watched, key=lambda r: r["run_rate"])[len(watched) // 2]
+        _echo(f"   {label}: {alone:.0f} points/s alone, {shown:.0f} with the window "
+              f"({1 - shown / alone:.1%} slower; medians of {repeats}); display "
+              f"{w['refresh_hz']:.1f} refreshes/s, lag median {w['lag_median'] * 1e3:.0f} ms, "
+              f"max {w['lag_max'] * 1e3:.0f} ms")
+    opened = open_recorded(folder)
+    _echo(f"== open: a recorded {opened['points']} × 10,001 run ({opened['file_mb']:.0f} MB) "
+          f"shown with its map ({opened['map_rows']} rows) in {opened['seconds']:.2f} s ==")
+    need = memory_points * 4 * 10_001 * 1.1
+    free = shutil.disk_usage(folder).free
+    if free < 2 * need:
+        _echo(f"== memory: skipped, {free / 1e9:.0f} GB free, a {memory_points}-point run "
+              f"needs {2 * need / 1e9:.0f} GB ==")
+        return
+    samples: list = []
+    rss0 = rss_mb()
+    mem = run_watched(folder, GuiBench(n_points=memory_points, rate=0), samples)
+    _echo(f"== memory: {memory_points} points with the window attached "
+          f"({mem['run_rate']:.0f} points/s, display {mem['refresh_hz']:.1f}/s) ==")
+    _echo(f"   resident MB before the run {rss0:.0f}; after N points: " + ", ".join(
+        f"{p}: {mb:.0f}" for p, mb in samples[:: max(1, len(samples) // 8)]))
+    _echo(f"   held by the display: map {mem['map_mb']:.1f} MB, rows {mem['rows_mb']:.1f} MB")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=20_000, help="points of the live runs")
@@ -236,40 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per rate comparison")
     parser.add_argument("--out", type=Path, default=None, help="folder for scratch files")
     args = parser.parse_args(argv)
-    GuiBench.rows = simulated_rows()
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-        folder = Path(tmp)
-        _echo("== GUI: live display of a run of 10,001-point spectra (freq-current schema) ==")
-        live = run_watched(folder, GuiBench(n_points=args.points, rate=args.rate))
-        _echo(f"   paced at {args.rate:.0f} points/s, {args.points} points, window attached: "
-              f"run kept {live['run_rate']:.0f} points/s; display {live['refresh_hz']:.1f} "
-              f"refreshes/s; lag median {live['lag_median'] * 1e3:.0f} ms, 95% "
-              f"{live['lag_p95'] * 1e3:.0f} ms, max {live['lag_max'] * 1e3:.0f} ms; the GUI "
-              f"thread used {live['gui_cpu_per_s']:.0%} of a core")
-        for label, make in (
-                ("freq-current on the simulator (fits included)",
-                 lambda: FreqCurrent(i_step=2e-6)),
-                ("unpaced precomputed spectra", lambda: GuiBench(n_points=args.points, rate=0))):
-            plain = [run_plain(folder, make()) for _ in range(args.repeats)]
-            watched = [run_watched(folder, make()) for _ in range(args.repeats)]
-            alone = statistics.median(plain)
-            shown = statistics.median(w["run_rate"] for w in watched)
-            w = watched[len(watched) // 2]
-            _echo(f"   {label}: {alone:.0f} points/s alone, {shown:.0f} with the window "
-                  f"({1 - shown / alone:.1%} slower; medians of {args.repeats}); display "
-                  f"{w['refresh_hz']:.1f} refreshes/s, lag median {w['lag_median'] * 1e3:.0f} "
-                  f"ms, max {w['lag_max'] * 1e3:.0f} ms")
-        opened = open_recorded(folder)
-        _echo(f"== open: a recorded {opened['points']} × 10,001 run ({opened['file_mb']:.0f} MB) "
-              f"shown with its map ({opened['map_rows']} rows) in {opened['seconds']:.2f} s ==")
-        samples: list = []
-        rss0 = rss_mb()
-        mem = run_watched(folder, GuiBench(n_points=args.memory_points, rate=0), samples)
-        _echo(f"== memory: {args.memory_points} points with the window attached "
-              f"({mem['run_rate']:.0f} points/s, display {mem['refresh_hz']:.1f}/s) ==")
-        _echo(f"   resident MB before {rss0:.0f}; at " + ", ".join(
-            f"{p}: {mb:.0f}" for p, mb in samples[:: max(1, len(samples) // 6)]))
-        _echo(f"   held by the display: map {mem['map_mb']:.1f} MB, rows {mem['rows_mb']:.1f} MB")
+        run_all(Path(tmp), args.points, args.rate, args.memory_points, args.repeats)
     return 0
 
 

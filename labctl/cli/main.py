@@ -224,7 +224,8 @@ def queue_cmd(
 
 @app.command("bench")
 def bench_cmd(
-    kind: Annotated[str, typer.Argument(help="storage | inspect | freq-current | spectrum | all")]
+    kind: Annotated[str, typer.Argument(
+        help="storage | inspect | freq-current | spectrum | gui | all")]
     = "all",
     points: Annotated[int | None, typer.Option("--points", help="points per run")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="folder for scratch files")] = None,
