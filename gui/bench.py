@@ -202,6 +202,42 @@ def run_watched(folder: Path, procedure: Procedure, samples: list | None = None)
     return out
 
 
+def refresh_cost(per_refresh: tuple[int, ...] = (1, 50), refreshes: int = 60) -> dict[int, float]:
+    """CPU seconds the GUI thread spends per refresh (events taken in, plots redrawn and
+    painted) with ``k`` new points each time: what the window takes from a run, independent
+    of how loaded the machine is. Events are fed straight into the window's buffer."""
+    from gui.app import setup_app
+    from gui.window import REFRESH_HZ, MainWindow
+    from labctl.events import RunEvent
+
+    app = setup_app()
+    window = MainWindow(None)
+    window.show()
+    rows, n = GuiBench.rows, 100_000
+    currents = np.linspace(0.6e-3, 2.2e-3, n)
+    buffer, tabs = window.tabs.buffer, window.tabs
+    buffer(RunEvent("started", "bench", {"path": "bench.h5", "procedure": "freq-current",
+                                          "parameters": {}, "schema": FreqCurrent().schema(),
+                                          "planned": n, "start": 0}))
+    events = [RunEvent("point", "bench", {"index": i, "values": {
+        **rows[i * len(rows) // n], "current": currents[i]}, "planned": n}) for i in range(4000)]
+    i, out = 0, {}
+    for k in (50, *per_refresh):  # the first pass warms up (plots built, caches filled)
+        spent = 0.0
+        for _ in range(refreshes):
+            for _ in range(k):
+                buffer(events[i % len(events)])
+                i += 1
+            time.sleep(1 / REFRESH_HZ)  # summaries redraw on their own clock, as live
+            c0 = time.thread_time()
+            tabs.tick()
+            app.processEvents()
+            spent += time.thread_time() - c0
+        out[k] = spent / refreshes
+    window.close()
+    return out
+
+
 def open_recorded(folder: Path, n: int = 2000) -> dict:
     """Write an n × 10,001 run, then time the browser's Show until its map is painted."""
     from gui.app import setup_app
@@ -232,8 +268,16 @@ def open_recorded(folder: Path, n: int = 2000) -> dict:
 def run_all(folder: Path, points: int = 20_000, rate: float = 1000.0,
             memory_points: int = 100_000, repeats: int = 3) -> None:
     """Every GUI measurement, printed; scratch files in ``folder``."""
+    from gui.window import REFRESH_HZ
+
     GuiBench.rows = simulated_rows()
     _echo("== GUI: live display of a run of 10,001-point spectra (freq-current schema) ==")
+    cost = refresh_cost((1, max(1, round(rate / REFRESH_HZ))))
+    per_point = (cost[max(cost)] - cost[1]) / max(max(cost) - 1, 1)
+    share = cost[max(cost)] * REFRESH_HZ
+    _echo(f"   CPU of the GUI thread per refresh: {cost[1] * 1e3:.1f} ms with 1 new point, "
+          f"{cost[max(cost)] * 1e3:.1f} ms with {max(cost)} ({per_point * 1e6:.0f} µs per "
+          f"point); at {REFRESH_HZ} refreshes/s and {rate:.0f} points/s: {share:.0%} of a core")
     live = run_watched(folder, GuiBench(n_points=points, rate=rate))
     _echo(f"   paced at {rate:.0f} points/s, {points} points, window attached: run kept "
           f"{live['run_rate']:.0f} points/s; display {live['refresh_hz']:.1f} refreshes/s; lag "

@@ -7,6 +7,7 @@ runs opened from the browser all show in a RunView.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PyQt5.QtCore import QSettings, Qt
@@ -26,6 +27,8 @@ from gui.plots import make_plot
 from gui.plots.base import RunPlot, live_label
 from gui.rundata import RunData
 from labctl.units import format_value
+
+HEADER_INTERVAL = 0.25  # s between updates of the progress bar and rate during a run
 
 
 def duration_text(seconds: float | None) -> str:
@@ -67,6 +70,7 @@ class RunView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.body, 1)
         self.split = self.right = self.tabs = None
+        self._header_at = -1e9
 
     def set_data(self, data: RunData | None) -> None:
         """Show ``data``; the plots are rebuilt only when the run's plot definitions change."""
@@ -134,7 +138,10 @@ class RunView(QWidget):
         for p in self.plots:
             if p.isVisible():  # hidden tabs catch up when they are shown
                 p.refresh(force=force)
-        self._header(data)
+        now = time.monotonic()
+        if force or data.status != "running" or now - self._header_at >= HEADER_INTERVAL:
+            self._header_at = now  # a progress bar repaint costs more than a map tile
+            self._header(data)
 
     def _header(self, data: RunData) -> None:
         info = data.info

@@ -52,6 +52,9 @@ class RunPlot(QWidget):
     """
 
     min_interval = 0.0  # s
+    # a grid is drawn by the axes over the whole view: with it, every new trace repaints
+    # both axes (11 ms of the 14 ms a live map and spectrum cost per refresh)
+    grid = True
 
     def __init__(self, defn: PlotDef, parent: QWidget | None = None):
         super().__init__(parent)
@@ -86,7 +89,8 @@ class RunPlot(QWidget):
     def add_plot(self, row: int, x: str, y: str, col: int = 0) -> pg.PlotItem:
         """A plot at ``row`` whose axes name quantities ``x`` and ``y`` (units from the run)."""
         item = self.canvas.addPlot(row=row, col=col)
-        item.showGrid(x=True, y=True, alpha=0.2)
+        if self.grid:
+            item.showGrid(x=True, y=True, alpha=0.2)
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
             axis.setTickFont(theme.tick_font())

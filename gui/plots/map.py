@@ -30,6 +30,8 @@ PEAKS_INTERVAL = 0.5  # s between redraws of the fitted peaks on the map during 
 class MapPlot(RunPlot):
     """Swept quantity × frequency, colour = power; fitted peaks on top, coloured by sync state."""
 
+    grid = False  # redrawn at every refresh: see RunPlot.grid
+
     def build(self) -> None:
         self.plot = self.add_plot(1, self.defn.x, self.defn.axis)
         self.tiles: list[pg.ImageItem] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt5.QtWidgets import QGraphicsItem
 
 from gui import theme
 from gui.plots.base import RunPlot, live_label, show_value, thin
@@ -23,8 +24,12 @@ def peak_scatter(size: int = 7) -> dict[int, pg.ScatterPlotItem]:
     """One symbol set per sync state (a uniform brush per item draws far faster)."""
     out = {}
     for code, (rgb, name) in theme.SYNC_STYLE.items():
-        out[code] = pg.ScatterPlotItem(size=size, pen=pg.mkPen(0, 0, 0, 160, width=0.8),
-                                       brush=pg.mkBrush(*rgb), name=f"sync {name}")
+        item = pg.ScatterPlotItem(size=size, pen=pg.mkPen(0, 0, 0, 160, width=0.8),
+                                  brush=pg.mkBrush(*rgb), name=f"sync {name}")
+        # painted from a pixmap cache while unchanged: the map under it is repainted at every
+        # refresh, the symbols only change a few times a second
+        item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        out[code] = item
     return out
 
 
@@ -55,6 +60,8 @@ def keep_in_view(item, lo: float, hi: float) -> None:
 
 class SpectrumPlot(RunPlot):
     """The newest trace (dBm vs frequency), the background and the fitted peak centres."""
+
+    grid = False  # redrawn at every refresh: see RunPlot.grid
 
     def build(self) -> None:
         self.plot = self.add_plot(1, self.defn.axis, self.defn.y[0])
