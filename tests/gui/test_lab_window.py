@@ -190,3 +190,29 @@ def test_monitor_snapshot_is_a_run_file(window, qtbot, tmp_path):
     assert data.points == 1 and data.status == "completed"
     assert len(data.latest["trace"]) == 2001
     assert data.info["procedure"] == "monitor-snapshot"
+
+
+def test_an_uncaught_error_shows_a_dialog_and_ramps_down(window, qtbot, lab, monkeypatch):
+    import sys
+
+    from PyQt5.QtWidgets import QMessageBox
+
+    from gui.app import install_error_dialog
+
+    panel = window.station_panel
+    panel.entries["shno_source"].setValue(0.2e-3)
+    panel.set_output("shno_source")
+    qtbot.waitUntil(lambda: last_commands(lab.station.sim)["shno_source"][0] == pytest.approx(
+        0.2e-3), timeout=20000)
+    qtbot.waitUntil(window.worker.idle, timeout=10000)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_error_dialog(window)
+    try:
+        raise RuntimeError("a bug in a slot")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+    assert boxes and "a bug in a slot" in boxes[0].text()
+    qtbot.waitUntil(lambda: outputs_at_zero_by_log(lab.station.sim), timeout=20000)
+    qtbot.waitUntil(lambda: any("ramped down after the error" in m
+                                for m in window.log_panel.text_lines()), timeout=10000)
