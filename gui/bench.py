@@ -268,8 +268,13 @@ def open_recorded(folder: Path, n: int = 2000) -> dict:
 def run_all(folder: Path, points: int = 20_000, rate: float = 1000.0,
             memory_points: int = 100_000, repeats: int = 3) -> None:
     """Every GUI measurement, printed; scratch files in ``folder``."""
+    from PyQt5.QtCore import QSettings
+
     from gui.window import REFRESH_HZ
 
+    # the default window layout, and the user's remembered one left alone
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(folder / "settings"))
     GuiBench.rows = simulated_rows()
     _echo("== GUI: live display of a run of 10,001-point spectra (freq-current schema) ==")
     cost = refresh_cost((1, max(1, round(rate / REFRESH_HZ))))

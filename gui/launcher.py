@@ -48,6 +48,7 @@ class Launcher(QWidget):
     """Choose a procedure, fill its form, start it on the Lab."""
 
     add_to_queue = pyqtSignal(str, dict, str)  # procedure, values, foreach text
+    run_started = pyqtSignal(str, dict)  # run file, sample/device/operator/comment
 
     def __init__(self, lab, out: Path = Path("runs"), parent: QWidget | None = None):
         super().__init__(parent)
@@ -133,6 +134,7 @@ class Launcher(QWidget):
             self.reason.setText(str(err))
             return None
         self.pause_button.setText("Pause")
+        self.run_started.emit(str(self.handle.path), meta)
         self.check()
         return self.handle
 

@@ -126,8 +126,12 @@ class RunView(QWidget):
         settings = QSettings()
         for name, widget in (("split", self.split), ("right", self.right)):
             state = settings.value(f"{self._layout_key()}/{name}")
-            if state is not None:
-                widget.restoreState(state)
+            if state is None:
+                continue
+            sizes = widget.sizes()
+            widget.restoreState(state)
+            if widget.count() > 1 and min(widget.sizes()) == 0:
+                widget.setSizes(sizes)  # a panel saved collapsed would look like a lost plot
 
     def refresh(self, force: bool = False) -> None:
         """Redraw the visible plots whose data changed, and the header."""

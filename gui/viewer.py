@@ -52,6 +52,7 @@ class RunTabs(QTabWidget):
         self.lags: list[float] = []
         self.shown_points = 0
         self.listeners: list = []  # called with every event in the GUI thread (panels)
+        self.metadata: dict[str, dict] = {}  # run file -> sample, device ... (from the launcher)
 
     # ---- opening runs ----------------------------------------------------------------------
     def _add_view(self, title: str, data: RunData | None = None) -> RunView:
@@ -61,6 +62,10 @@ class RunTabs(QTabWidget):
         self.addTab(view, title)
         self.setCurrentWidget(view)
         return view
+
+    def note_metadata(self, path: str, metadata: dict) -> None:
+        """Sample, device ... of a run about to start (its started event does not carry them)."""
+        self.metadata[path] = {k: v for k, v in metadata.items() if v}
 
     def show_file(self, path: str | Path) -> RunView:
         """The whole run at once, read in blocks."""
@@ -154,6 +159,7 @@ class RunTabs(QTabWidget):
         kind, tag = event.kind, event.run_id
         if kind == "started":
             data = RunData.from_started(event.data)
+            data.info.update(self.metadata.pop(event.data.get("path", ""), {}))
             if event.data.get("replay"):
                 view = self._add_view(f"replay {Path(event.data['path']).name}", data)
             else:

@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["launcher"], self.docks["queue"])
         self.docks["launcher"].raise_()
         self.launcher.add_to_queue.connect(self.queue_panel.add)
+        self.launcher.run_started.connect(self.tabs.note_metadata)
         self.tabs.insertTab(1, self.monitor.plot, "Monitor")
         self.tabs.tabBar().setTabButton(1, self.tabs.tabBar().RightSide, None)
         self.monitor.started.connect(lambda: self.tabs.setCurrentWidget(self.monitor.plot))
