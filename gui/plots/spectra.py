@@ -77,7 +77,10 @@ class SpectrumPlot(RunPlot):
         self.track_mouse(self.plot, self._describe)
         self.where = live_label(150)
         self.controls.insertWidget(0, self.where)
-        self.plot.enableAutoRange(y=False)
+        # fixed ranges: a range recomputed at every new trace repaints the axes every time
+        self.plot.enableAutoRange(x=False, y=False)
+        self.background.setCacheMode(QGraphicsItem.DeviceCoordinateCache)  # it never changes
+        self._span = None
         self.follow_y = True  # until the user zooms by hand
         self.plot.vb.sigRangeChangedManually.connect(lambda *_: setattr(self, "follow_y", False))
 
@@ -96,6 +99,10 @@ class SpectrumPlot(RunPlot):
             return
         trace = np.asarray(trace)
         self.curve.setData(freq, trace, skipFiniteCheck=True)  # analyzer traces are finite
+        span = (float(freq[0]), float(freq[-1]))
+        if span != self._span:
+            self._span = span
+            self.plot.setXRange(*span, padding=0.01)
         if self.follow_y:
             keep_in_view(self.plot, float(np.nanmin(trace)), float(np.nanmax(trace)))
         bg = self.data.latest.get("background_trace")

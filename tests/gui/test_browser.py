@@ -105,3 +105,22 @@ def test_follow_a_run_written_by_another_process(window, qtbot, tmp_path, write_
     assert view.data.maps["trace"].rows == 31
     assert any(status == "running" and 0 < n < 31 for status, n in seen), seen  # followed live
     assert "completed" in view.heading.text()
+
+
+def test_the_layout_is_remembered(qtbot):
+    first = MainWindow(None)
+    qtbot.addWidget(first)
+    first.show()
+    first.docks["log"].hide()
+    first.resize(1234, 777)
+    first.set_theme("dark")
+    first.close()
+    second = MainWindow(None)
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.docks["log"].isVisible() and second.docks["runs"].isVisible()
+    assert (second.width(), second.height()) == (1234, 777)
+    from PyQt5.QtCore import QSettings
+
+    assert QSettings().value("theme") == "dark"
+    second.set_theme("light")
