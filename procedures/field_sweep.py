@@ -126,8 +126,9 @@ class FieldSweep(Procedure):
         spectra = SpectrumSweep(ctx, self.values)
         yield from spectra.record_background()
         st.shno_source.ramp_to(self.i_shno)
-        # lines move ~γ·ΔB per step: identities rarely carry over, a resume starts afresh
-        spectra.track_from(resumed=False)
+        # lines move ~γ·ΔB per step: identities rarely carry over, but new ones are numbered
+        # after every identity given so far, also after a resume
+        spectra.track_from(0 if ctx.start else None)
         for b in ctx.remaining(fields):
             st.field.set_field(b)
             row = spectra.measure(after={"field_measured": st.field.read_field,

@@ -69,7 +69,7 @@ class FreqCurrent(Procedure):
         st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
         spectra = SpectrumSweep(ctx, self.values)
         yield from spectra.record_background()
-        spectra.track_from(resumed=ctx.start > 0)
+        spectra.track_from(0 if ctx.start else None)
         for current in ctx.remaining(self.currents()):
             st.shno_source.ramp_to(current)
             row = spectra.measure(before={"voltage": st.shno_source.read_voltage},

@@ -155,7 +155,7 @@ class SyncMap(Procedure):
             Quantity("state_gate_voltage", "V", description="V_M of the state"),
             Quantity("state_resistance", "ohm", description="memristor read at v_read"),
             Quantity("target_reached", "", "int8", description="1 reached, 0 not, -1 n/a"),
-        ), "gate state")
+        ), "gate state", swept="state_gate_voltage")
         program = Stream("program", (
             Quantity("program_state", "", "int64", description="gate state index"),
             Quantity("pulse", "", "int64", description="pulse number (0: first read)"),
@@ -167,7 +167,7 @@ class SyncMap(Procedure):
             Quantity("read_resistance", "ohm", description="read after the pulse"),
             Quantity("within_tolerance", "", "int8"),
             Quantity("pulse_time", "s", description="station clock"),
-        ), "memristor programming pulse")
+        ), "memristor programming pulse", swept="pulse")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
@@ -219,7 +219,7 @@ class SyncMap(Procedure):
                                         "target_reached": reached})
             st.gate.ramp_to(volts, compliance=self.gate_compliance)
             start = position if k == first else 0
-            spectra.track_from(resumed=start > 0)
+            spectra.track_from(first * n if start else None)
             for current in currents[start:]:
                 st.shno_source.ramp_to(current)
                 row = spectra.measure(before={"voltage": st.shno_source.read_voltage},
