@@ -97,6 +97,7 @@ class Procedure:
     parameters: ClassVar[tuple[Parameter, ...]] = ()
     # main-stream quantity -> StationReading field it is, so a station panel can follow a run
     readings: ClassVar[dict[str, str]] = {}
+    result_units: ClassVar[dict[str, str]] = {}  # result name -> unit, stored with the run
 
     def __init__(self, **values: Any):
         known = {p.name: p for p in self.parameters}

@@ -43,6 +43,8 @@ class IVStripe(Procedure):
     name = "iv-stripe"
     title = "Stripe I-V: V and R versus I_SHNO, Joule heating R(I) = R0 + a*I^2 fitted"
     readings = {"voltage": "v_shno", "resistance": "r_shno"}
+    result_units = {"r0": "ohm", "r0_err": "ohm", "heating": "ohm/A^2",
+                    "heating_err": "ohm/A^2", "r2": "", "points_fitted": ""}
     parameters = (
         Parameter("i_start", 0.0, "A", description="first I_SHNO", station=SHNO_CURRENT),
         Parameter("i_stop", 2.0e-3, "A", description="last I_SHNO", station=SHNO_CURRENT),

@@ -42,7 +42,6 @@ from labctl.station import Station
 
 log = logging.getLogger(__name__)
 OUTPUT_ROLES = ("shno_source", "gate", "field")
-METADATA = ("sample", "device", "operator", "comment")
 _open_labs: weakref.WeakSet[Lab] = weakref.WeakSet()
 
 
