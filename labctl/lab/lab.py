@@ -202,6 +202,7 @@ class Lab:
                       metadata: dict[str, Any] | None, keep_outputs: bool) -> RunHandle:
         proc.check_station(self.config)  # bad input touches nothing, busy or not
         self._claim("run")
+        thread = None
         try:
             runner = Runner(proc, self.station, path, resume=resume, metadata=metadata,
                             keep_outputs=keep_outputs, bus=self.bus)
@@ -214,7 +215,8 @@ class Lab:
             self._workers.add(thread)
             thread.start()
         except BaseException:
-            self._release("run")
+            if thread is None or not thread.is_alive():  # started: it releases when it ends
+                self._release("run")
             raise
         return handle
 
@@ -230,6 +232,7 @@ class Lab:
                                  f"({self.config.source})")
         state, note = open_state(queue, resume)
         self._claim("queue")
+        handle = None
         try:
             queue.out.mkdir(parents=True, exist_ok=True)
             state.save()
@@ -237,7 +240,8 @@ class Lab:
             handle.start()
             self._workers.add(handle._thread)
         except BaseException:
-            self._release("queue")
+            if handle is None or handle._thread is None:  # started: it releases at its end
+                self._release("queue")
             raise
         return handle
 
@@ -317,6 +321,9 @@ class Lab:
         """
         if self._closed:
             return []
+        if threading.current_thread() in self._workers:
+            raise RuntimeError("Lab.close() from a run's own thread would wait for itself; "
+                               "abort the run there and close the lab from another thread")
 
         def shut() -> list[str]:
             self._stop_everything("the lab was closed")
