@@ -75,6 +75,8 @@ def key_results(results: dict) -> list[str]:
         out.append(f"μ0Meff {results['meff']:.3f} T, g {results.get('g_factor', 0):.2f}")
     if "v_set_mean" in results:
         out.append(f"V_SET {results['v_set_mean']:.2f} V")
+    if "r0" in results and "heating" in results:  # iv-stripe: R(I) = R0 + a·I²
+        out.append(f"R0 {format_value(results['r0'], 'ohm')}, a {results['heating']:.3g} Ω/A²")
     if "endurance" in results:
         out.append(f"endurance {results['endurance']}")
     states = results.get("states")

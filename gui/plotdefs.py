@@ -102,7 +102,9 @@ def label(q: Quantity | None, fallback: str = "") -> tuple[str, str]:
     if q is None:
         return fallback, ""
     unit = {"ohm": "Ω", "deg": "°"}.get(q.unit, q.unit)
-    text = q.description if q.description and len(q.description) <= LABEL_CHARS else q.name
+    # a description that is a note, not a name ("V/I (NaN at I = 0)"), gives way to the name
+    short = q.description and len(q.description) <= LABEL_CHARS and "(" not in q.description
+    text = q.description if short else q.name
     return text, unit
 
 

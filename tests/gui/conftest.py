@@ -7,9 +7,9 @@ import pytest
 from PyQt5.QtCore import QCoreApplication, QSettings
 
 from labctl.config import default_sim_station
+from labctl.registry import procedure_class
 from labctl.runner import Runner
 from labctl.station import open_station
-from procedures.catalog import procedure_class
 
 # small but realistic: the default device, the default analyzer span, spectra of 2001 points
 SMALL_RUNS = {
@@ -20,6 +20,7 @@ SMALL_RUNS = {
     "memristor-cycles": {"cycles": 3, "v_step": 0.25},
     "memristor-program": {},
     "memristor-retention": {"duration": 600.0, "interval": 60.0},
+    "iv-stripe": {"i_stop": 2.0e-3, "i_step": 100e-6},
 }
 
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "memristor-cycles": {"loops": {"V", "A"}, "cycles": {"Ω"}},
     "memristor-program": {"scalars": {"Ω"}},
     "memristor-retention": {"scalars": {"s", "Ω"}},
+    "iv-stripe": {"scalars": {"A", "Ω"}},
 }
 
 
