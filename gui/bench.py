@@ -195,6 +195,7 @@ def run_watched(folder: Path, procedure: Procedure, samples: list | None = None)
         "seconds": time.perf_counter() - t0,
         "gui_cpu_per_s": gui_cpu / max(time.perf_counter() - t0, 1e-9),
         "run_cpu": run_cpu,
+        "skipped": tabs.skipped,
     }
     window.close()
     window.deleteLater()

@@ -24,6 +24,11 @@ from gui.runview import RunView
 from labctl.events import EventBus
 
 FOLLOW_INTERVAL = 0.5  # s between reads of a file another process is writing
+# The run's worker and the GUI thread share the GIL (and PyQt holds it while Qt paints): the
+# share of a core the GUI thread uses is what a live run loses. Above this share, refreshes
+# are skipped (the events are still taken in), but never for longer than MAX_SKIP.
+DISPLAY_BUDGET = 0.15
+MAX_SKIP = 0.1  # s: the display never falls below 10 refreshes per second
 LIVE = "live"
 
 
@@ -52,6 +57,11 @@ class RunTabs(QTabWidget):
         self.lags: list[float] = []
         self.shown_points = 0
         self.listeners: list = []  # called with every event in the GUI thread (panels)
+        self._cpu_mark = (time.thread_time(), time.perf_counter())
+        self.duty = 0.0  # smoothed share of a core the GUI thread used
+        self._last_refresh = 0.0
+        self._unshown = None  # publication time of the oldest event not drawn yet
+        self.skipped = 0
         self.metadata: dict[str, dict] = {}  # run file -> sample, device ... (from the launcher)
 
     # ---- opening runs ----------------------------------------------------------------------
@@ -138,7 +148,14 @@ class RunTabs(QTabWidget):
     # ---- the refresh tick ------------------------------------------------------------------
     def tick(self) -> None:
         """Take every queued event, read followed files when due, redraw the visible view."""
+        cpu, wall = time.thread_time(), time.perf_counter()
+        c0, w0 = self._cpu_mark
+        if wall > w0:
+            self.duty = 0.7 * self.duty + 0.3 * (cpu - c0) / (wall - w0)
+        self._cpu_mark = (cpu, wall)
         batch = self.buffer.drain()
+        if batch and self._unshown is None:
+            self._unshown = batch[0][0]
         for _, event in batch:
             if getattr(event, "source", "run") == "run":
                 self._take(event)
@@ -150,10 +167,17 @@ class RunTabs(QTabWidget):
             for reader, _ in self.readers:
                 reader.poll()
             self.readers = [(r, v) for r, v in self.readers if not r.finished]
+        live = self.live.data
+        if (live is not None and live.status == "running" and self.duty > DISPLAY_BUDGET
+                and wall - self._last_refresh < MAX_SKIP):
+            self.skipped += 1  # the run comes first: this refresh waits for the next tick
+            return
         if self.refresh():
+            self._last_refresh = wall
             self.refreshes += 1
-            if batch:
-                self.lags.append(time.perf_counter() - batch[0][0])
+            if self._unshown is not None:
+                self.lags.append(time.perf_counter() - self._unshown)
+                self._unshown = None
 
     def _take(self, event) -> None:
         kind, tag = event.kind, event.run_id

@@ -50,7 +50,8 @@ def test_run_from_the_form_live_map_abort_then_replay(window, qtbot, lab):
     qtbot.waitUntil(lambda: live.data is not None and live.data.maps["trace"].rows >= 3,
                     timeout=30000)
     assert window.tabs.currentWidget() is live
-    assert live.plots[0].defn.kind == "map" and live.plots[0].tiles[0].image is not None
+    assert live.plots[0].defn.kind == "map"
+    qtbot.waitUntil(lambda: live.plots[0].tiles[0].image is not None, timeout=5000)  # drawn
     assert not window.station_panel.set_buttons["shno_source"].isEnabled()  # run owns it
     assert not window.launcher.start_button.isEnabled()
     qtbot.mouseClick(window.launcher.abort_button, Qt.LeftButton)
