@@ -217,3 +217,29 @@ def test_an_uncaught_error_shows_a_dialog_and_ramps_down(window, qtbot, lab, mon
     qtbot.waitUntil(lambda: outputs_at_zero_by_log(lab.station.sim), timeout=20000)
     qtbot.waitUntil(lambda: any("ramped down after the error" in m
                                 for m in window.log_panel.text_lines()), timeout=10000)
+
+
+def test_queue_panel_resumes_an_interrupted_queue(qtbot, tmp_path):
+    with open_lab(sim=True) as lab:
+        w = MainWindow(lab)
+        qtbot.addWidget(w)
+        w.show()
+        panel = w.queue_panel
+        panel.out.setText(str(tmp_path / "night"))
+        panel.add("freq-current", {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 20e-6,
+                                   "points": 2001})
+        panel.add("memristor-cycles", {"cycles": 1, "v_step": 0.5})
+        panel.path = tmp_path / "night.toml"
+        handle = panel.run()
+        qtbot.waitUntil(lambda: handle.current is not None and handle.current.rows >= 2,
+                        timeout=30000)
+        qtbot.mouseClick(panel.buttons["Abort queue"], Qt.LeftButton)  # as a crash would
+        qtbot.waitUntil(lambda: panel.status.text().startswith("queue stopped"), timeout=30000)
+        assert panel.statuses()[0] == "aborted"
+        panel.resume.setChecked(True)
+        qtbot.mouseClick(panel.buttons["Run"], Qt.LeftButton)
+        qtbot.waitUntil(lambda: panel.status.text().startswith("queue completed"),
+                        timeout=60000)
+        assert panel.statuses() == ["completed", "completed"]
+        w._outputs_down = True
+        w.close()
