@@ -37,6 +37,20 @@ def window(qtbot, lab, tmp_path):
     w.close()
 
 
+@pytest.fixture
+def sim_window(qtbot, tmp_path):
+    """A window on the built-in simulated station (a queue file names it "sim")."""
+    with open_lab(sim=True) as lab:
+        w = MainWindow(lab)
+        qtbot.addWidget(w)
+        w.show()
+        w.queue_panel.out.setText(str(tmp_path / "night"))
+        w.queue_panel.path = tmp_path / "night.toml"
+        yield w
+        w._outputs_down = True  # the lab closes (and ramps down) the station itself
+        w.close()
+
+
 def fill(window, procedure: str, values: dict) -> None:
     window.launcher.procedure.setCurrentText(procedure)
     window.launcher.form.set_values(values)
@@ -144,37 +158,30 @@ def test_closing_the_window_during_a_run_asks_then_ramps_down(window, qtbot, lab
     assert window.ramp_down_failures == []
 
 
-def test_queue_panel_runs_a_two_entry_queue(qtbot, tmp_path):
-    with open_lab(sim=True) as lab:
-        w = MainWindow(lab)
-        qtbot.addWidget(w)
-        w.show()
-        panel = w.queue_panel
-        panel.out.setText(str(tmp_path / "night"))
-        fill(w, "memristor-cycles", {"cycles": 2, "v_step": 0.5})
-        qtbot.mouseClick(w.launcher.queue_button, Qt.LeftButton)
-        fill(w, "freq-current", {"i_start": 1.0e-3, "i_stop": 2.0e-3, "i_step": 250e-6,
-                                 "points": 1001})
-        w.launcher.foreach.setText("gate_voltage = 0 V, 1 V")
-        w.launcher._queue()
-        assert [e["procedure"] for e in panel.entries] == ["memristor-cycles", "freq-current"]
-        assert panel.entries[1]["foreach"] == {"gate_voltage": [0.0, 1.0]}
-        panel.table.selectRow(1)
-        panel.move(-1)
-        assert [e["procedure"] for e in panel.entries] == ["freq-current", "memristor-cycles"]
-        panel.path = tmp_path / "night.toml"
-        qtbot.mouseClick(panel.buttons["Run"], Qt.LeftButton)
-        assert panel.handle is not None, panel.status.text()
-        qtbot.waitUntil(lambda: panel.status.text().startswith("queue completed"),
-                        timeout=60000)
-        assert panel.statuses() == ["completed"] * 3  # two gate voltages, then the cycles
-        assert sorted(p.name for p in (tmp_path / "night").glob("*.h5")) == [
-            "001_freq-current.h5", "002_freq-current.h5", "003_memristor-cycles.h5"]
-        reloaded = type(panel)(lab)
-        reloaded.load(panel.path)
-        assert reloaded.entries == panel.entries
-        w._outputs_down = True
-        w.close()
+def test_queue_panel_runs_a_two_entry_queue(sim_window, qtbot, tmp_path):
+    w, lab = sim_window, sim_window.lab
+    panel = w.queue_panel
+    fill(w, "memristor-cycles", {"cycles": 2, "v_step": 0.5})
+    qtbot.mouseClick(w.launcher.queue_button, Qt.LeftButton)
+    fill(w, "freq-current", {"i_start": 1.0e-3, "i_stop": 2.0e-3, "i_step": 250e-6,
+                             "points": 1001})
+    w.launcher.foreach.setText("gate_voltage = 0 V, 1 V")
+    w.launcher._queue()
+    assert [e["procedure"] for e in panel.entries] == ["memristor-cycles", "freq-current"]
+    assert panel.entries[1]["foreach"] == {"gate_voltage": [0.0, 1.0]}
+    panel.table.selectRow(1)
+    panel.move(-1)
+    assert [e["procedure"] for e in panel.entries] == ["freq-current", "memristor-cycles"]
+    qtbot.mouseClick(panel.buttons["Run"], Qt.LeftButton)
+    assert panel.handle is not None, panel.status.text()
+    qtbot.waitUntil(lambda: panel.status.text().startswith("queue completed"),
+                    timeout=60000)
+    assert panel.statuses() == ["completed"] * 3  # two gate voltages, then the cycles
+    assert sorted(p.name for p in (tmp_path / "night").glob("*.h5")) == [
+        "001_freq-current.h5", "002_freq-current.h5", "003_memristor-cycles.h5"]
+    reloaded = type(panel)(lab)
+    reloaded.load(panel.path)
+    assert reloaded.entries == panel.entries
 
 
 def test_monitor_snapshot_is_a_run_file(window, qtbot, tmp_path):
@@ -219,27 +226,19 @@ def test_an_uncaught_error_shows_a_dialog_and_ramps_down(window, qtbot, lab, mon
                                 for m in window.log_panel.text_lines()), timeout=10000)
 
 
-def test_queue_panel_resumes_an_interrupted_queue(qtbot, tmp_path):
-    with open_lab(sim=True) as lab:
-        w = MainWindow(lab)
-        qtbot.addWidget(w)
-        w.show()
-        panel = w.queue_panel
-        panel.out.setText(str(tmp_path / "night"))
-        panel.add("freq-current", {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 20e-6,
-                                   "points": 2001})
-        panel.add("memristor-cycles", {"cycles": 1, "v_step": 0.5})
-        panel.path = tmp_path / "night.toml"
-        handle = panel.run()
-        qtbot.waitUntil(lambda: handle.current is not None and handle.current.rows >= 2,
-                        timeout=30000)
-        qtbot.mouseClick(panel.buttons["Abort queue"], Qt.LeftButton)  # as a crash would
-        qtbot.waitUntil(lambda: panel.status.text().startswith("queue stopped"), timeout=30000)
-        assert panel.statuses()[0] == "aborted"
-        panel.resume.setChecked(True)
-        qtbot.mouseClick(panel.buttons["Run"], Qt.LeftButton)
-        qtbot.waitUntil(lambda: panel.status.text().startswith("queue completed"),
-                        timeout=60000)
-        assert panel.statuses() == ["completed", "completed"]
-        w._outputs_down = True
-        w.close()
+def test_queue_panel_resumes_an_interrupted_queue(sim_window, qtbot):
+    panel = sim_window.queue_panel
+    panel.add("freq-current", {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 20e-6,
+                               "points": 2001})
+    panel.add("memristor-cycles", {"cycles": 1, "v_step": 0.5})
+    handle = panel.run()
+    qtbot.waitUntil(lambda: handle.current is not None and handle.current.rows >= 2,
+                    timeout=30000)
+    qtbot.mouseClick(panel.buttons["Abort queue"], Qt.LeftButton)  # as a crash would
+    qtbot.waitUntil(lambda: panel.status.text().startswith("queue stopped"), timeout=30000)
+    assert panel.statuses()[0] == "aborted"
+    panel.resume.setChecked(True)
+    qtbot.mouseClick(panel.buttons["Run"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("queue completed"),
+                    timeout=60000)
+    assert panel.statuses() == ["completed", "completed"]
