@@ -274,11 +274,10 @@ class RunFile:
             self._flush()  # the data first ...
             writer.mark_complete(i)
             self._flush()  # ... then the mark that the row is complete
-        except DiskFull as err:
-            self.broken = str(err)
+        except DiskFull:  # stopped in time: the file is intact, its log and close still work
             raise
         except (OSError, RuntimeError) as err:  # a full disk, an I/O error
-            self.broken = f"writing the run file failed: {_first_line(err)}"
+            self.broken = f"writing the run file failed: {_os_reason(err)}"
             raise DiskFull(self.broken) from None
         return i
 
@@ -295,7 +294,7 @@ class RunFile:
             self._log_n = n + 1
             self._flush()
         except (OSError, RuntimeError) as err:
-            self.broken = f"writing the run log failed: {_first_line(err)}"
+            self.broken = f"writing the run log failed: {_os_reason(err)}"
 
     def read(self, name: str, stream: str | None = None) -> np.ndarray:
         """The complete rows written so far of quantity ``name`` (for resuming procedures)."""
@@ -330,11 +329,11 @@ class RunFile:
             write_outcome(self._f, "status", status)
             self._flush()
         except (OSError, RuntimeError, ValueError) as err:
-            problem = f"run file '{self.path}' could not record '{status}': {_first_line(err)}"
+            problem = f"run file '{self.path}' could not record '{status}': {_os_reason(err)}"
         try:
             self._f.close()
         except (OSError, RuntimeError) as err:
-            problem = problem or f"run file '{self.path}': close failed: {_first_line(err)}"
+            problem = problem or f"run file '{self.path}': close failed: {_os_reason(err)}"
         finally:
             os.close(self._fd)
             self._lock.release()
@@ -425,6 +424,12 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _os_reason(err: BaseException) -> str:
+    """"No space left on device" rather than HDF5's error stack."""
+    code = getattr(err, "errno", None)
+    return os.strerror(code) if isinstance(code, int) and code > 0 else _first_line(err)
 
 
 def _first_line(err: BaseException) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from labctl.config import StationConfig
+from labctl.diskspace import check_output
 from labctl.events import FINISHED, LOG, PROGRESS, RunEvent
 from labctl.runner import Runner
 from labctl.station import open_station
@@ -65,6 +66,7 @@ def run_procedure(procedure: Procedure, config: StationConfig, path: Path, *,
                   resume: bool = False, progress: bool = True, station=None) -> Runner:
     """Run (or resume) one procedure to completion in the foreground; return the runner."""
     procedure.check_station(config)  # bad input: nothing is connected or sent
+    check_output(path, procedure.schema(), procedure.planned_points(), resume=resume)
     own_station = station is None
     if own_station:
         station = open_station(config)
