@@ -94,17 +94,23 @@ def test_disk_fills_during_a_run(small_disk, watch, monkeypatch):
 
 
 def test_no_room_is_refused_before_any_instrument(small_disk):
-    from labctl.cli.run_cmd import run_procedure
+    from labctl.lab import open_lab
 
-    station = open_station(default_sim_station())
     big = FreqCurrent(points=10001, averages=2, i_step=10e-6)  # 181 spectra: 7 MB
-    with pytest.raises(UserInputError) as err:
-        run_procedure(big, station.config, small_disk / "big.h5", progress=False,
-                      station=station)
+    with open_lab(sim=True) as lab:
+        logs = {name: len(inst.log) for name, inst in lab.station.sim.instruments.items()}
+        with pytest.raises(UserInputError) as err:
+            lab.start(big, path=small_disk / "big.h5")
+        assert {name: len(inst.log) for name, inst in lab.station.sim.instruments.items()} \
+            == logs  # nothing sent
     message = str(err.value)
     assert "free" in message and str(small_disk) in message and "\n" not in message
-    assert all(len(inst.log) == 0 for inst in station.sim.instruments.values())
     assert not list(small_disk.iterdir())
+    cli = subprocess.run([sys.executable, "-m", "labctl.cli.main", "run", "freq-current",
+                          "--sim", "--out", str(small_disk), "--set", "points=10001",
+                          "--set", "i_step=10e-6"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 2 and cli.stdout == ""
+    assert len(cli.stderr.strip().splitlines()) == 1 and "free" in cli.stderr
 
 
 def test_cli_disk_full_one_line_on_stderr(small_disk, write_station):
@@ -123,7 +129,7 @@ def test_cli_disk_full_one_line_on_stderr(small_disk, write_station):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, (out, err)
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "disk" in lines[0], err
+    assert len(lines) == 1 and ("disk nearly full" in lines[0] or "No space left" in lines[0]), err
     assert "Traceback" not in out + err
     assert out.splitlines()[0].startswith("status: failed")
     info = read_info(files[0])
