@@ -37,6 +37,7 @@ from labctl.locks import ExclusiveLock, station_lock
 from labctl.procedure import Procedure
 from labctl.queue import Queue, load_queue
 from labctl.registry import procedure_class
+from labctl.resuming import resumable_procedure
 from labctl.runfile import attr_json, attr_text, open_run
 from labctl.runner import Runner
 from labctl.station import Station
@@ -220,7 +221,7 @@ class Lab:
 
     def resume(self, path: str | Path, *, keep_outputs: bool = False) -> RunHandle:
         """Continue an interrupted run from its last complete row, into the same file."""
-        proc, _ = stored_run(path)
+        proc = resumable_procedure(path)  # status, layout and procedure checked first
         return self._start_runner(proc, Path(path), True, None, keep_outputs)
 
     def _start_runner(self, proc: Procedure, path: Path, resume: bool,
