@@ -59,7 +59,14 @@ def check_output(path: str | Path, schema: Schema, planned: int | None, *,
     ``path``: its folder is a file or not writable, or the disk has no room for the run
     (a resume also needs room for the copy it rebuilds)."""
     path = Path(path)
-    folder = path.parent
+    need = estimate_bytes(schema, planned) + RESERVE_MIN
+    if resume and path.is_file():
+        need += path.stat().st_size
+    check_folder(path.parent, need, f"{planned or 'unknown'} points")
+
+
+def check_folder(folder: Path, need: int, what: str) -> None:
+    """UserInputError if ``folder`` (made when needed) cannot take ``need`` bytes of ``what``."""
     existing = folder
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
@@ -72,14 +79,10 @@ def check_output(path: str | Path, schema: Schema, planned: int | None, *,
     except OSError as err:
         raise UserInputError(f"output folder '{folder}': cannot write in '{existing}': "
                              f"{err.strerror or err}") from None
-    need = estimate_bytes(schema, planned) + RESERVE_MIN
-    if resume and path.is_file():
-        need += path.stat().st_size
     free = free_bytes(existing)
     if free < need:
-        raise UserInputError(f"output folder '{folder}': {_mb(free)} free, the run needs about "
-                             f"{_mb(need)} ({planned or 'unknown'} points); free some space "
-                             "or choose another --out")
+        raise UserInputError(f"output folder '{folder}': {_mb(free)} free, {what} need about "
+                             f"{_mb(need)}; free some space or choose another folder")
 
 
 class DiskWatch:

@@ -12,19 +12,22 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
-import tomllib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.config import StationConfig, default_sim_station, load_station
+from labctl.config import StationConfig, default_sim_station, load_station, read_toml
 from labctl.errors import LabctlError, UserInputError
 from labctl.procedure import Parameter
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, now_iso
 
 _BASE_VALIDATE = Parameter.validate
 
+MAX_RUNS = 10_000  # runs a queue may expand to (its state file is rewritten after each)
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|nan)", re.I)
 TOP_KEYS = {"station", "out", "on_failure", "run"}
 RUN_KEYS = {"procedure", "set", "foreach"}
 ON_FAILURE = ("continue", "stop")
@@ -78,14 +81,7 @@ def load_queue(path: str | Path) -> Queue:
     """Read, expand and validate a queue file; UserInputError (one line) on any mistake."""
     path = Path(path)
     origin = _origin(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UserInputError(f"{origin}: cannot read: {err.strerror or err}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserInputError(f"{origin}: not valid TOML: {err}") from None
+    data = read_toml(path, origin, UserInputError)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise UserInputError(f"{origin}: unknown key '{unknown[0]}' "
@@ -152,6 +148,10 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         if not isinstance(values, list) or not values:
             raise UserInputError(f"{where}: foreach {key} = {values!r}: needs a non-empty "
                                  "list of values")
+    count = math.prod(len(v) for v in foreach.values())
+    if before + count > MAX_RUNS:
+        raise UserInputError(f"{where}: foreach makes {count} runs, the queue "
+                             f"{before + count}; a queue holds at most {MAX_RUNS} runs")
     keys = list(foreach)
     runs = []
     for combo in itertools.product(*(foreach[k] for k in keys)):
@@ -173,6 +173,11 @@ def _coerce(cls, name: str, value: Any) -> Any:
     """TOML value -> parameter value: text goes through the parameter's own parser."""
     p = cls.parameter(name)
     if isinstance(value, str) and p.kind is not str:
+        # text is for a quantity with its unit ("2 mA"); a number or a boolean is written
+        # as one, without quotes (a quoted one is a typo as often as not)
+        if p.kind is bool or _NUMBER.fullmatch(value.strip()):
+            raise UserInputError(f"parameter {name} = {value!r}: text where a "
+                                 f"{p.kind.__name__} belongs: write it without quotes")
         return p.parse(value)
     if p.kind is list and isinstance(value, list) and p.validate.__func__ is _BASE_VALIDATE:
         bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float)]
@@ -194,11 +199,16 @@ def queue_digest(queue: Queue) -> list[dict[str, Any]]:
 
 
 class QueueState:
-    """The JSON progress record of a queue; :meth:`save` replaces the file atomically."""
+    """The JSON progress record of a queue; :meth:`save` replaces the file atomically.
 
-    def __init__(self, path: Path, data: dict[str, Any]):
+    While a QueueState is in use it holds the state file's lock: a second process running
+    the same queue (the same out folder) is refused with one line. :meth:`release` ends it.
+    """
+
+    def __init__(self, path: Path, data: dict[str, Any], lock=None):
         self.path = path
         self.data = data
+        self._lock = lock
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -206,53 +216,35 @@ class QueueState:
 
     @classmethod
     def new(cls, queue: Queue) -> QueueState:
-        runs = [{**d, "varied": r.varied, "status": PENDING, "path": None, "reason": "",
-                 "rows": 0, "planned": r.instance.planned_points() if r.instance else None,
-                 "started": None, "finished": None, "attempts": 0,
-                 "previous_paths": []}
-                for d, r in zip(queue_digest(queue), queue.runs)]
+        lock = state_lock(queue)
         data = {"state_version": STATE_VERSION, "queue": str(queue.path.resolve()),
                 "queue_sha256": _sha256(queue.path), "out": str(queue.out),
                 "on_failure": queue.on_failure, "created": now_iso(), "updated": now_iso(),
-                "runs": runs}
-        return cls(queue.state_path, data)
+                "runs": _fresh_runs(queue)}
+        return cls(queue.state_path, data, lock)
 
     @classmethod
     def load(cls, queue: Queue) -> QueueState:
         """The saved state, checked against the queue (runs may only be appended)."""
-        path = queue.state_path
-        origin = f"queue state file '{path}'"
+        lock = state_lock(queue)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise UserInputError(f"{origin}: cannot read: {err}") from None
-        if not isinstance(data, dict) or data.get("state_version") != STATE_VERSION or \
-                not isinstance(data.get("runs"), list):
-            raise UserInputError(f"{origin}: not a labctl queue state (version "
-                                 f"{STATE_VERSION})")
-        state = cls(path, data)
-        digest = queue_digest(queue)
-        if len(digest) < len(state.runs):
-            raise UserInputError(f"{_origin(queue.path)}: has {len(digest)} runs, the state "
-                                 f"{len(state.runs)}: runs may only be appended for --resume")
-        for saved, now in zip(state.runs, digest):
-            if saved.get("procedure") != now["procedure"] or \
-                    saved.get("parameters") != json.loads(json.dumps(now["parameters"])):
-                raise UserInputError(
-                    f"{_origin(queue.path)}: run {now['index']} ({now['procedure']}) differs "
-                    f"from the one in '{path}'; restore the file or start a new out folder")
-        fresh = QueueState.new(queue).runs
-        state.runs.extend(fresh[len(state.runs):])
-        data["queue_sha256"] = _sha256(queue.path)
-        return state
+            data = read_state(queue)
+            data["runs"].extend(_fresh_runs(queue)[len(data["runs"]):])
+            data["queue_sha256"] = _sha256(queue.path)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(queue.state_path, data, lock)
 
     def save(self) -> None:
         """Write to a temporary file, flush it to disk, then atomically replace the old one."""
         self.data["updated"] = now_iso()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.path.with_name(self.path.name + ".tmp")  # ours: we hold the state's lock
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.data, fh, indent=1, default=_json_default, allow_nan=True)
+            json.dump(self.data, fh, separators=(",", ":"), default=_json_default,
+                      allow_nan=True)
+            fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
@@ -260,6 +252,101 @@ class QueueState:
     def update(self, index: int, **values: Any) -> None:
         self.runs[index - 1].update(values)
         self.save()
+
+    def release(self) -> None:
+        """Let another process carry on with the queue."""
+        if self._lock is not None:
+            self._lock.release()
+
+
+def check_queue_start(queue: Queue, resume: bool) -> None:
+    """What starting ``queue`` would find wrong, found before any instrument is opened: a
+    progress file without --resume, a progress file that does not fit the queue, another
+    process running the queue, an out folder that cannot hold the queue's run files."""
+    from labctl.diskspace import RESERVE_MIN, check_folder, estimate_bytes
+
+    if queue.state_path.exists():
+        if not resume:
+            raise UserInputError(
+                f"queue file '{queue.path}': progress file '{queue.state_path}' exists; add "
+                "--resume to carry on, or give the queue another out folder")
+        read_state(queue)
+    state_lock(queue).release()
+    need = sum(estimate_bytes(r.instance.schema(), r.instance.planned_points())
+               for r in queue.runs if r.instance is not None)
+    check_folder(queue.out, need + RESERVE_MIN, f"the queue's {len(queue.runs)} runs")
+
+
+def _fresh_runs(queue: Queue) -> list[dict[str, Any]]:
+    return [{**d, "varied": r.varied, "status": PENDING, "path": None, "reason": "",
+             "rows": 0, "planned": r.instance.planned_points() if r.instance else None,
+             "started": None, "finished": None, "attempts": 0, "previous_paths": []}
+            for d, r in zip(queue_digest(queue), queue.runs)]
+
+
+def state_lock(queue: Queue):
+    """The state file's lock, taken (LockHeld, one line, if another process has it)."""
+    from labctl.locks import file_lock
+
+    return file_lock(queue.state_path, f"queue progress file '{queue.state_path}'").acquire()
+
+
+MAX_STATE_BYTES = 64 << 20
+
+
+def read_state(queue: Queue) -> dict[str, Any]:
+    """The saved state file, checked as untrusted input against the queue: its runs are the
+    queue's (the queue may only have gained runs at the end) and every run file it names is
+    a file in the queue's out folder."""
+    path = queue.state_path
+    origin = f"queue state file '{path}'"
+    try:
+        if path.stat().st_size > MAX_STATE_BYTES:
+            raise UserInputError(f"{origin}: larger than {MAX_STATE_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        raise UserInputError(f"{origin}: cannot read: {_first_line(err)}") from None
+    if not isinstance(data, dict) or data.get("state_version") != STATE_VERSION or \
+            not isinstance(data.get("runs"), list):
+        raise UserInputError(f"{origin}: not a labctl queue state (version {STATE_VERSION})")
+    digest = queue_digest(queue)
+    if len(digest) < len(data["runs"]):
+        raise UserInputError(f"{_origin(queue.path)}: has {len(digest)} runs, the state "
+                             f"{len(data['runs'])}: runs may only be appended for --resume")
+    out = queue.out.resolve()
+    for k, (saved, now) in enumerate(zip(data["runs"], digest), start=1):
+        if not isinstance(saved, dict) or saved.get("procedure") != now["procedure"] or \
+                saved.get("parameters") != json.loads(json.dumps(now["parameters"])):
+            raise UserInputError(
+                f"{_origin(queue.path)}: run {now['index']} ({now['procedure']}) differs "
+                f"from the one in '{path}'; restore the file or start a new out folder")
+        if saved.get("status") not in (PENDING, RUNNING, COMPLETED, ABORTED, FAILED):
+            raise UserInputError(f"{origin}: run {k}: status {saved.get('status')!r} unknown")
+        if not isinstance(saved.get("attempts", 0), int) or \
+                not isinstance(saved.get("previous_paths", []), list):
+            raise UserInputError(f"{origin}: run {k}: attempts or previous_paths malformed")
+        saved["index"] = k
+        run_path = saved.get("path")
+        if run_path is not None and (not isinstance(run_path, str)
+                                     or not _inside(Path(run_path), out)):
+            raise UserInputError(f"{origin}: run {k}: path {str(run_path)[:120]!r} is not "
+                                     f"a file in the out folder '{queue.out}'; labctl touches "
+                                     "no file outside it")
+    return data
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` names a file directly in ``folder`` (links and '..' resolved), no link."""
+    if path.is_symlink():
+        return False
+    try:
+        return path.resolve().parent == folder
+    except (OSError, RuntimeError):
+        return False
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _sha256(path: Path) -> str:
@@ -314,13 +401,15 @@ def plan_attempt(queue: Queue, run: QueueRun, record: dict[str, Any]) -> Attempt
     if not old:
         return Attempt(fresh_path(queue, run, attempt))
     path = Path(old)
+    if not _inside(path, queue.out.resolve()):  # read_state checked it; checked again here
+        raise UserInputError(f"run file '{path}' is not in the queue's out folder "
+                             f"'{queue.out}'; labctl touches no file outside it")
     if not path.exists():
         return Attempt(path, note="restarted (its run file was never created)")
     try:
         info = read_info(path)
     except LabctlError as err:
-        aside = path.with_name(path.name + ".unreadable")
-        os.replace(path, aside)
+        aside = _set_aside(path)
         record.setdefault("previous_paths", []).append(str(aside))
         return Attempt(fresh_path(queue, run, attempt), note=f"restarted ({err})")
     if info["procedure"] != run.procedure:
@@ -332,6 +421,20 @@ def plan_attempt(queue: Queue, run: QueueRun, record: dict[str, Any]) -> Attempt
         return Attempt(path, resume=True, note=f"resumed ({info['status']} after "
                                                 f"{main_rows(path)} rows)")
     raise UserInputError(f"run file '{path}': status {info['status']!r} cannot be resumed")
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename an unreadable run file ``*.unreadable[-k]``, under its writer's lock (a file
+    another process writes is never moved), never over an earlier one."""
+    from labctl.locks import file_lock
+
+    with file_lock(path, f"run file '{path}'"):
+        aside, k = path.with_name(path.name + ".unreadable"), 1
+        while aside.exists():
+            k += 1
+            aside = path.with_name(f"{path.name}.unreadable-{k}")
+        os.replace(path, aside)
+    return aside
 
 
 def main_rows(path: Path | str | None) -> int:

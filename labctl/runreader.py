@@ -96,23 +96,25 @@ def _check_links(f: h5py.File, p: Path) -> None:
     also rules out link loops."""
     count = 0
 
-    def visit(name: str, link) -> None:
+    def visit(name: str, link) -> str | None:  # a value stops the visit (never raise in it)
         nonlocal count
         count += 1
         if count > MAX_LINKS:
-            raise RunFileError(f"run file '{p}': more than {MAX_LINKS} objects")
+            return f"more than {MAX_LINKS} objects"
         if not isinstance(link, h5py.HardLink):
             kind = "external link" if isinstance(link, h5py.ExternalLink) else "soft link"
-            raise RunFileError(f"run file '{p}': '{name}' is a {kind}; run files hold only "
-                               "their own data")
+            return f"'{name}' is a {kind}; run files hold only their own data"
+        return None
 
     try:
-        f.visititems_links(visit)
-        for name in f:
-            obj = f.get(name, getlink=False)
-            if isinstance(obj, h5py.Dataset) and (obj.is_virtual or obj.external):
-                raise RunFileError(f"run file '{p}': dataset '{name}' keeps its data outside "
-                                   "the file")
+        problem = f.visititems_links(visit)
+        if problem:
+            raise RunFileError(f"run file '{p}': {problem}")
+        problem = f.visititems(lambda name, obj: name if isinstance(obj, h5py.Dataset) and (
+            obj.is_virtual or obj.external) else None)
+        if problem:
+            raise RunFileError(f"run file '{p}': dataset '{problem}' keeps its data outside "
+                               "the file")
     except (OSError, RuntimeError, KeyError, ValueError) as err:
         raise RunFileError(f"run file '{p}': unreadable structure ({_first_line(err)})"
                            ) from None
