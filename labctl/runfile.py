@@ -48,6 +48,7 @@ from labctl.runreader import (  # noqa: F401  (re-exported)
     attr_json,
     attr_status,
     attr_text,
+    block_rows,
     complete_rows,
     log_lines,
     open_run,
@@ -408,8 +409,9 @@ def _rebuild(path: Path, dst: h5py.File, schema: Schema) -> dict[str, int]:
             for q in [stream.name, *(q.name for q in stream.stored)]:
                 if q not in src:
                     continue  # the row times of a file written before they existed
-                for a in range(0, n, COPY_ROWS):
-                    b = min(n, a + COPY_ROWS)
+                step = block_rows(src, [q], COPY_ROWS)
+                for a in range(0, n, step):
+                    b = min(n, a + step)
                     dst[q][a:b] = read_rows(src, q, a, b)
         lines = log_lines(src, MAX_LOG_LINES)
         dst["log/line"].resize(capacity(len(lines)), axis=0)

@@ -282,6 +282,13 @@ def stream_rows(f: h5py.File, schema: Schema) -> dict[str, int]:
     return rows
 
 
+def block_rows(f: h5py.File, names: list[str], most: int) -> int:
+    """Rows of datasets ``names`` to read at once: at most ``most``, and BLOCK_BYTES in all."""
+    row = sum(int(np.prod(f[name].shape[1:], dtype=np.int64)) * f[name].dtype.itemsize
+              for name in names)
+    return max(1, min(most, BLOCK_BYTES // max(row, 1)))
+
+
 def read_rows(f: h5py.File, name: str, start: int, stop: int) -> np.ndarray:
     """Rows ``start:stop`` of a dataset, fresh from disk even through a held handle.
 
