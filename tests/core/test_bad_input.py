@@ -371,13 +371,12 @@ KINDS = STATION + PARAMETERS + QUEUES + RUN_FILES
 
 
 def test_at_least_sixty_kinds():
-    assert len(KINDS) >= 60
-    assert len({k.name for k in KINDS}) == len(KINDS) - len(
-        {k.name for k in STATION} & {k.name for k in PARAMETERS + QUEUES + RUN_FILES}) - 2
+    assert len(STATION) >= 20 and len(PARAMETERS) >= 15 and len(QUEUES) >= 15
+    assert len(RUN_FILES) >= 20 and len(KINDS) >= 60
 
 
 @pytest.fixture(scope="module")
-def fixtures(tmp_path_factory, ) -> Path:
+def fixtures(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("fixtures")
     from importlib import resources
 
