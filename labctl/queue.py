@@ -19,13 +19,14 @@ from typing import Any
 from labctl.config import StationConfig, default_sim_station, load_station, read_toml
 from labctl.errors import LabctlError, UserInputError
 from labctl.procedure import Parameter
+from labctl.runner import METADATA
 
 _BASE_VALIDATE = Parameter.validate
 
 MAX_RUNS = 10_000  # runs a queue may expand to (its state file is rewritten after each)
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|nan)", re.I)
-TOP_KEYS = {"station", "out", "on_failure", "run"}
-RUN_KEYS = {"procedure", "set", "foreach"}
+TOP_KEYS = {"station", "out", "on_failure", "run", *METADATA}
+RUN_KEYS = {"procedure", "set", "foreach", *METADATA}
 ON_FAILURE = ("continue", "stop")
 STATE_VERSION = 1
 PENDING = "pending"  # the other statuses of a queued run are those of its run file
@@ -41,6 +42,7 @@ class QueueRun:
     parameters: dict[str, Any]  # every parameter, validated, SI
     varied: dict[str, Any]  # the foreach values of this run (for the summary)
     instance: Any = field(repr=False, default=None)  # the Procedure object
+    metadata: dict[str, str] = field(default_factory=dict)  # sample, device, operator, comment
 
     @property
     def label(self) -> str:
@@ -94,9 +96,10 @@ def load_queue(path: str | Path) -> Queue:
     tables = data.get("run")
     if not isinstance(tables, list) or not tables:
         raise UserInputError(f"{origin}: no runs: add at least one [[run]] table")
+    defaults = _metadata(data, origin, {})
     runs: list[QueueRun] = []
     for entry, table in enumerate(tables, start=1):
-        runs.extend(_expand(table, entry, len(runs), station, origin))
+        runs.extend(_expand(table, entry, len(runs), station, origin, defaults))
     return Queue(path, station, base / out, on_failure, runs)
 
 
@@ -112,8 +115,19 @@ def _station(value: Any, base: Path, origin: str) -> StationConfig:
         raise UserInputError(f"{origin}: station = {value!r}: {err}") from None
 
 
+def _metadata(table: dict, where: str, defaults: dict[str, str]) -> dict[str, str]:
+    """The run metadata keys of a table (text), over those it inherits."""
+    out = dict(defaults)
+    for key in METADATA:
+        if key in table:
+            if not isinstance(table[key], str):
+                raise UserInputError(f"{where}: {key} = {table[key]!r}: must be text")
+            out[key] = table[key]
+    return out
+
+
 def _expand(table: Any, entry: int, before: int, station: StationConfig,
-            origin: str) -> list[QueueRun]:
+            origin: str, defaults: dict[str, str] | None = None) -> list[QueueRun]:
     from labctl.registry import procedure_class
 
     where = f"{origin}: run {entry}"
@@ -131,6 +145,7 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
     except UserInputError as err:
         raise UserInputError(f"{where}: {err}") from None
     where = f"{where} ({name})"
+    metadata = _metadata(table, where, defaults or {})
     fixed = table.get("set", {})
     foreach = table.get("foreach", {})
     for key, value in (("set", fixed), ("foreach", foreach)):
@@ -161,7 +176,7 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         except LabctlError as err:
             raise UserInputError(f"{at}: {str(err).removeprefix(name + ': ')}") from None
         runs.append(QueueRun(before + len(runs) + 1, entry, name, dict(proc.values),
-                             varied, proc))
+                             varied, proc, metadata))
     return runs
 
 
