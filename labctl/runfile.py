@@ -142,8 +142,7 @@ class RunFile:
         tmp, f, fd = None, None, None
         try:
             _remove_stale(path)
-            tmp = _private_file(path, what)
-            f = h5py.File(tmp, "w", libver=LIBVER)
+            tmp, f = _private_file(path, what)
             done = build(f)
             f.swmr_mode = True
             f.flush()
@@ -182,9 +181,9 @@ class RunFile:
         try:
             self._watch.wrote(writer.row_bytes)
             i = writer.append(values)
-            self._flush()  # the data first ...
+            self._f.flush()  # the data first ...
             writer.mark_complete(i)
-            self._flush()  # ... then the mark that the row is complete
+            self._flush()  # ... then the mark that the row is complete (and the flags cleared)
         except DiskFull:  # stopped in time: the file is intact, its log and close still work
             raise
         except (OSError, RuntimeError) as err:  # a full disk, an I/O error
@@ -275,14 +274,14 @@ def _writer_lock(path: Path):
                            f"{err.strerror or err}") from None
 
 
-def _private_file(path: Path, what: str) -> Path:
-    """A new, uniquely named hidden file next to ``path`` (never shared with another writer),
-    with the permissions a new file gets (the umask applies, unlike with mkstemp)."""
+def _private_file(path: Path, what: str) -> tuple[Path, h5py.File]:
+    """A new HDF5 file with a unique hidden name next to ``path`` (never shared with another
+    writer). Created exclusively, never truncated: ext4 writes a file truncated to zero back
+    to disk in full when it is closed (80 MB for 2000 spectra, a close 10x slower)."""
     while True:
         tmp = path.with_name(f".{path.name}.{what}-{secrets.token_hex(4)}")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
+            return tmp, h5py.File(tmp, "x", libver=LIBVER)
         except FileExistsError:
             continue
 

@@ -29,8 +29,9 @@ class StreamWriter:
         self.row_bytes = row_bytes(schema, stream)
         # resolved once: h5py's high-level lookups are slow. Large arrays (spectra) are one
         # chunk per row; small quantities (scalars, fitted peaks, the row time) share chunks
-        self.arrays = [(q.name, f[q.name], schema.shape(q)) for q in stream.quantities
-                       if not is_small(schema, q)]
+        self.arrays = [(q.name, f[q.name], schema.shape(q), np.dtype(q.dtype))
+                       for q in stream.quantities if not is_small(schema, q)]
+        self._fill_rows: dict[str, np.ndarray] = {}
         small = [(q.name, f[q.name]) for q in stream.stored if is_small(schema, q)]
         self.names = {q.name for q in stream.quantities}
         self.time_name = stream.row_time.name
@@ -51,7 +52,7 @@ class StreamWriter:
     def _grow(self) -> None:
         self.capacity = grown(self.capacity)
         self.coord.resize(self.capacity, axis=0)
-        for _, ds, _ in self.arrays:
+        for _, ds, _, _ in self.arrays:
             ds.resize(self.capacity, axis=0)
         for name, _, _ in self.scalars:
             self.coord.file[name].resize(self.capacity, axis=0)
@@ -61,7 +62,7 @@ class StreamWriter:
         if not values.keys() <= self.names:
             extra = sorted(values.keys() - self.names)
             raise ValueError(f"stream {self.stream.name!r}: unknown quantities {extra}")
-        for name, _, shape in self.arrays:
+        for name, _, shape, _ in self.arrays:
             v = values.get(name)
             if v is not None and np.shape(v) != shape:
                 raise ValueError(f"{name}: shape {np.shape(v)}, schema says {shape}")
@@ -70,11 +71,14 @@ class StreamWriter:
         i = self.n
         if i >= self.capacity:
             self._grow()
-        for name, ds, shape in self.arrays:
+        for name, ds, shape, dtype in self.arrays:
             v = values.get(name)
-            # the fill value stands for "not measured" (large chunks are not pre-filled)
-            fill = FILL[str(ds.dtype)] if v is None else v
-            arr = np.ascontiguousarray(np.broadcast_to(fill, shape), dtype=ds.dtype)
+            if v is None:  # the fill value stands for "not measured" (chunks are not pre-filled)
+                arr = self._fill_rows.get(name)
+                if arr is None:
+                    arr = self._fill_rows[name] = np.full(shape, FILL[dtype.name], dtype)
+            else:
+                arr = np.ascontiguousarray(v, dtype=dtype)
             ds.id.write_direct_chunk((i,) + (0,) * len(shape), arr)
         c0 = (i // SCALAR_CHUNK) * SCALAR_CHUNK
         j = i - c0
