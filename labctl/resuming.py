@@ -31,7 +31,7 @@ def resumable_procedure(path: str | Path) -> Procedure:
         proc = procedure_class(info["procedure"])(**params)
     except UserInputError as err:
         raise RunFileError(f"{where}: {err}") from None
-    if proc.schema().to_json() != info["schema"]:
+    if _layout(proc.schema().to_json()) != _layout(info["schema"]):
         raise RunFileError(f"{where}: its layout is not what {proc.name} writes with these "
                            "parameters (recorded by another labctl version?)")
     return proc
@@ -61,3 +61,12 @@ def resume_station(path: str | Path, station: str | Path | None = None,
     if isinstance(source, str) and source:  # the same station: the same station lock
         config = config.model_copy(update={"source": source})
     return config
+
+
+def _layout(schema: dict) -> tuple:
+    """What a resume must find unchanged: streams, quantities (dtype, dims), axis lengths.
+    Units, descriptions and the swept quantity may differ (the rebuilt file takes the
+    procedure's present ones), so files of an earlier labctl still resume."""
+    streams = tuple((s["name"], tuple((q["name"], q["dtype"], tuple(q["dims"]))
+                                      for q in s["quantities"])) for s in schema["streams"])
+    return streams, tuple((a["name"], a["length"]) for a in schema["axes"])
