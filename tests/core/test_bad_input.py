@@ -312,6 +312,13 @@ def _schema_edit(change: Callable[[dict], None]) -> Callable[[h5py.File], None]:
     return edit
 
 
+def _renamed(f: h5py.File) -> None:
+    """A quantity another labctl version called differently, consistently in the file."""
+    f.move("voltage", "stripe_voltage")
+    _schema_edit(lambda s: [q.update(name="stripe_voltage") for q in s["streams"][0][
+        "quantities"] if q["name"] == "voltage"])(f)
+
+
 def _parameter(name: str, value) -> Callable[[h5py.File], None]:
     def edit(f: h5py.File) -> None:
         parameters = json.loads(f.attrs["parameters"])
@@ -376,8 +383,7 @@ RUN_FILES = [
     Kind("resume with parameters beyond the station", run_file(_parameter("i_stop", 5e-3),
                                                                 "resume", "aborted"),
          ("i_stop", "0.005")),
-    Kind("resume of a layout from another version", run_file(_schema_edit(
-        lambda s: s["streams"][0].update(description="changed")), "resume", "aborted"),
+    Kind("resume of a layout from another version", run_file(_renamed, "resume", "aborted"),
          ("bad.h5", "layout")),
 ]
 
