@@ -1,11 +1,11 @@
 """The HDF5 run file: one file per run, every point flushed as measured, readable while written.
 
-The layout is in :mod:`labctl.runlayout`, reading in :mod:`labctl.runreader`. Writing uses
-SWMR from creation to close, and nothing else: a spectrum row is one chunk, scalars live in
-small chunks rewritten whole from a one-chunk buffer (memory does not grow with the run), and
-the outcome (status, reason, results) is rewritten in place in attributes allocated when the
-file was made. So a kill -9 at any instant, the close included, leaves a file that SWMR
-ordering keeps readable, and a reader holding the file open never stops the close.
+The layout is in :mod:`labctl.runlayout`, rows are appended by :mod:`labctl.streamwriter`,
+reading is :mod:`labctl.runreader`. The writer holds one SWMR session from creation to close:
+chunks are allocated in advance, so a row changes no metadata; the outcome (status, reason,
+results) is rewritten in place in attributes made with the file; the superblock's "open for
+writing" mark is cleared after every flush. So a kill -9 at any instant, the close included,
+leaves a file that every HDF5 tool opens, and a reader holding the file never stops the close.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from labctl.diskspace import DiskFull, DiskWatch
 from labctl.errors import RunFileError
 from labctl.locks import file_lock
-from labctl.runlayout import (  # noqa: F401  (re-exported: the run file's public names)
+from labctl.runlayout import (  # noqa: F401  (ABORTED ... now_iso: re-exported)
     ABORTED,
     COMPLETED,
     FAILED,
@@ -32,13 +32,11 @@ from labctl.runlayout import (  # noqa: F401  (re-exported: the run file's publi
     LOG_WIDTH,
     OUTCOME,
     RUNNING,
-    SCALAR_CHUNK,
     SCHEMA_VERSION,
     capacity,
     create_layout,
     create_outcome,
     grown,
-    is_small,
     now_iso,
     write_outcome,
 )
