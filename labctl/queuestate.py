@@ -94,16 +94,17 @@ def check_queue_start(queue: Queue, resume: bool) -> None:
     process running the queue, an out folder that cannot hold the queue's run files."""
     from labctl.diskspace import RESERVE_MIN, check_folder, estimate_bytes
 
+    done: set[int] = set()
     if queue.state_path.exists():
         if not resume:
             raise UserInputError(
                 f"queue file '{queue.path}': progress file '{queue.state_path}' exists; add "
                 "--resume to carry on, or give the queue another out folder")
-        read_state(queue)
+        done = {r["index"] for r in read_state(queue)["runs"] if r["status"] == COMPLETED}
     state_lock(queue).release()
-    need = sum(estimate_bytes(r.instance.schema(), r.instance.planned_points())
-               for r in queue.runs if r.instance is not None)
-    check_folder(queue.out, need + RESERVE_MIN, f"the queue's {len(queue.runs)} runs")
+    todo = [r for r in queue.runs if r.instance is not None and r.index not in done]
+    need = sum(estimate_bytes(r.instance.schema(), r.instance.planned_points()) for r in todo)
+    check_folder(queue.out, need + RESERVE_MIN, f"the queue's {len(todo)} runs to do")
 
 
 def _fresh_runs(queue: Queue) -> list[dict[str, Any]]:

@@ -238,6 +238,8 @@ QUEUES = [
                                             'station = "nowhere.toml"'),
          ("q.toml", "nowhere.toml")),
     Kind("no out folder", queue_edit('out = "night"\n', ""), ("q.toml", "out")),
+    Kind("out folder is a file", queue_edit('out = "night"', 'out = "station.toml"'),
+         ("station.toml", "a file")),
     Kind("unknown on_failure", queue_edit('out = "night"', 'out = "night"\non_failure = "retry"'),
          ("q.toml", "on_failure", "retry")),
     Kind("nested too deeply", queue_text(GOOD_QUEUE + "x = " + "[" * 50 + "]" * 50 + "\n"),
