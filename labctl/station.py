@@ -55,12 +55,20 @@ class Station:
                 failures.append(f"{name}: {err}")
         return failures
 
+    def instruments(self) -> dict[str, Any]:
+        """Every driver of the station by slot (the field role has two)."""
+        return {"shno_source": self.shno_source.driver, "gate": self.gate.driver,
+                "spectrum": self.spectrum.driver, "field.supply": self.field.supply,
+                "field.gaussmeter": self.field.gaussmeter}
+
+    def check_errors(self) -> None:
+        """Read every instrument's error queue; InstrumentError naming the first entry."""
+        for driver in self.instruments().values():
+            driver.raise_errors()
+
     def identities(self) -> dict[str, str]:
         out = {}
-        drivers = {"shno_source": self.shno_source.driver, "gate": self.gate.driver,
-                   "spectrum": self.spectrum.driver, "field.supply": self.field.supply,
-                   "field.gaussmeter": self.field.gaussmeter}
-        for key, drv in drivers.items():
+        for key, drv in self.instruments().items():
             try:
                 out[key] = str(drv.id).strip()
             except LabctlError as err:
@@ -78,17 +86,19 @@ class Station:
         return snap
 
 
-def _make_driver(slot: str, cfg: InstrumentConfig, adapter):
+def _make_driver(slot: str, cfg: InstrumentConfig, adapter, clock: Clock):
     cls = driver_class(cfg.driver)
     target = adapter if adapter is not None else cfg.address
     if not target:
         raise ConfigError(f"{slot}.address is empty: give the VISA resource of {cfg.driver}")
     try:
-        return cls(target, name=slot, timeout=int(cfg.timeout * 1000))
+        driver = cls(target, name=slot, timeout=int(cfg.timeout * 1000), **cfg.options)
     except InstrumentError:
         raise
     except Exception as err:  # pyvisa raises many kinds; the user needs the slot and address
         raise InstrumentError(slot, "connect", f"cannot open {target!r}: {err}") from err
+    driver.clock = clock  # pacing and settling wait on the station's clock
+    return driver
 
 
 def open_station(config: StationConfig) -> Station:
@@ -112,11 +122,11 @@ def open_station(config: StationConfig) -> Station:
         def adapter(slot: str):
             return None
 
-    src = _make_driver("shno_source", config.shno_source, adapter("shno_source"))
-    gate = _make_driver("gate", config.gate, adapter("gate"))
-    sa = _make_driver("spectrum", config.spectrum, adapter("spectrum"))
-    supply = _make_driver("supply", config.field.supply, adapter("supply"))
-    gauss = _make_driver("gaussmeter", config.field.gaussmeter, adapter("gaussmeter"))
+    src = _make_driver("shno_source", config.shno_source, adapter("shno_source"), clock)
+    gate = _make_driver("gate", config.gate, adapter("gate"), clock)
+    sa = _make_driver("spectrum", config.spectrum, adapter("spectrum"), clock)
+    supply = _make_driver("supply", config.field.supply, adapter("supply"), clock)
+    gauss = _make_driver("gaussmeter", config.field.gaussmeter, adapter("gaussmeter"), clock)
     roles = {
         "shno_source": ShnoSource(src, config.shno_source.limits, clock, stop),
         "gate": Gate(gate, config.gate.limits, clock, stop),

@@ -13,19 +13,29 @@ from labctl.sim.scpi import parse_bool, parse_number, scpi
 
 POWER_LINE = 50.0  # Hz: one NPLC lasts 20 ms
 TRIP_TOLERANCE = 1e-6  # relative: a clamped source sits at its limit
+VOLTAGE_RANGES_2450 = (0.02, 0.2, 2.0, 20.0, 200.0)  # V
+CURRENT_RANGES_2450 = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0)  # A
+
+
+def _range_in_use(fixed: float, auto: bool, level: float, ranges: tuple[float, ...]) -> float:
+    """The source range in use: the fixed one, or the smallest that holds the level."""
+    if not auto:
+        return fixed
+    return next((r for r in ranges if abs(level) <= r * 1.05), ranges[-1])
 
 
 def _numeric(pattern: str, attr: str, low: float, high: float, applies_to: str = "",
-             magnitude: bool = False):
+             magnitude: bool = False, allowed=None):
     """A (set, query) handler pair for a numeric setting stored in ``attr``.
 
     ``applies_to`` names the source function ("CURR"/"VOLT") whose output the setting
-    changes at once; ``magnitude`` stores |value| (ranges, 2400 compliance).
+    changes at once; ``magnitude`` stores |value| (ranges, 2400 compliance); ``allowed(self,
+    value)`` is a further check that depends on the instrument's state.
     """
 
     def set_value(self, args):
         value = parse_number(args, low, high)
-        if not low <= value <= high:
+        if not low <= value <= high or (allowed is not None and not allowed(self, value)):
             raise SimCommandError(*DATA_OUT_OF_RANGE)
         setattr(self, attr, abs(value) if magnitude else value)
         if applies_to and self.output and self.function == applies_to:
@@ -56,11 +66,42 @@ class _SimSource(SimInstrument):
     max_voltage = 210.0  # V
     default_function = "VOLT"
 
-    def __init__(self, name: str, device, clock, faults=None, seed: int = 0):
-        super().__init__(name, device, clock, faults, seed)
+    def __init__(self, name: str, device, clock, faults=None, seed: int = 0, power_up=None,
+                 options=None):
+        super().__init__(name, device, clock, faults, seed, power_up, options)
         self.terminal = device.terminal(name)
         self._advance = getattr(clock, "advance", None)  # only a virtual clock can jump
-        self.reset()
+        self.output = False
+        self.reset_peaks()
+        self.power_on()
+
+    # ---- what the device saw (the tests' physical oracle) -------------------------------
+    def reset_peaks(self) -> None:
+        """Forget the largest |V| and |I| seen at the terminals so far."""
+        self.peak_voltage = self.peak_current = 0.0
+
+    def _observe(self, v: float, i: float) -> None:
+        self.peak_voltage = max(self.peak_voltage, abs(v))
+        self.peak_current = max(self.peak_current, abs(i))
+
+    def apply_power_up(self, state) -> None:
+        """Found sourcing: the function, its limit and level, maybe a fixed range, output."""
+        self.function = "CURR" if state.function == "current" else "VOLT"
+        if state.compliance is not None:
+            if self.function == "CURR":
+                self.voltage_limit = state.compliance
+            else:
+                self.current_limit = state.compliance
+        if state.source_range is not None:
+            if self.function == "CURR":
+                self.current_range, self.current_range_auto = state.source_range, False
+            else:
+                self.voltage_range, self.voltage_range_auto = state.source_range, False
+        if self.function == "CURR":
+            self.current_level = state.level
+        else:
+            self.voltage_level = state.level
+        self._set_output(state.output)
 
     def reset(self) -> None:
         self.function = self.default_function
@@ -81,9 +122,10 @@ class _SimSource(SimInstrument):
     # ---- physics ---------------------------------------------------------------------
     def _apply(self) -> None:
         if self.function == "CURR":
-            self.terminal.source_current(self.current_level, self.voltage_limit)
+            v, i = self.terminal.source_current(self.current_level, self.voltage_limit)
         else:
-            self.terminal.source_voltage(self.voltage_level, self.current_limit)
+            v, i = self.terminal.source_voltage(self.voltage_level, self.current_limit)
+        self._observe(v, i)
 
     def _state(self) -> tuple[float, float]:
         """(V, I) at the terminals now; zero with the output off."""
@@ -93,7 +135,9 @@ class _SimSource(SimInstrument):
         """(V, I) measured over the integration time."""
         if self._advance is not None:
             self._advance(self.nplc / POWER_LINE)
-        return self._state()
+        v, i = self._state()
+        self._observe(v, i)
+        return v, i
 
     def _tripped(self, function: str) -> bool:
         if not self.output or self.function != function:
@@ -210,10 +254,18 @@ class SimKeithley2450(_SimSourceMeter):
         # the 2450 switches its output off when the source function changes
         self._set_output(False)
 
+    # the limit allowed depends on the source range (2450 manual, "Current limits"): above
+    # 105 mA only on the 20 V and lower ranges, above 21 V only below the 1 A range
     set_voltage_limit, voltage_limit_query = _numeric(
-        "[:SOURce#]:CURRent:VLIMit[:LEVel]", "voltage_limit", 0.02, 210, applies_to="CURR")
+        "[:SOURce#]:CURRent:VLIMit[:LEVel]", "voltage_limit", 0.02, 210, applies_to="CURR",
+        allowed=lambda self, v: v <= 21 or _range_in_use(
+            self.current_range, self.current_range_auto, self.current_level,
+            CURRENT_RANGES_2450) <= 0.105)
     set_current_limit, current_limit_query = _numeric(
-        "[:SOURce#]:VOLTage:ILIMit[:LEVel]", "current_limit", 1e-9, 1.05, applies_to="VOLT")
+        "[:SOURce#]:VOLTage:ILIMit[:LEVel]", "current_limit", 1e-9, 1.05, applies_to="VOLT",
+        allowed=lambda self, i: i <= 0.105 or _range_in_use(
+            self.voltage_range, self.voltage_range_auto, self.voltage_level,
+            VOLTAGE_RANGES_2450) <= 21)
 
     @scpi("[:SOURce#]:CURRent:VLIMit[:LEVel]:TRIPped?")
     def _voltage_limit_tripped(self, args):
@@ -305,14 +357,37 @@ class SimKeithley2400(_SimSourceMeter):
                   "TIME": self.clock.now() - self._t0, "STAT": float(status)}
         return ",".join(self.number(fields[e]) for e in self.elements)
 
+    # :MEASure? is :CONFigure + :READ?, and :CONFigure returns every control of the
+    # function to its *RST value (2400 manual, 17-2/17-5): the compliance of that function
+    # too, which the instrument then applies at once
+    def _configure(self, function: str) -> None:
+        self.sense = function
+        if function == "VOLT":
+            self.voltage_limit = 21.0
+            self.sense_voltage_auto = True
+        else:
+            self.current_limit = 105e-6
+            self.sense_current_auto = True
+        self.nplc = 1.0
+        if self.output:
+            self._apply()
+
+    @scpi(":CONFigure:VOLTage[:DC]")
+    def _configure_voltage(self, args):
+        self._configure("VOLT")
+
+    @scpi(":CONFigure:CURRent[:DC]")
+    def _configure_current(self, args):
+        self._configure("CURR")
+
     @scpi(":MEASure:VOLTage[:DC]?")
     def _measure_voltage(self, args):
-        self.sense = "VOLT"
+        self._configure("VOLT")
         return self._record()
 
     @scpi(":MEASure:CURRent[:DC]?")
     def _measure_current(self, args):
-        self.sense = "CURR"
+        self._configure("CURR")
         return self._record()
 
     @scpi(":READ?")
