@@ -122,6 +122,20 @@ class FieldController:
         """Programmed supply current in A (fresh read-back)."""
         return self.supply.read_current_setpoint()
 
+    def secure(self) -> str:
+        """Zero and switch off a supply found on in voltage mode or beyond the current limit."""
+        if not self.supply.read_output_enabled():
+            return ""
+        mode = self.supply.read_mode()
+        setpoint = self.supply.read_current_setpoint()
+        if mode == CURRENT and abs(setpoint) <= self.limits.max_current:
+            return ""
+        level = (f"{setpoint:g} A" if mode == CURRENT
+                 else f"{self.supply.read_voltage_setpoint():g} V")
+        self._ramp_down_once()
+        self._prepared = False
+        return f"field: supply found on at {level} in {mode} mode; ramped to 0 and switched off"
+
     def ramp_down(self) -> None:
         """Ramp the active setting to zero at the rate limit (ignoring aborts), then output off.
 

@@ -129,26 +129,31 @@ class LakeShore425(LabInstrument, _PymeasureLakeShore425):
         """Automatic ranging on or off (``AUTO <0|1>``; a bare ``AUTO`` is an error)."""
         self.write(f"AUTO {int(bool(enabled))}")
 
+    def plan_range(self, max_field: float) -> tuple[str, float, int]:
+        """(probe, full scale in G, RANGE code) for ``max_field`` T: asks the probe type."""
+        code = self.probe_type
+        probe = PROBES.get(code - 10 if code >= 50 else code)  # 5x: programmable cable
+        if probe is None:
+            raise InstrumentError(self.name, "TYPE?", f"unknown probe type {code}")
+        name, ranges = probe
+        if self.expected_probe and PROBE_NAMES[self.expected_probe] != code % 10 + 40:
+            raise InstrumentError(self.name, "TYPE?", f"a {name} probe is plugged in; the "
+                                  f"station file names {self.expected_probe}")
+        gauss = abs(max_field) / 1e-4
+        full_scale = self.range_gauss or next(
+            (r for r in ranges if r >= gauss * RANGE_HEADROOM), None)
+        if full_scale not in ranges or full_scale < gauss:
+            raise InstrumentError(self.name, "RANGE", f"the {name} probe has no range for "
+                                  f"{max_field:g} T (ranges {ranges} G)")
+        return name, full_scale, ranges.index(full_scale) + 1
+
     def configure_field_reading(self, max_field: float) -> None:
         """Tesla, a fixed range holding ``max_field`` T, the probe checked; all read back."""
         with self.session():
-            code = self.probe_type
-            probe = PROBES.get(code % 10 + 40 if code >= 50 else code)
-            if probe is None:
-                raise InstrumentError(self.name, "TYPE?", f"unknown probe type {code}")
-            name, ranges = probe
-            if self.expected_probe and PROBE_NAMES[self.expected_probe] != code % 10 + 40:
-                raise InstrumentError(self.name, "TYPE?", f"a {name} probe is plugged in; the "
-                                      f"station file names {self.expected_probe}")
-            gauss = abs(max_field) / 1e-4
-            full_scale = self.range_gauss or next(
-                (r for r in ranges if r >= gauss * RANGE_HEADROOM), None)
-            if full_scale not in ranges or full_scale < gauss:
-                raise InstrumentError(self.name, "RANGE", f"the {name} probe has no range for "
-                                      f"{max_field:g} T (ranges {ranges} G)")
-            self.write(f"UNIT 2;RANGE {ranges.index(full_scale) + 1}")
+            _, full_scale, code = self.plan_range(max_field)
+            self.write(f"UNIT 2;RANGE {code}")
             unit, code_read = self.unit, self.range_code
-            if unit != "T" or code_read != ranges.index(full_scale) + 1:
+            if unit != "T" or code_read != code:
                 raise InstrumentError(self.name, "UNIT?;RANGE?", f"reads unit {unit}, range "
                                       f"{code_read} after setting T and {full_scale:g} G")
             self._full_scale = full_scale

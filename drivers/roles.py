@@ -37,6 +37,9 @@ class ShnoSource(SourceRole):
     def _set_compliance(self, compliance: float) -> None:
         self.driver.set_compliance_voltage(compliance)
 
+    def _limit_allowed(self, limit: float) -> bool:
+        return limit <= self.limits.compliance_voltage * (1 + 1e-5)
+
     def prepare(self) -> None:
         """Current function, the station's compliance, output on: asked, set, verified."""
         if not self._prepared:
@@ -83,6 +86,9 @@ class Gate(SourceRole):
 
     def _set_compliance(self, compliance: float) -> None:
         self.driver.set_compliance_current(compliance)
+
+    def _limit_allowed(self, limit: float) -> bool:
+        return limit <= self.limits.max_compliance * (1 + 1e-5)
 
     def prepare(self, compliance: float) -> None:
         """Voltage function at ``compliance`` (within the station limit), output on at 0 V."""
@@ -184,9 +190,16 @@ class Spectrum:
         self.driver.single_sweep()
         return self._freq, self.driver.read_trace()
 
+    @property
+    def settings_used(self) -> dict | None:
+        """RBW, VBW, sweep time, detector and averaging as the instrument reports using them."""
+        return getattr(self.driver, "settings_used", None)
+
     def ramp_down(self) -> None:
-        """The analyzer drives nothing; nothing to make safe."""
+        """The analyzer drives nothing; its error queue is read so no entry goes unreported."""
+        self._settings = None  # configure again (and read back) after whatever comes next
+        self.driver.raise_errors()
 
     def snapshot(self) -> dict:
-        return {"idn": self.driver.id, "settings": self._settings,
+        return {"idn": self.driver.id, "settings": self._settings, "used": self.settings_used,
                 "limits": self.limits.model_dump()}

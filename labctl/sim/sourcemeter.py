@@ -79,6 +79,7 @@ class _SimSource(SimInstrument):
     def reset_peaks(self) -> None:
         """Forget the largest |V| and |I| seen at the terminals so far."""
         self.peak_voltage = self.peak_current = 0.0
+        self.live_switch_offs: list[tuple[float, float, float]] = []  # (t, V, I)
 
     def _observe(self, v: float, i: float) -> None:
         self.peak_voltage = max(self.peak_voltage, abs(v))
@@ -104,6 +105,8 @@ class _SimSource(SimInstrument):
         self._set_output(state.output)
 
     def reset(self) -> None:
+        if getattr(self, "output", False):
+            self._set_output(False)  # *RST switches a live output off, as the real one does
         self.function = self.default_function
         self.current_level = 0.0
         self.voltage_level = 0.0
@@ -153,6 +156,11 @@ class _SimSource(SimInstrument):
             self.device.break_memristor()
 
     def _set_output(self, on: bool) -> None:
+        if self.output and not on:
+            v, i = self._state()
+            level = self.current_level if self.function == "CURR" else self.voltage_level
+            if abs(i) > 1e-9 or abs(v) > 1e-6 or level != 0:
+                self.live_switch_offs.append((self.clock.now(), v, i))  # a real transient
         self.output = on
         if on:
             self._apply()

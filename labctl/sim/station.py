@@ -45,3 +45,4 @@ class SimProbeStation:
         supply = self.instruments["supply"]
         if hasattr(supply, "peak_drive"):
             supply.peak_drive = abs(supply.magnet.supply_setpoint())
+            supply.live_switch_offs = []
