@@ -84,7 +84,10 @@ class LabInstrument:
 
     @_locked
     def values(self, command: str, *args, **kwargs):
-        return super().values(command, *args, **kwargs)
+        try:
+            return super().values(command, *args, **kwargs)
+        except ValueError as err:  # a garbled or cut reply is the instrument's fault
+            raise InstrumentError(self.name, command, f"unexpected reply ({err})") from err
 
     @_locked
     def binary_values(self, command: str, *args, **kwargs):

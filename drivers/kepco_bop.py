@@ -13,6 +13,7 @@ from pymeasure.instruments.validators import strict_range
 
 from drivers.base import LabInstrument, UnsafeCommand, blocked_property, read_only
 from drivers.contracts import CURRENT, VOLTAGE
+from labctl.errors import InstrumentError
 
 ZERO_COIL_CURRENT = 0.01  # A: below this the output may be switched off (inductive load)
 MODES = {"0": VOLTAGE, "1": CURRENT}  # FUNC:MODE? answers 0 (voltage) or 1 (current)
@@ -97,7 +98,7 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
         reply = self.ask("FUNCtion:MODE?").strip()
         mode = MODES.get(reply.lstrip("+")[:1])
         if mode is None:
-            raise ValueError(f"{self.name}: unexpected FUNC:MODE? reply {reply!r}")
+            raise InstrumentError(self.name, "FUNCtion:MODE?", f"unexpected reply {reply!r}")
         return mode
 
     def read_voltage_setpoint(self) -> float:

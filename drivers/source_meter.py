@@ -14,6 +14,7 @@ from pymeasure.instruments.validators import strict_range
 
 from drivers.base import LabInstrument, UnsafeCommand, blocked
 from drivers.contracts import CURRENT, VOLTAGE, SourceState
+from labctl.errors import InstrumentError
 
 # source levels go out with 10 significant digits: with %g's 6, a ramp step across a decade
 # (0.000999878 -> 0.00100988 A) is rounded to more than the station's max_step
@@ -84,30 +85,34 @@ class KeithleySourceMeter(LabInstrument):
         for prefix, function in self.FUNCTIONS.items():
             if reply.startswith(prefix):
                 return function
-        raise ValueError(f"{self.name}: unexpected source function {reply!r}")
+        raise InstrumentError(self.name, self.FUNCTION_QUERY, f"unexpected reply {reply!r}")
 
     def read_state(self) -> SourceState:
         """Output, function, level, limit and range, in two exchanges."""
         with self.session():
-            queries = [":OUTP?"] + ([self.FUNCTION_QUERY] if self.FUNCTION_QUERY else [])
-            first = self.ask(";".join(queries)).strip().split(";")
-            output = bool(int(float(first[0])))
-            function = CURRENT
-            if self.FUNCTION_QUERY:
-                reply = first[1].strip().strip('"').upper()
-                function = next((f for p, f in self.FUNCTIONS.items() if reply.startswith(p)),
-                                None)
-                if function is None:
-                    raise ValueError(f"{self.name}: unexpected source function {reply!r}")
-            level_q, limit_q, auto_q, range_q = self.STATE_QUERIES[function]
-            values = self.ask(";".join((level_q, limit_q, auto_q, range_q))).strip().split(";")
-        level, limit, auto, fixed = (float(v) for v in values)
+            queries = ";".join([":OUTP?"] + ([self.FUNCTION_QUERY] if self.FUNCTION_QUERY
+                                             else []))
+            first = self.ask(queries).strip().split(";")
+            try:
+                output = bool(int(float(first[0])))
+                function = CURRENT
+                if self.FUNCTION_QUERY:
+                    name = first[1].strip().strip('"').upper()
+                    function = next(f for p, f in self.FUNCTIONS.items() if name.startswith(p))
+            except (ValueError, IndexError, StopIteration):
+                raise InstrumentError(self.name, queries, f"unexpected reply {first!r}") from None
+            queries = ";".join(self.STATE_QUERIES[function])
+            reply = self.ask(queries)
+        try:
+            level, limit, auto, fixed = (float(v) for v in reply.strip().split(";"))
+        except ValueError:
+            raise InstrumentError(self.name, queries, f"unexpected reply {reply!r}") from None
         return SourceState(output, function, level, abs(limit),
                            None if int(auto) else abs(fixed))
 
     def read_level(self, function: str) -> float:
         """The programmed level of ``function`` (A or V), asked."""
-        return float(self.ask(self.STATE_QUERIES[function][0]))
+        return float(self.values(self.STATE_QUERIES[function][0])[0])
 
     def set_level(self, function: str, value: float) -> None:
         """Program the level of ``function``: for a role's ramp only."""

@@ -135,7 +135,11 @@ class Runner:
         planned = self.procedure.planned_points()
         try:
             self.status = RUNNING
+            station.read_faults.clear()
             self._runfile = rf = self._open()
+            if station.read_faults:  # recorded in the file; a faulty instrument fails the run
+                raise LabctlError("instrument fault at the start: "
+                                  + "; ".join(station.read_faults))
             start = rf.rows()
             self.rows = start
             self.bus.publish(RunEvent(STARTED, self.run_id, {

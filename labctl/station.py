@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # order of making safe: the oscillator current first, then the magnet, then V_M
 RAMP_DOWN_ORDER = ("shno_source", "field", "gate")
+# then the roles that drive nothing but whose error queue must still be read
+MAKE_SAFE_ORDER = (*RAMP_DOWN_ORDER, "spectrum")
 
 
 class Station:
@@ -34,6 +36,7 @@ class Station:
         self.gate: Gate = roles["gate"]
         self.spectrum: Spectrum = roles["spectrum"]
         self.field = roles["field"]
+        self.read_faults: list[str] = []  # instruments that failed to answer a snapshot
 
     @property
     def roles(self) -> dict[str, Any]:
@@ -47,7 +50,7 @@ class Station:
     def ramp_down(self) -> list[str]:
         """Ramp every output to zero, whatever failed before; return the failures as text."""
         failures = []
-        for name in RAMP_DOWN_ORDER:
+        for name in MAKE_SAFE_ORDER:
             try:
                 self.roles[name].ramp_down()
             except Exception as err:  # keep going: the other outputs must still reach zero
@@ -82,6 +85,7 @@ class Station:
                 out[key] = str(drv.id).strip()
             except LabctlError as err:
                 out[key] = f"unavailable: {err}"
+                self.read_faults.append(f"{key}: {err}")
         return out
 
     def snapshot(self) -> dict[str, Any]:
@@ -92,6 +96,7 @@ class Station:
                 snap[name] = role.snapshot()
             except LabctlError as err:
                 snap[name] = {"error": str(err)}
+                self.read_faults.append(f"{name}: {err}")
         return snap
 
 

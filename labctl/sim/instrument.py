@@ -109,8 +109,7 @@ class SimInstrument:
                 if response is None:
                     continue
                 if self._swallow_next_response:
-                    self._swallow_next_response = False
-                    continue
+                    continue  # the reply to this message is lost, all of it
                 if self._late_next_response:
                     self._late_next_response = False
                     self._late = True
@@ -118,6 +117,7 @@ class SimInstrument:
                 if self._pending:
                     self._pending[-1:] = b";"  # several queries in one message: one reply line
                 self._pending += data + b"\n"
+            self._swallow_next_response = False
 
     def _await_reply(self) -> None:
         """Raise SimTimeout (after the reader's timeout) when no reply is there in time."""
