@@ -13,7 +13,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400 as _PymeasureKeithley2400
 from pymeasure.instruments.validators import strict_range
 
-from drivers.base import blocked, blocked_property
+from drivers.base import blocked, blocked_property, read_only
 from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
@@ -41,6 +41,10 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
 
     # :MEASure? runs :CONFigure, which returns the function's compliance to its *RST value
     # (manual 17-2/17-5): read with :READ? (measure_voltage / measure_current) instead
+    OUTPUT_COMMAND = "OUTPUT %d"
+    source_enabled = read_only(_PymeasureKeithley2400.source_enabled,
+                               "enable_output() / the role's ramp_down()")
+
     voltage = blocked_property("measure_voltage() (a :READ? that leaves the compliance alone)")
     current = blocked_property("measure_current() (a :READ? that leaves the compliance alone)")
     resistance = blocked_property("measure_voltage() / measure_current() (:READ?)")

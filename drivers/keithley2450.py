@@ -12,6 +12,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from drivers.base import read_only
 from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
@@ -39,10 +40,10 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
         super().__init__(adapter, name, **kwargs)
 
     # ---- source settings (the pymeasure originals clamp or do not validate) ----------
-    source_enabled = Instrument.control(
+    source_enabled = read_only(Instrument.control(
         ":OUTP?", ":OUTP %d", """Control whether the output is on (bool).""",
         validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
-    )
+    ), "enable_output() / the role's ramp_down()")
     source_current = _strict(":SOUR:CURR?", ":SOUR:CURR " + LEVEL_FORMAT,
                              """Control the source current level in A.""",
                              [-MAX_CURRENT, MAX_CURRENT])

@@ -14,6 +14,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley6221 as _PymeasureKeithley6221
 from pymeasure.instruments.validators import strict_range
 
+from drivers.base import blocked, read_only
 from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
@@ -26,6 +27,12 @@ class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
     """Keithley 6221 as I_SHNO current source with a voltage compliance."""
 
     FUNCTION_QUERY = None  # a current source only
+    OUTPUT_COMMAND = "OUTPut %d"
+    source_enabled = read_only(_PymeasureKeithley6221.source_enabled,
+                               "enable_output() / the role's ramp_down()")
+    # the delta and waveform modes drive the output by themselves
+    delta_arm = delta_start = waveform_arm = waveform_start = blocked(
+        "the shno_source role (labctl sources DC only, by ramps)")
     STATE_QUERIES = {"current": (":SOUR:CURR?", ":SOUR:CURR:COMP?", ":SOUR:CURR:RANG:AUTO?",
                                  ":SOUR:CURR:RANG?")}
 

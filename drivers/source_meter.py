@@ -50,11 +50,14 @@ class KeithleySourceMeter(LabInstrument):
     FUNCTIONS = {"CURR": CURRENT, "VOLT": VOLTAGE}
 
     # ---- the output ---------------------------------------------------------------------
+    OUTPUT_COMMAND = ":OUTP %d"  # the model's spelling
+
     def read_output_enabled(self) -> bool:
         return bool(self.source_enabled)
 
     def enable_output(self) -> None:
-        self.source_enabled = True
+        """Output on: for a role, which has set the level to zero and verified it first."""
+        self.write(self.OUTPUT_COMMAND % 1)
 
     def disable_output(self) -> None:
         """Switch the output off, only once its level reads zero (asked, not assumed)."""
@@ -67,7 +70,7 @@ class KeithleySourceMeter(LabInstrument):
                 raise UnsafeCommand(f"{self.name}: output at {level:g} "
                                     f"{'A' if function == CURRENT else 'V'}, not 0; ramp "
                                     "it down with its role before switching it off")
-            self.source_enabled = False
+            self.write(self.OUTPUT_COMMAND % 0)
 
     def _refuse_with_output_on(self, what: str) -> None:
         # switching function or range with the output on could drive the device through a
@@ -146,6 +149,9 @@ class KeithleySourceMeter(LabInstrument):
     enable_source = blocked("the roles, which switch the output on at a zero level")
     disable_source = blocked("the role's ramp_down (ramp to zero, then off)")
     auto_range_source = blocked("the roles' configure (auto range with the output off)")
+    # triggered sweeps, buffers and waveforms drive the output by themselves
+    start_buffer = blocked("the roles (labctl does not run the source's own sweeps)")
+    trigger = blocked("the roles (labctl does not run the source's own sweeps)")
 
     def reset(self) -> None:
         """*RST: refused while the output is on (it would switch it off at a live level)."""
