@@ -102,6 +102,7 @@ class SimInstrument:
             self._inject_faults(message)
             if not self.connected:
                 raise SimDisconnected(self.name)
+            start = len(self._pending)  # replies of earlier messages are not joined to ours
             for header, args in split_message(message):
                 self.log.append(CommandRecord(self.clock.now(), f"{header} {args}".strip(),
                                               header, args))
@@ -114,7 +115,7 @@ class SimInstrument:
                     self._late_next_response = False
                     self._late = True
                 data = response if isinstance(response, bytes) else str(response).encode()
-                if self._pending:
+                if len(self._pending) > start:
                     self._pending[-1:] = b";"  # several queries in one message: one reply line
                 self._pending += data + b"\n"
             self._swallow_next_response = False
