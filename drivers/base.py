@@ -93,9 +93,28 @@ class LabInstrument:
     def binary_values(self, command: str, *args, **kwargs):
         return super().binary_values(command, *args, **kwargs)
 
+    # the error-queue query, asked directly (it is read every point: pymeasure's property
+    # machinery costs more than the exchange itself); None: the model's own check_errors
+    ERROR_QUERY: str | None = None
+    MAX_ERRORS = 64  # a queue that never empties is itself a fault
+
     @_locked
     def check_errors(self) -> list:
-        return super().check_errors()
+        if self.ERROR_QUERY is None:
+            return super().check_errors()
+        errors = []
+        while len(errors) < self.MAX_ERRORS:
+            reply = self.ask(self.ERROR_QUERY).strip()
+            code, _, message = reply.partition(",")
+            try:
+                number = int(float(code))
+            except ValueError:
+                raise InstrumentError(self.name, self.ERROR_QUERY,
+                                      f"unexpected reply {reply!r}") from None
+            if number == 0:
+                break
+            errors.append((number, message.strip().strip('"')))
+        return errors
 
     @_locked
     def write(self, command: str, **kwargs) -> None:

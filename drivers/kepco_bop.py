@@ -27,6 +27,7 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
     """
 
     STATION_OPTIONS = {"max_current": float, "max_voltage": float}
+    ERROR_QUERY = "SYSTem:ERRor?"
 
     # DIAG:TST? switches the output on and swings it to its maximum (BOP manual)
     bop_test = blocked_property("confidence_test (the interface self-test, *TST?)")

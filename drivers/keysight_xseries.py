@@ -18,6 +18,7 @@ class KeysightXSeries(LabInstrument, SweptAnalyzer):
     """Keysight N9010A/N9020A/N9030A signal analyzer in the Swept SA measurement."""
 
     SINGLE_SWEEP = ":INIT:IMM;*OPC?"
+    ERROR_QUERY = "SYST:ERR?"
     # Keysight's FORM:BORD NORMal is big-endian (and the *RST value); SWAPped is little-endian
     TRACE_QUERY = ":FORM:DATA REAL,32;:FORM:BORD SWAP;:TRAC:DATA? TRACE1"
     TRACE_DTYPE = "<f4"

@@ -13,6 +13,7 @@ class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):
     """R&S FSV in the spectrum application: averaged single sweeps, binary trace transfer."""
 
     SINGLE_SWEEP = "INIT:IMM;*OPC?"
+    ERROR_QUERY = "SYST:ERR?"
     # R&S names byte orders the other way round from Keysight: FORM:BORD NORMal is
     # little-endian. Set it every time: the instrument may have been left SWAPped.
     TRACE_QUERY = "FORM REAL,32;:FORM:BORD NORM;:TRAC:DATA? TRACE1"

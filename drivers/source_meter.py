@@ -42,6 +42,7 @@ class KeithleySourceMeter(LabInstrument):
         get_process_list=error_entry,
     )
 
+    ERROR_QUERY = "SYST:ERR?"
     # the compliance-trip query of each source function (models set it)
     TRIP_QUERIES: dict[str, str] = {}
     # per source function: (level query, limit query, range-auto query, range query)
