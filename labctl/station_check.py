@@ -7,6 +7,7 @@ failed before. Nothing here switches, sets or ramps anything.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError, UserInputError
@@ -41,7 +42,7 @@ def check_station(station) -> list[InstrumentReport]:
         ("field.supply", lambda r: _supply(r, station.field)),
         ("field.gaussmeter", lambda r: _gaussmeter(r, station.field)),
     ]
-    drivers = station.instruments()
+    drivers = station.drivers()
     reports = []
     for slot, check in checks:
         report = InstrumentReport(slot)
@@ -134,6 +135,30 @@ def _gaussmeter(report: InstrumentReport, field_role) -> None:
     if unit != "T" or range_code != code:
         report.changes.append(f"set tesla and the {full_scale:g} G range (code {code}) for "
                               f"|B| <= {field_role.limits.max_field:g} T")
+
+
+def check_station_config(config) -> tuple[str, list[str]]:
+    """Lock the station, ask every instrument, release it untouched: (report, failed slots)."""
+    import labctl.station
+    from labctl.lab.lab import station_locks
+
+    locks = station_locks(config)
+    taken = []
+    try:
+        for lock in locks:
+            lock.acquire()
+            taken.append(lock)
+        station = labctl.station.open_station(config)
+        try:
+            reports = check_station(station)
+            return report_text(station, reports), [r.slot for r in reports if r.failed]
+        finally:
+            for driver in station.drivers().values():  # sessions closed; outputs untouched
+                with contextlib.suppress(Exception):
+                    driver.adapter.close()
+    finally:
+        for lock in taken:
+            lock.release()
 
 
 def report_text(station, reports: list[InstrumentReport]) -> str:

@@ -79,11 +79,19 @@ class PeakTracker:
         self.next_id = 0
 
     def restore(self, frequencies: np.ndarray, ids: np.ndarray) -> None:
-        """Continue tracking after a resume from the last recorded row."""
-        keep = np.isfinite(frequencies) & (ids >= 0)
-        self.previous = [Peak(float(f), 0.0, 0.0, 0.0, 0.0) for f in frequencies[keep]]
-        self.ids = [int(i) for i in ids[keep]]
-        self.next_id = int(ids.max()) + 1 if keep.any() else 0
+        """Continue tracking after a resume, from the rows recorded since tracking began.
+
+        The last row gives the lines to follow; new lines are numbered after every identity
+        ever given (not only the last row's), as an uninterrupted run would number them.
+        """
+        frequencies, ids = np.atleast_2d(frequencies), np.atleast_2d(ids)
+        if not ids.size:
+            return
+        last_f, last_id = frequencies[-1], ids[-1]
+        keep = np.isfinite(last_f) & (last_id >= 0)
+        self.previous = [Peak(float(f), 0.0, 0.0, 0.0, 0.0) for f in last_f[keep]]
+        self.ids = [int(i) for i in last_id[keep]]
+        self.next_id = max(int(ids.max()) + 1, 0)
 
     def assign(self, peaks: list[Peak]) -> list[int]:
         match = track_peaks(self.previous, peaks)
