@@ -16,7 +16,8 @@ import numpy as np
 
 from labctl.analysis.memristor import resistance_at
 from labctl.errors import UserInputError
-from procedures.base import check_gate_values
+from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
+from procedures.base import Parameter, check_gate_values
 
 MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, §5)
 # Between the LRS (4–40 kΩ) and the HRS (> 1 GΩ): which side a read falls on decides the state.
@@ -25,6 +26,13 @@ STATES = ("value", "HRS", "LRS")
 
 # pulse_kind codes of the rows program_memristor yields
 READ_ONLY, SET_PULSE, RESET_PULSE = 0, 1, -1
+# the read parameters every memristor procedure has
+READ_PARAMETERS = (
+    Parameter("v_read", 0.1, "V", 1e-3, MAX_READ_VOLTAGE, "memristor read voltage",
+              station=GATE_VOLTAGE),
+    Parameter("read_compliance", 100e-6, "A", description="compliance of the reads",
+              station=GATE_COMPLIANCE),
+)
 PROGRAM_KEYS = ("pulse", "pulse_kind", "pulse_voltage", "compliance", "pulse_current",
                 "compliance_hit", "resistance", "within_tolerance", "time")
 
