@@ -130,6 +130,9 @@ class FieldController:
         setpoint = self.supply.read_current_setpoint()
         if mode == CURRENT and abs(setpoint) <= self.limits.max_current:
             return ""
+        if mode != CURRENT and self.supply.read_voltage_setpoint() == 0 and \
+                abs(self._measure_coil()) <= ZERO_CURRENT:
+            return ""  # the BOP's power-up state, driving nothing: set_field changes its mode
         level = (f"{setpoint:g} A" if mode == CURRENT
                  else f"{self.supply.read_voltage_setpoint():g} V")
         self._ramp_down_once()

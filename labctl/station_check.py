@@ -73,6 +73,9 @@ def _source(report: InstrumentReport, role, compliance: float | None) -> None:
         report.lines.append(f"read-back  V = {volts:.6g} V, I = {amps:.6g} A")
     else:
         report.lines.append("read-back  none: output off")
+    if not state.output and state.function != role.native:
+        report.changes.append(f"set the {role.native} function (output off), then switch the "
+                              f"output on at 0")
     if state.output and state.function != role.native:
         report.changes.append(f"ramp {state.level:g} {unit} to 0 through the {state.function} "
                               f"function, switch the output off, set the {role.native} function")
