@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from labctl.errors import LabctlError
+from labctl.registry import available_procedures
 from labctl.runner import Runner
 from labctl.station import open_station
 from labctl.station_check import check_station
@@ -21,6 +22,7 @@ from labctl.testing import (
 )
 from procedures.field_sweep import FieldSweep
 from procedures.freq_current import FreqCurrent
+from procedures.iv_stripe import IVStripe
 from procedures.memristor_cycles import MemristorCycles
 from procedures.memristor_program import MemristorProgram
 from procedures.memristor_retention import MemristorRetention
@@ -35,6 +37,7 @@ PROCEDURES = {
     "memristor-cycles": lambda: MemristorCycles(cycles=1, v_step=0.25),
     "memristor-program": lambda: MemristorProgram(state="LRS", max_pulses=20),
     "memristor-retention": lambda: MemristorRetention(duration=2.0, interval=1.0),
+    "iv-stripe": lambda: IVStripe(i_start=0.0, i_stop=1.0e-3, i_step=250e-6),
 }
 
 # what a front panel, another program or a crash may leave (the list, and more)
@@ -61,6 +64,10 @@ HOSTILE = {
     "analyzer sending big-endian REAL,64": {
         "spectrum": {"format": "real64", "byte_order": "normal"}},
 }
+
+
+def test_every_procedure_of_the_catalog_is_exercised():
+    assert sorted(PROCEDURES) == sorted(available_procedures())
 
 
 def hostile_station(power_up: dict):
