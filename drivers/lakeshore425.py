@@ -29,6 +29,8 @@ ESR_ERRORS = {
     32: "Command error",
 }
 
+UNIT_CODES = {"1": "G", "2": "T", "3": "Oe", "4": "A/m"}  # UNIT? reply -> unit
+
 # manual 6.2.5: no other communication for 30 ms after a transaction ends, and at most
 # 30 transactions per second, "else intermittent failures in communication"
 QUIET_TIME = 0.030  # s
@@ -160,7 +162,11 @@ class LakeShore425(LabInstrument, _PymeasureLakeShore425):
 
     def check_errors(self) -> list[tuple[int, str]]:
         """Error bits of the event status register as (bit weight, meaning); reading clears."""
-        esr = self.event_status
+        reply = self.ask("*ESR?").strip()  # asked directly: it is read every point
+        try:
+            esr = int(float(reply))
+        except ValueError:
+            raise InstrumentError(self.name, "*ESR?", f"unexpected reply {reply!r}") from None
         return [(bit, text) for bit, text in ESR_ERRORS.items() if esr & bit]
 
     def read_field(self) -> float:
@@ -168,8 +174,10 @@ class LakeShore425(LabInstrument, _PymeasureLakeShore425):
         with self.session():
             # asked with every reading: a unit changed at the front panel would otherwise
             # turn gauss into tesla for the closed loop
-            unit = self.unit
+            unit = UNIT_CODES.get(self.ask("UNIT?").strip())
             reply = self.ask("RDGFIELD?").strip()
+        if unit is None:
+            raise InstrumentError(self.name, "UNIT?", "unexpected unit reply")
         try:
             value = float(reply)
         except ValueError:
