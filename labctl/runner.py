@@ -220,6 +220,8 @@ class Runner:
                     # written: a row measured under an instrument error must not look good
                     self.station.check_errors()
                     i = rf.append(item)
+                    if i == start:  # the analyzer is set up by now: what it really uses
+                        self._log_settings_used()
                     self.rows = i + 1
                     self.bus.publish(RunEvent(POINT, self.run_id, {
                         "index": i, "values": item, "planned": planned}))
@@ -246,6 +248,13 @@ class Runner:
                 generator.close()
             self._finish(status, reason)
         return self.status
+
+    def _log_settings_used(self) -> None:
+        """Record in the run log what the analyzer reports using (its RBW is quantised)."""
+        used = getattr(getattr(self.station, "spectrum", None), "settings_used", None)
+        if used:
+            self._log("info", "analyzer uses " + ", ".join(f"{k} {v:g}" if isinstance(
+                v, float) else f"{k} {v}" for k, v in used.items()))
 
     def _check_row(self, values: dict[str, Any], stream: str,
                    declared: dict[str, set[str]]) -> None:

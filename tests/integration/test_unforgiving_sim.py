@@ -211,3 +211,21 @@ def test_an_unchanged_gate_compliance_is_not_sent_again(tmp_path):
               if r.args]
     assert len(levels) > 100 and len(settings) < len(levels) / 10
     assert all(a != b for a, b in zip(settings, settings[1:]))  # each one a change
+
+
+def test_the_rbw_the_analyzer_really_uses_is_in_the_run_file(tmp_path):
+    from labctl.runfile import open_run
+    from labctl.runner import Runner
+    from labctl.runreader import log_lines
+    from labctl.station import open_station
+    from labctl.testing import sim_station_config
+    from procedures.freq_current import FreqCurrent
+
+    station = open_station(sim_station_config())
+    proc = FreqCurrent(i_start=1e-3, i_stop=1.2e-3, i_step=100e-6, points=1001, averages=2,
+                       rbw=250e3)
+    assert Runner(proc, station, tmp_path / "r.h5").run() == "completed"
+    with open_run(tmp_path / "r.h5") as f:
+        lines = [line.decode() for line in log_lines(f)]
+    assert any("analyzer uses rbw 240000" in line and "average_type power" in line
+               for line in lines), lines
