@@ -218,7 +218,10 @@ class Runner:
                     self._check_row(item, main, declared)
                     # every instrument's error queue, once per point and before the point is
                     # written: a row measured under an instrument error must not look good
-                    self.station.check_errors()
+                    try:
+                        self.station.check_errors()
+                    except LabctlError as err:
+                        self._fail_into(generator, err)
                     i = rf.append(item)
                     if i == start:  # the analyzer is set up by now: what it really uses
                         self._log_settings_used()
@@ -248,6 +251,19 @@ class Runner:
                 generator.close()
             self._finish(status, reason)
         return self.status
+
+    def _fail_into(self, generator, err: LabctlError) -> None:
+        """Raise ``err`` inside the procedure, where it is met like a fault of its own (it may
+        yield the analysis of the rows it measured); then raise it here."""
+        try:
+            item = generator.throw(err)
+            while isinstance(item, Results):
+                self.results.update(item.values)
+                self.bus.publish(RunEvent(RESULTS, self.run_id, {"values": item.values}))
+                item = next(generator)
+        except StopIteration:
+            pass
+        raise err
 
     def _log_settings_used(self) -> None:
         """Record in the run log what the analyzer reports using (its RBW is quantised)."""
