@@ -8,6 +8,7 @@ from labctl.analysis.threshold import threshold_from_inverse_power
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, RunContext
+from procedures.checks import check_field_currents, check_span
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
@@ -48,6 +49,13 @@ class FreqCurrent(Procedure):
 
     def planned_points(self) -> int:
         return len(self.currents())
+
+    def check(self) -> None:
+        check_span(self.values)
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"field": self.field})
 
     def schema(self) -> Schema:
         point = Stream("point", (

@@ -98,6 +98,7 @@ def run_cmd(
 ) -> None:
     """Run one procedure; the run file's path is printed on the last line."""
     from labctl.cli.run_cmd import run_procedure
+    from labctl.diskspace import check_output
     from labctl.lab import default_run_path, open_lab
 
     if procedure is None:
@@ -110,10 +111,11 @@ def run_cmd(
     proc = cls.from_text(_parse_sets(sets or []))
     config = choose_station(sim, station)
     proc.check_station(config)  # bad input: nothing is opened, nothing is sent
+    path = default_run_path(out, procedure)
+    check_output(path, proc.schema(), proc.planned_points())  # a folder with room for it
     metadata = {"sample": sample, "device": device, "operator": operator, "comment": comment}
     with open_lab(config=config) as lab:
-        handle = run_procedure(lab, proc, default_run_path(out, procedure),
-                               progress=not quiet, metadata=metadata)
+        handle = run_procedure(lab, proc, path, progress=not quiet, metadata=metadata)
     _report(handle, proc)
 
 
@@ -129,22 +131,20 @@ def _report(handle, proc) -> None:
 @app.command("resume")
 def resume_cmd(
     runfile: Annotated[Path, typer.Argument(help="run file of an interrupted run")],
+    sim: Sim = False,
     station: StationFile = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Continue an interrupted run from its last complete point, into the same file."""
     from labctl.cli.run_cmd import run_procedure
-    from labctl.config import load_station
-    from labctl.lab import open_lab, stored_run
+    from labctl.diskspace import check_output
+    from labctl.lab import open_lab
+    from labctl.resuming import resumable_procedure, resume_station
 
-    proc, stored = stored_run(runfile)
-    if station is not None:
-        config = load_station(station)
-    elif stored is None:
-        fail(f"run file '{runfile}': no station stored; give --station FILE")
-    else:
-        config = stored
+    proc = resumable_procedure(runfile)  # the file first: status, layout, procedure
+    config = resume_station(runfile, station, sim)  # a stored real station is never trusted
     proc.check_station(config)
+    check_output(runfile, proc.schema(), proc.planned_points(), resume=True)
     with open_lab(config=config) as lab:
         handle = run_procedure(lab, proc, runfile, resume=True, progress=not quiet)
     _report(handle, proc)
@@ -241,7 +241,8 @@ def queue_cmd(
 
 @app.command("bench")
 def bench_cmd(
-    kind: Annotated[str, typer.Argument(help="storage | inspect | freq-current | spectrum | all")]
+    kind: Annotated[str, typer.Argument(
+        help="storage | inspect | freq-current | spectrum | gui | all")]
     = "all",
     points: Annotated[int | None, typer.Option("--points", help="points per run")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="folder for scratch files")] = None,
@@ -250,6 +251,48 @@ def bench_cmd(
     from labctl.cli.bench_cmd import run_bench
 
     raise typer.Exit(run_bench(kind, points=points, out=out))
+
+
+@app.command("gui")
+def gui_cmd(
+    runfiles: Annotated[list[Path] | None, typer.Argument(help="run files or folders to browse")]
+    = None,
+    sim: Sim = False,
+    station: StationFile = None,
+) -> None:
+    """The probe-station GUI; with run files and no station, only the browser (no instrument)."""
+    from labctl.cli.common import choose_station
+
+    if sim or station is not None:
+        choose_station(sim, station)  # a bad station file: one line, before any window opens
+    for p in runfiles or []:
+        if not p.exists():
+            raise_input(f"run file '{p}': no such file or folder")
+    from gui.app import run_gui
+
+    raise typer.Exit(run_gui(list(runfiles or []), sim=sim, station=station))
+
+
+@app.command("plot")
+def plot_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="run files or folders of runs")],
+    out: Annotated[Path | None, typer.Option("--out", help="folder for the figures "
+                                             "(default: next to each run)")] = None,
+    formats: Annotated[str, typer.Option("--format", help="png, pdf or png,pdf")] = "png,pdf",
+) -> None:
+    """Write the standard figures of runs (PNG and PDF), drawn as the GUI draws them."""
+    from gui.export import export_run
+
+    files = []
+    for p in runs:
+        if not p.exists():
+            raise_input(f"run file '{p}': no such file or folder")
+        files.extend(sorted(p.glob("*.h5")) if p.is_dir() else [p])
+    kinds = tuple(f.strip() for f in formats.split(",") if f.strip())
+    for f in files:
+        for figure in export_run(f, out, kinds):
+            for written in figure.files:
+                echo(str(written))
 
 
 @app.command("version")

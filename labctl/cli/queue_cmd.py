@@ -14,7 +14,7 @@ from labctl.cli.common import echo
 from labctl.cli.run_cmd import ProgressBar
 from labctl.events import ENTRY_FINISHED, ENTRY_STARTED, QUEUE_STARTED, RunEvent
 from labctl.lab import interrupt_on_signals, open_lab, wait_aborting
-from labctl.queue import PENDING, load_queue
+from labctl.queue import PENDING, check_queue_start, load_queue
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING
 
 
@@ -49,6 +49,7 @@ class QueuePrinter:
 def run_queue_file(file: Path, *, resume: bool = False, quiet: bool = False) -> int:
     """Validate, then run (or carry on with) the queue in ``file``; return the exit code."""
     queue = load_queue(file)  # every mistake in the file is found here, nothing is opened
+    check_queue_start(queue, resume)  # its progress file, its out folder: still nothing open
     with open_lab(config=queue.station) as lab:
         unsubscribe = lab.subscribe(QueuePrinter(file, quiet))
         with interrupt_on_signals():

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from labctl.errors import LabctlError, UserInputError
+from labctl.errors import LabctlError
 from labctl.events import (
     ENTRY_FINISHED,
     ENTRY_STARTED,
@@ -28,6 +30,7 @@ from labctl.queue import (
     Queue,
     QueueRun,
     QueueState,
+    check_queue_start,
     main_rows,
     now_iso,
     plan_attempt,
@@ -42,14 +45,21 @@ log = logging.getLogger(__name__)
 STOPPED = "stopped"  # queue status: it ended before its last run (an abort, on_failure)
 
 
+def write_figures(path, folder) -> subprocess.Popen:
+    """`labctl plot RUN --out FOLDER` in its own process: Qt draws in a main thread, and the
+    queue goes on with its next run meanwhile."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "plot.log", "a") as log_file:
+        return subprocess.Popen([sys.executable, "-m", "labctl.cli.main", "plot", str(path),
+                                 "--out", str(folder)], stdout=log_file, stderr=log_file,
+                                stdin=subprocess.DEVNULL)
+
+
 def open_state(queue: Queue, resume: bool) -> tuple[QueueState, str]:
     """The queue's progress record, new or (with ``resume``) the saved one; and a note."""
     note = ""
     if queue.state_path.exists():
-        if not resume:
-            raise UserInputError(
-                f"queue file '{queue.path}': progress file '{queue.state_path}' exists; add "
-                "--resume to carry on, or give the queue another out folder")
+        check_queue_start(queue, resume)
         state = QueueState.load(queue)
     else:
         if resume:
@@ -73,6 +83,7 @@ class QueueHandle:
         self._current: Runner | None = None
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._figures: list[subprocess.Popen] = []
 
     # ---- control (any thread) -------------------------------------------------------------
     @property
@@ -130,6 +141,8 @@ class QueueHandle:
             try:
                 self._reconcile()
             finally:
+                for drawing in self._figures:  # figures of the last runs, still being drawn
+                    drawing.wait()
                 runs = self._state.runs
                 if stopped:
                     self.status, self.reason = STOPPED, stopped
@@ -139,6 +152,7 @@ class QueueHandle:
                     self.status = FAILED
                     self.reason = f"{sum(r['status'] != COMPLETED for r in runs)} run(s) " \
                                   "not completed"
+                self._state.release()  # another process may carry on with the queue
                 self._lab._release("queue")
                 self._publish(QUEUE_FINISHED, status=self.status, reason=self.reason)
                 self._done.set()
@@ -180,6 +194,8 @@ class QueueHandle:
                              rows=main_rows(attempt.path), finished=now_iso())
             self._publish(ENTRY_FINISHED, index=run.index, total=n, status=status,
                           reason=reason, procedure=run.procedure)
+            if queue.plots and attempt.path.exists():
+                self._figures.append(write_figures(attempt.path, queue.out / "figures"))
             if status == ABORTED:
                 return f"run {run.index} aborted ({reason}); --resume continues it"
             if status != COMPLETED and queue.on_failure == "stop":
