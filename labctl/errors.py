@@ -37,3 +37,11 @@ class Interrupted(LabctlError):
 
 class RunFileError(UserInputError):
     """A run file that cannot be read (corrupt, truncated, newer schema)."""
+
+
+def did_you_mean(name: str, known) -> str:
+    """`` (did you mean 'freq-current'?)`` for a misspelt name, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

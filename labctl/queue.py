@@ -20,8 +20,8 @@ from typing import Any
 
 from labctl.config import StationConfig, default_sim_station, load_station
 from labctl.errors import LabctlError, UserInputError
+from labctl.procedure import Parameter
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, now_iso
-from procedures.base import Parameter
 
 _BASE_VALIDATE = Parameter.validate
 
@@ -122,7 +122,7 @@ def _station(value: Any, base: Path, origin: str) -> StationConfig:
 
 def _expand(table: Any, entry: int, before: int, station: StationConfig,
             origin: str) -> list[QueueRun]:
-    from procedures.catalog import procedure_class
+    from labctl.registry import procedure_class
 
     where = f"{origin}: run {entry}"
     if not isinstance(table, dict):

@@ -1,13 +1,17 @@
-"""Instrument drivers found by name, so the station never imports every driver.
+"""Instrument drivers and procedures found by name, so nothing imports every one of them.
 
-Built-in drivers are listed here; other packages add theirs through the entry-point group
-``labctl.drivers`` (``name = "package.module:Class"``).
+Built-in drivers and procedures are listed here; other packages add theirs through the
+entry-point groups ``labctl.drivers`` and ``labctl.procedures`` (``name = "package.module:Class"``).
+The core names them as text only, so it never imports ``drivers/`` or ``procedures/``.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from importlib.metadata import entry_points
+
+from labctl.errors import UserInputError, did_you_mean
 
 # driver name -> "module:Class" of the real driver (pymeasure-based)
 DRIVERS: dict[str, str] = {
@@ -32,8 +36,19 @@ SIMULATED: dict[str, str] = {
 }
 
 
-def _plugins() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group="labctl.drivers")}
+# procedure name -> "module:Class"
+PROCEDURES: dict[str, str] = {
+    "freq-current": "procedures.freq_current:FreqCurrent",
+    "field-sweep": "procedures.field_sweep:FieldSweep",
+    "sync-map": "procedures.sync_map:SyncMap",
+    "memristor-cycles": "procedures.memristor_cycles:MemristorCycles",
+    "memristor-program": "procedures.memristor_program:MemristorProgram",
+    "memristor-retention": "procedures.memristor_retention:MemristorRetention",
+}
+
+
+def _plugins(group: str = "labctl.drivers") -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=group)}
 
 
 def known_driver(name: str) -> bool:
@@ -56,3 +71,22 @@ def driver_class(name: str):
 def simulated_class(name: str):
     """The simulated instrument for driver ``name`` (KeyError if there is none)."""
     return _load(SIMULATED[name])
+
+
+def _procedures() -> dict[str, str]:
+    return {**PROCEDURES, **_plugins("labctl.procedures")}
+
+
+def available_procedures() -> list[str]:
+    """Names of the procedures whose module is present."""
+    return [name for name, target in _procedures().items()
+            if importlib.util.find_spec(target.partition(":")[0]) is not None]
+
+
+def procedure_class(name: str):
+    """The procedure class called ``name``; UserInputError naming the known ones otherwise."""
+    known = available_procedures()
+    if name not in known:
+        raise UserInputError(f"unknown procedure {name!r}{did_you_mean(name, known)} "
+                             f"(known: {', '.join(known)})")
+    return _load(_procedures()[name])

@@ -11,24 +11,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import RunFileError
+import h5py
+
 from labctl.events import FINISHED, LOG, POINT, RESULTS, ROW, STARTED, EventBus, RunEvent
-from labctl.runfile import attr_json, attr_text, complete_rows, open_run
-from labctl.schema import Schema, schema_from_json
+from labctl.runreader import (
+    attr_int,
+    attr_json,
+    attr_status,
+    attr_text,
+    open_run,
+    read_rows,
+    read_schema,
+    stream_rows,
+)
 
 BLOCK = 256  # rows read at a time
-
-
-def _schema(f) -> Schema:
-    data = attr_json(f, "schema", None)
-    if not isinstance(data, dict):
-        raise RunFileError(f"run file '{f.filename}': schema attribute missing or unreadable")
-    try:
-        axes = {a["name"]: f[a["name"]][:] for a in data.get("axes", [])}
-        return schema_from_json(data, axes)
-    except (KeyError, TypeError, ValueError) as err:
-        raise RunFileError(f"run file '{f.filename}': schema does not match its data ({err})"
-                           ) from None
+MAX_LOG = 100_000  # log lines replayed at most
 
 
 def replay(path: str | Path, bus: EventBus, speed: float | None = None,
@@ -38,16 +36,20 @@ def replay(path: str | Path, bus: EventBus, speed: float | None = None,
     ``speed`` None replays as fast as possible; otherwise ``speed`` rows per second.
     """
     with open_run(path) as f:
-        schema = _schema(f)
+        schema = read_schema(f)
         run_id = attr_text(f, "run_id", "replay")
-        planned = int(f.attrs.get("planned_points", -1))
+        planned = attr_int(f, "planned_points", -1)
+        status = attr_status(f)
         main = schema.main
-        n_main = complete_rows(f[main.name])
+        rows = stream_rows(f, schema)
+        n_main = rows[main.name]
         bus.publish(RunEvent(STARTED, run_id, {
             "path": str(path), "procedure": attr_text(f, "procedure"),
             "parameters": attr_json(f, "parameters", {}), "schema": schema,
             "planned": planned if planned > 0 else None, "start": 0, "replay": True}))
-        for line in f["log/line"][:] if "log/line" in f else []:
+        log = f.get("log/line")
+        lines = log[:MAX_LOG] if isinstance(log, h5py.Dataset) and log.dtype.kind == "S" else []
+        for line in lines:
             text = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
             parts = text.split(" ", 2)
             level, message = (parts[1].lower(), parts[2]) if len(parts) == 3 else ("info", text)
@@ -55,12 +57,11 @@ def replay(path: str | Path, bus: EventBus, speed: float | None = None,
                                                "replay": True}))
         _emit_stream(f, main, n_main, bus, run_id, POINT, planned, speed, stop)
         for stream in schema.streams[1:]:
-            n = complete_rows(f[stream.name])
+            n = rows[stream.name]
             _emit_stream(f, stream, n, bus, run_id, ROW, planned, None, stop)
         results = attr_json(f, "results", {})
         if results:
             bus.publish(RunEvent(RESULTS, run_id, {"values": results}))
-        status = attr_text(f, "status")
         if status == "running":
             status_note = "did not finish (the process ended without closing the file)"
         else:
@@ -76,7 +77,7 @@ def _emit_stream(f, stream, n, bus, run_id, kind, planned, speed, stop) -> None:
     t0 = time.perf_counter()
     for block_start in range(0, n, BLOCK):
         block_stop = min(n, block_start + BLOCK)
-        block = {name: f[name][block_start:block_stop] for name in names}
+        block = {name: read_rows(f, name, block_start, block_stop) for name in names}
         for k in range(block_stop - block_start):
             if stop is not None and stop.is_set():
                 return

@@ -29,8 +29,8 @@ from labctl.events import (
     RunEvent,
     Subscriber,
 )
+from labctl.procedure import Procedure, Results, Row, RunContext
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, RunFile
-from procedures.base import Procedure, Results, Row, RunContext
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
@@ -199,7 +199,9 @@ class Runner:
             if rf is not None:
                 self._log("info" if status == COMPLETED else "warning",
                           f"{status}: {reason} (outputs ramped down)")
-                rf.close(status, reason, self.results)
+                problem = rf.close(status, reason, self.results)  # never raises
+                if problem:  # e.g. a full disk: the rows are safe, the outcome is not recorded
+                    reason = self.reason = f"{reason}; {problem}"
         finally:
             self.bus.publish(RunEvent(FINISHED, self.run_id, {
                 "status": status, "reason": reason, "path": str(self.path), "rows": self.rows}))

@@ -1,4 +1,4 @@
-"""``labctl bench``: run the benchmarks of :mod:`labctl.bench` and print their tables.
+"""``labctl bench``: run the benchmarks of :mod:`labctl.cli.bench_runs` and print their tables.
 
 Kinds: storage (1,000 / 10,000 / 100,000 points, or --points N), inspect (a 2,000-point run),
 freq-current (901 points), spectrum, all. Scratch files go to a temporary folder (inside
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labctl import bench
+from labctl.cli import bench_runs as bench
 
 KINDS = ("storage", "inspect", "freq-current", "spectrum")
 STORAGE_SIZES = (1_000, 10_000, 100_000)

@@ -27,14 +27,15 @@ StationFile = Annotated[Path | None, typer.Option("--station", help=STATION_HELP
 @app.command("procedures")
 def procedures_cmd() -> None:
     """List the procedures."""
-    from procedures.catalog import available, procedure_class
+    from labctl.registry import available_procedures as available
+    from labctl.registry import procedure_class
 
     for name in available():
         echo(f"{name:22s} {procedure_class(name).title}")
 
 
 def _procedure_help(name: str) -> None:
-    from procedures.catalog import procedure_class
+    from labctl.registry import procedure_class
 
     cls = procedure_class(name)
     echo(f"labctl run {name} [--sim | --station FILE] [--set NAME=VALUE ...] [--out DIR]")
@@ -80,7 +81,7 @@ def run_cmd(
 ) -> None:
     """Run one procedure; the run file's path is printed on the last line."""
     from labctl.cli.run_cmd import default_run_path, run_procedure
-    from procedures.catalog import procedure_class
+    from labctl.registry import procedure_class
 
     if procedure is None:
         echo(ctx.get_help())
@@ -114,8 +115,8 @@ def resume_cmd(
     """Continue an interrupted run from its last complete point, into the same file."""
     from labctl.cli.run_cmd import run_procedure
     from labctl.config import load_station, parse_station
+    from labctl.registry import procedure_class
     from labctl.runfile import attr_json, attr_text, open_run
-    from procedures.catalog import procedure_class
 
     with open_run(runfile) as f:
         name = attr_text(f, "procedure")

@@ -2,10 +2,10 @@
 
 import re
 
-from labctl.bench import StorageBench
 from labctl.cli.bench_cmd import run_bench
+from labctl.cli.bench_runs import StorageBench
 from labctl.cli.main import main
-from procedures.base import RunContext
+from labctl.procedure import RunContext
 
 
 def test_storage_bench_prints_throughput_and_memory(tmp_path, capsys):

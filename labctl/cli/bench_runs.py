@@ -2,8 +2,9 @@
 
 Every function here measures and returns plain numbers; :mod:`labctl.cli.bench_cmd` prints
 the tables. Storage runs go through the real :class:`~labctl.runner.Runner` on the simulated
-station, each in a fresh subprocess (``python -m labctl.bench storage N FILE``) so that its
-peak memory (``ru_maxrss``) belongs to that run alone.
+station, each in a fresh subprocess (``python -m labctl.cli.bench_runs storage N FILE``) so
+that its peak memory (``ru_maxrss``) belongs to that run alone. The benchmarks are a client
+of the suite, not part of its core.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from labctl.events import POINT
+from labctl.procedure import Parameter, Procedure, Results, Row, RunContext
 from labctl.schema import Axis, Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext
 
 TRACE_POINTS = 10001
 SCALARS = ("current", "voltage", "resistance", "field_measured", "total_power")
@@ -152,7 +153,8 @@ def storage_run(n_points: int, path: Path, trace_points: int = TRACE_POINTS,
 def storage_subprocess(n_points: int, path: Path, timeout: float = 3600) -> dict[str, Any]:
     """:func:`storage_run` (with the plain-write comparison) in a fresh interpreter, so that
     ``peak_rss_mb`` is this run's alone; the run file is deleted by then."""
-    cmd = [sys.executable, "-m", "labctl.bench", "storage", str(n_points), str(path), "plain"]
+    cmd = [sys.executable, "-m", "labctl.cli.bench_runs", "storage", str(n_points), str(path),
+           "plain"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -401,9 +403,11 @@ def spectrum_bench(points: int = TRACE_POINTS, repeats: int = 300) -> dict[str, 
 
 
 def _worker(argv: list[str]) -> int:
-    """``python -m labctl.bench storage N FILE [plain]``: one storage run, one JSON line."""
+    """``python -m labctl.cli.bench_runs storage N FILE [plain]``: one storage run, one JSON
+    line."""
     if len(argv) not in (3, 4) or argv[0] != "storage" or argv[3:] not in ([], ["plain"]):
-        print("usage: python -m labctl.bench storage N_POINTS FILE [plain]", file=sys.stderr)
+        print("usage: python -m labctl.cli.bench_runs storage N_POINTS FILE [plain]",
+              file=sys.stderr)
         return 2
     result = storage_run(int(argv[1]), Path(argv[2]), plain=argv[3:] == ["plain"])
     print(json.dumps(result))
