@@ -113,7 +113,8 @@ def chain_lines(p: DeviceParams, osc: OscillatorState) -> Lines:
 def lines_from_values(p: DeviceParams, p0: list[float], f_osc: list[float],
                       lw_osc: list[float], pw_osc: list[float]) -> Lines:
     """chain_lines from the oscillators' values as lists of floats."""
-    k_links = link_coupling(p, p0).tolist()
+    c, ref, x = p.coupling, p.coupling_p_ref, p.coupling_exponent
+    k_links = [c * (math.sqrt(a * b) / ref) ** x for a, b in zip(p0[:-1], p0[1:])]
     clusters, ratios = _find_clusters(f_osc, k_links)
     n = len(clusters)
     freq, width, power, size = [], [], [], []

@@ -29,7 +29,8 @@ _Q_FIELD = 1e-6  # T
 _Q_VOLT = 1e-6  # V
 _ENBW = 1.06  # noise bandwidth / RBW of the analyzer's Gaussian filter
 _PEAK_NARROW = _ENBW * 2.0 / math.pi  # displayed/integrated power of a line far narrower than RBW
-_TAIL = 1e-3  # Lorentzian tails below this fraction of the floor are not computed
+_TAIL = 1e-4  # Lorentzian tails below this fraction of the floor are not computed (the power
+# they carry beyond that reach, (2/pi) sqrt(tail / peak), is 0.6 % of a line at the floor)
 _BLOCK_MAX = 1 << 16  # all lines at once while their work array stays in cache (floats)
 _DETECTORS = {"average": "mean", "rms": "mean", "sample": "sample", "peak": "max",
               "positive": "max", "normal": "max", "negative": "min"}
@@ -216,7 +217,8 @@ class DeviceModel:
             return 0.0 * f
         a, b = self._ripple_phase
         w = 2.0 * math.pi / p.ripple_period
-        return p.ripple_db * (0.7 * np.sin(w * f + a) + 0.3 * np.sin(2.7 * w * f + b))
+        sin = math.sin if isinstance(f, float) else np.sin
+        return p.ripple_db * (0.7 * sin(w * f + a) + 0.3 * sin(2.7 * w * f + b))
 
     def _floor(self, f_start: float, f_stop: float, points: int, rbw: float) -> np.ndarray:
         """Displayed noise (W, float32) without the device: amplifier noise on the gain
@@ -269,9 +271,10 @@ class DeviceModel:
                 continue
             p_an = power * gain * 10 ** (float(self._ripple_db(fc)) / 10.0)
             # integrated over the RBW filter: a narrow line shows its full power, a broad
-            # one its density x noise bandwidth; the shape widens to sqrt(df^2 + RBW^2)
+            # one its density x noise bandwidth; the shape widens to sqrt(df^2 + c^2 RBW^2)
+            # with c = 2.12/pi, so that its area is the power in every case
             peak = p_an * _PEAK_NARROW * rbw / math.hypot(width, narrow)
-            half = 0.5 * math.hypot(width, rbw)
+            half = 0.5 * math.hypot(width, narrow)
             reach = half * math.sqrt(max(peak / tail_w, 1.0))
             i0 = max(0, math.floor((fc - reach - f_start) / step))
             i1 = min(points, math.ceil((fc + reach - f_start) / step) + 1)

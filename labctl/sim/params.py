@@ -73,10 +73,10 @@ class DeviceParams:
     tilt_crit_deg: float = _p(65.0, _num,
                               "field tilt where the nonlinear shift changes sign, deg "
                               "[est: 60-70 measured; 55 in the pure macrospin picture]")
-    joule_df_di2: float = _p(-60e12, _num,
+    joule_df_di2: float = _p(-50e12, _num,
                              "red drift from Joule heating (lowers Meff): df = this x I^2, "
                              "Hz/A^2 [est]")
-    f_offsets: list = _p([90e6, 40e6, -25e6, -105e6], _vec(N_OSC, _num),
+    f_offsets: list = _p([110e6, 40e6, -30e6, -120e6], _vec(N_OSC, _num),
                          "frequency offset of each constriction (width spread in the chain), "
                          "Hz [est]")
     frequency_offset: float = _p(-100e6, _num,
@@ -101,10 +101,10 @@ class DeviceParams:
                             "integrated power at I=1 mA, p=1, sin^2(2phi)=1, W [paper: "
                             "0.1-1 pW per constriction]")
     # ---- chain [PHYSICS §2] ----
-    coupling: float = _p(80e6, _nonneg, "K/2pi between neighbours at p0 = coupling_p_ref, Hz "
+    coupling: float = _p(90e6, _nonneg, "K/2pi between neighbours at p0 = coupling_p_ref, Hz "
                          "[est: 20-100 MHz]")
     coupling_p_ref: float = _p(0.3, _pos, "p0 at which K reaches `coupling` [est]")
-    coupling_exponent: float = _p(2.0, _pos,
+    coupling_exponent: float = _p(3.0, _pos,
                                   "K = coupling * (sqrt(p_i p_j)/coupling_p_ref)**exponent "
                                   "[est]")
     sync_power_exponent: float = _p(0.0, _nonneg,
@@ -160,7 +160,7 @@ class DeviceParams:
                             "[est]")
     v_breakdown: float = _p(9.0, _pos, "|V| that breaks down an HRS/pristine memristor, V "
                             "[est]")
-    gate_series_resistance: float = _p(5e3, _nonneg,
+    gate_series_resistance: float = _p(0.0, _nonneg,
                                        "top electrode lead + spreading resistance in series "
                                        "with the memristor, ohm; limits LRS gating to "
                                        "~20-30 MHz/V [est, sized to the paper's 28 MHz/V]")
@@ -240,8 +240,9 @@ class DeviceParams:
 # the realistic default, never only on this.
 PRESETS: dict[str, dict[str, Any]] = {
     "realistic": {},
-    "gentle": {"power_scale": 6e-12, "thermal_power": 0.01, "ripple_db": 0.0, "spurs": [],
+    "gentle": {"power_scale": 40e-12, "thermal_power": 5e-4, "ripple_db": 0.0, "spurs": [],
                "f_offsets": [42e6, 25e6, -27e6, -40e6], "coupling": 50e6,
+               "coupling_exponent": 2.0,
                "linewidth_threshold": 15e6, "linewidth_min": 5e6, "edge_broadening": 0.0,
                "sideband_orders": 0, "gate_series_resistance": 0.0, "read_noise": 0.0,
                "r_lrs_spread": 0.0, "device_spread": 0.0, "r_hrs_spread": 0.0,

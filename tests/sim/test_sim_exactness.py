@@ -189,7 +189,7 @@ def reference_mean(model, lines, f_start, f_stop, points, rbw):
         narrow = device_mod._PEAK_NARROW * rbw
         p_an = power * model._gain * 10 ** (float(model._ripple_db(fc)) / 10)
         peak = p_an * device_mod._PEAK_NARROW * rbw / math.hypot(width, narrow)
-        half = 0.5 * math.hypot(width, rbw)
+        half = 0.5 * math.hypot(width, narrow)
         reach = half * math.sqrt(max(peak / (floor_w * device_mod._TAIL), 1.0))
         i0 = max(0, math.floor((fc - reach - f_start) / step))
         i1 = min(points, math.ceil((fc + reach - f_start) / step) + 1)
