@@ -7,7 +7,13 @@ import math
 import numpy as np
 
 from labctl.analysis.lorentz import Peak, fit_spectrum
-from labctl.analysis.peaks import SyncTracker, oscillator_lines, sidebands, track_peaks
+from labctl.analysis.peaks import (
+    MergeTracker,
+    SyncTracker,
+    oscillator_lines,
+    sidebands,
+    track_peaks,
+)
 from labctl.analysis.spectra import (
     BandPower,
     estimate_background,
@@ -24,7 +30,7 @@ MAX_PEAKS = 8
 # 4 "uncertain": one line, or fewer than the chain has, and no more ever seen in the sweep
 SYNC_CODES = {"off": 0, "none": 1, "partial": 2, "full": 3, "uncertain": 4}
 BAND = 10e6  # Hz: width of the coarse bands the excess power is integrated over
-_EDGE_WIDTHS = 3.0  # a line may broaden this much (x max_linewidth) at a locking edge
+_EDGE_WIDTHS = 4.0  # a line may broaden this much (x max_linewidth) at a locking edge
 
 SPECTRUM_PARAMETERS = (
     Parameter("f_start", 8.0e9, "Hz", 1e6, 110e9, "analyzer start frequency"),
@@ -115,6 +121,7 @@ class PeakTracker:
         self.next_id = 0
         self.sync: SyncTracker | None = None
         self.lines: set[int] = set()  # ids that were oscillator lines in the last spectrum
+        self.merges = MergeTracker()
         self._background: tuple[int, np.ndarray, BandPower] | None = None
 
     def restore(self, frequencies: np.ndarray, ids: np.ndarray, line_counts=()) -> None:
@@ -200,8 +207,11 @@ def analyse_spectrum(freq, trace, values: dict, tracker: PeakTracker,
     row["peak_kind"] = np.full(MAX_PEAKS, -1, dtype=np.int8)
     row["peak_id"][:n_fit] = ids[:n_fit]
     row["peak_kind"][:n_fit] = kinds[:n_fit]
-    # broad sub-threshold (thermal) peaks and modulation sidebands are not oscillator lines
-    n = len(oscillator_lines([p for p, k in zip(peaks, kinds) if k == PEAK_LINE], math.inf))
+    # broad sub-threshold (thermal) peaks and modulation sidebands are not oscillator lines;
+    # two lines blurred into one while they beat at a locking edge are still two
+    lines = oscillator_lines([p for p, k in zip(peaks, kinds) if k == PEAK_LINE], math.inf)
+    line_ids = {p.frequency: i for p, i in zip(peaks, ids)}
+    n = tracker.merges.update([(line_ids[p.frequency], p.frequency, p.fwhm) for p in lines])
     row["n_lines"] = n
     row["sync_state"] = SYNC_CODES[tracker.sync_tracker(values["n_oscillators"]).update(n)]
     row["total_power"] = float(sum(p.integrated_power for p in peaks)) if peaks else 0.0

@@ -22,7 +22,8 @@ SYNC_STATES = ("off", "none", "partial", "full", "uncertain")
 _SIDEBAND_TOLERANCE = 3e6  # Hz: how close to 2 f_a - f_b a sideband sits (fit precision)
 _SIDEBAND_WIDTHS = 0.3  # ... or this fraction of the parent's linewidth, if larger
 _SIDEBAND_ORDERS = 3  # f_a - n (f_b - f_a), n = 1..3
-_SIDEBAND_WEAKER = 0.9  # a sideband carries less power than the line it belongs to
+_SIDEBAND_WEAKER = 0.7  # a sideband carries clearly less power than the line it belongs to
+# (equally spaced free lines of similar power look like a pair with its sidebands)
 
 
 def track_peaks(previous: Sequence[Peak], current: Sequence[Peak],
@@ -152,3 +153,47 @@ def oscillator_lines(peaks: Sequence[Peak], max_linewidth: float,
             continue
         out.append(p)
     return out
+
+
+_BEAT_BROADER = 1.3  # a merged line this much broader than its parents still beats
+
+
+@dataclass
+class MergeTracker:
+    """How many oscillators each tracked line carries, so that two lines blurred into one
+    broad line while they beat near a locking edge still count as two.
+
+    When lines of the previous spectrum end where a line continues (their identities merge),
+    the merged line is locked if it is narrower than its parents were (locking averages
+    their phase noise), and still two beating lines if it is broader: it keeps counting as
+    its parents until it narrows.
+    """
+
+    _last: dict[int, tuple[float, float, int, float]] = None  # id -> f, fwhm, count, width
+
+    def __post_init__(self):
+        if self._last is None:
+            self._last = {}
+
+    def update(self, lines: Sequence[tuple[int, float, float]]) -> int:
+        """Oscillators behind ``lines`` (id, frequency, fwhm) of one spectrum."""
+        now = {i for i, _, _ in lines}
+        ended = {i: v for i, v in self._last.items() if i not in now}
+        state: dict[int, tuple[float, float, int, float]] = {}
+        for i, f, w in lines:
+            count, ref = 1, w
+            if i in self._last:
+                _, w0, count, ref = self._last[i]
+                if count == 1:
+                    ref = w0
+            parents = [v for v in ended.values() if abs(v[0] - f) < max(w, 20e6)]
+            if parents and i in self._last:
+                ref = min([ref] + [v[1] if v[2] == 1 else v[3] for v in parents])
+                count += sum(v[2] for v in parents)
+                for j in [j for j, v in ended.items() if abs(v[0] - f) < max(w, 20e6)]:
+                    del ended[j]
+            if count > 1 and not w > _BEAT_BROADER * ref:
+                count = 1  # narrowed: locked
+            state[i] = (f, w, count, ref)
+        self._last = state
+        return sum(v[2] for v in state.values())

@@ -25,6 +25,9 @@ import numpy as np
 from scipy.optimize import least_squares
 
 _MIN_POINTS = 3
+# the onset is never sharper than thermal noise makes it: sqrt(kT/E0) ~ 0.01 for a
+# nano-constriction (E0 ~ 1e-17 J); a free width would trade against I_th and Q on noisy data
+_MIN_WIDTH = 0.01
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def threshold_from_power(currents, powers, errors) -> PowerThreshold:
     first = x[np.argmax(above)] / scale_i if above.any() else 0.5
     for start in np.unique(np.clip(first * np.array([0.7, 0.85, 1.0]), 1e-3, 1.0)):
         guess = [0.0, 4.0, start, 1.0, 0.03]
-        fit = least_squares(residual, guess, bounds=([-np.inf, 0.0, 1e-4, 0.05, 1e-4],
+        fit = least_squares(residual, guess, bounds=([-np.inf, 0.0, 1e-4, 0.05, _MIN_WIDTH],
                                                      [np.inf, np.inf, 1.5, 20.0, 0.3]),
                             x_scale=[0.01, 1.0, 0.05, 0.5, 0.02])
         if best is None or fit.cost < best.cost:
