@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 TEXT_ATTRS = ("procedure", "run_id", "reason", "started", "finished", "software_version",
-              "host")
+              "host", "sample", "device", "operator", "comment")
 JSON_ATTRS = ("parameters", "results", "instruments", "station")
 
 

@@ -16,8 +16,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from labctl.config import GateLimits, StationConfig
-from labctl.errors import LimitError, UserInputError
+from labctl.errors import LabctlError, LimitError, UserInputError
 from labctl.schema import Schema
+
+
+class ProcedureError(LabctlError):
+    """A procedure broke its own contract (e.g. a row without a declared quantity): a bug."""
 
 
 @dataclass(frozen=True)
@@ -34,15 +38,22 @@ class Parameter:
     choices: tuple = ()
 
     def parse(self, text: str) -> Any:
-        """Turn command-line text into a value of this parameter's kind."""
+        """Turn command-line text into a value of this parameter's kind.
+
+        Numbers may carry a unit with an SI prefix ("2.2 mA", "650 mT"); bare numbers are SI.
+        """
+        from labctl.units import parse_list, parse_value
+
+        if self.kind is float:
+            return parse_value(text, self.unit, self.name)
+        if self.kind is list:
+            return parse_list(text, self.unit, self.name)
         try:
             if self.kind is bool:
                 low = text.strip().lower()
                 if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                     raise ValueError(text)
                 return low in ("1", "true", "yes", "on")
-            if self.kind is list:
-                return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
             if self.kind is int:
                 f = float(text)
                 if not f.is_integer():

@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import h5py
-
 from labctl.events import FINISHED, LOG, POINT, RESULTS, ROW, STARTED, EventBus, RunEvent
 from labctl.runreader import (
     attr_int,
     attr_json,
     attr_status,
     attr_text,
+    log_lines,
     open_run,
     read_rows,
     read_schema,
@@ -26,7 +25,6 @@ from labctl.runreader import (
 )
 
 BLOCK = 256  # rows read at a time
-MAX_LOG = 100_000  # log lines replayed at most
 
 
 def replay(path: str | Path, bus: EventBus, speed: float | None = None,
@@ -47,9 +45,7 @@ def replay(path: str | Path, bus: EventBus, speed: float | None = None,
             "path": str(path), "procedure": attr_text(f, "procedure"),
             "parameters": attr_json(f, "parameters", {}), "schema": schema,
             "planned": planned if planned > 0 else None, "start": 0, "replay": True}))
-        log = f.get("log/line")
-        lines = log[:MAX_LOG] if isinstance(log, h5py.Dataset) and log.dtype.kind == "S" else []
-        for line in lines:
+        for line in log_lines(f):
             text = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
             parts = text.split(" ", 2)
             level, message = (parts[1].lower(), parts[2]) if len(parts) == 3 else ("info", text)

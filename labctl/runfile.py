@@ -10,9 +10,10 @@ ordering keeps readable, and a reader holding the file open never stops the clos
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ from labctl.runlayout import (  # noqa: F401  (re-exported: the run file's publi
     ABORTED,
     COMPLETED,
     FAILED,
-    GROW,
     LIBVER,
     LINKS,
     LOG_WIDTH,
@@ -35,8 +35,10 @@ from labctl.runlayout import (  # noqa: F401  (re-exported: the run file's publi
     RUNNING,
     SCALAR_CHUNK,
     SCHEMA_VERSION,
+    capacity,
     create_layout,
     create_outcome,
+    grown,
     is_small,
     now_iso,
     write_outcome,
@@ -47,6 +49,7 @@ from labctl.runreader import (  # noqa: F401  (re-exported)
     attr_status,
     attr_text,
     complete_rows,
+    log_lines,
     open_run,
     read_info,
     read_rows,
@@ -54,6 +57,7 @@ from labctl.runreader import (  # noqa: F401  (re-exported)
     stream_rows,
 )
 from labctl.schema import FILL, Schema, Stream
+from labctl.superblock import clear_write_flags
 
 COPY_ROWS = 256  # rows copied at a time when a resume rebuilds the file
 MAX_LOG_LINES = 1_000_000  # log lines a resume carries over
@@ -90,7 +94,7 @@ class _StreamWriter:
         return buf
 
     def _grow(self) -> None:
-        self.capacity += GROW
+        self.capacity = grown(self.capacity)
         self.coord.resize(self.capacity, axis=0)
         for _, ds, _ in self.arrays:
             ds.resize(self.capacity, axis=0)
@@ -113,9 +117,9 @@ class _StreamWriter:
             self._grow()
         for name, ds, shape in self.arrays:
             v = values.get(name)
-            if v is None:
-                continue  # the fill value stands for "not measured"
-            arr = np.ascontiguousarray(v, dtype=ds.dtype)
+            # the fill value stands for "not measured" (large chunks are not pre-filled)
+            fill = FILL[str(ds.dtype)] if v is None else v
+            arr = np.ascontiguousarray(np.broadcast_to(fill, shape), dtype=ds.dtype)
             ds.id.write_direct_chunk((i,) + (0,) * len(shape), arr)
         c0 = (i // SCALAR_CHUNK) * SCALAR_CHUNK
         j = i - c0
@@ -156,14 +160,17 @@ class RunFile:
     second writer of the same file is refused with one line.
     """
 
-    def __init__(self, path: Path, f: h5py.File, schema: Schema, done: dict[str, int], lock):
+    def __init__(self, path: Path, f: h5py.File, fd: int, schema: Schema,
+                 done: dict[str, int], lock):
         self.path = path
         self._f = f
+        self._fd = fd  # our own descriptor of the file, for its superblock flags
         self._lock = lock
         self.schema = schema
         self._writers = {s.name: _StreamWriter(f, s, schema, done.get(s.name, 0))
                          for s in schema.streams}
         self._log = f["log/line"]
+        self._log_n = len(log_lines(f))
         self._watch = DiskWatch(path.parent, max(w.row_bytes for w in self._writers.values()))
         self.closed = False
         self.broken = ""  # the first write that failed: nothing more is written after it
@@ -172,77 +179,85 @@ class RunFile:
     def create(cls, path: str | Path, schema: Schema, metadata: dict[str, Any]) -> RunFile:
         """Create the file with its layout and metadata; from here on every row is flushed.
 
-        The file is created exclusively: a file that exists, even one another process made a
-        moment ago, is never truncated.
+        The file is made under a private temporary name and appears under ``path`` only once
+        complete and in SWMR mode (a kill during creation leaves no half-made run file), by a
+        hard link that fails if ``path`` exists: a file another process made a moment ago is
+        never truncated. Rows are allocated for the planned points (``planned_points``).
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _writer_lock(path)
-        try:
+        planned = metadata.get("planned_points")
+        rows = {schema.main.name: planned if isinstance(planned, int) else 0}
+
+        def build(f: h5py.File) -> dict[str, int]:
+            _write_header(f, schema, metadata, rows)
+            return {}
+
+        def publish(tmp: Path) -> None:
             try:
-                f = h5py.File(path, "x", libver=LIBVER)
+                os.link(tmp, path)
             except FileExistsError:
                 raise RunFileError(f"run file '{path}' already exists; refusing to overwrite"
                                    ) from None
-            except OSError as err:
-                raise DiskFull(f"run file '{path}': cannot create: {err.strerror or err}"
-                               ) from None
-            try:
-                _write_header(f, schema, metadata)
-                f.swmr_mode = True
-            except Exception as err:
-                f.close()
-                path.unlink(missing_ok=True)  # ours, made a moment ago, never a valid run
-                if isinstance(err, OSError):
-                    raise DiskFull(f"run file '{path}': cannot create: {err}") from None
-                raise
-        except BaseException:
-            lock.release()
-            raise
-        return cls(path, f, schema, {}, lock)
+
+        if path.exists():
+            raise RunFileError(f"run file '{path}' already exists; refusing to overwrite")
+        return cls._made_aside(path, schema, "create", build, publish)
 
     @classmethod
     def resume(cls, path: str | Path, schema: Schema) -> RunFile:
         """Reopen an unfinished run for writing after its last complete row.
 
-        HDF5 will not reopen a file a killed SWMR writer left marked as open, so the file is
-        rebuilt (complete rows only) in a private temporary file next to it, which enters SWMR
-        and then atomically takes the file's place: a kill at any instant leaves either the
-        old file or the rebuilt one, and readers holding the old one are never disturbed.
+        The file is rebuilt (complete rows only) in a private temporary file next to it, which
+        enters SWMR and then atomically takes the file's place: a kill at any instant leaves
+        either the old file or the rebuilt one, and readers holding the old one are never
+        disturbed. (HDF5 would not reopen in place a file a killed writer left marked open.)
         """
         path = Path(path)
-        lock = _writer_lock(path)
-        tmp = None
-        try:
-            for stale in path.parent.glob(f".{path.name}.resume-*"):  # left by a killed resume
-                stale.unlink(missing_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.resume-", dir=path.parent)
-            os.close(fd)
-            tmp = Path(name)
-            if path.is_file():  # mkstemp makes it private; the run file keeps its permissions
+
+        def publish(tmp: Path) -> None:
+            if path.is_file():  # the run file keeps its permissions
                 os.chmod(tmp, path.stat().st_mode & 0o777)
-            dst = h5py.File(tmp, "w", libver=LIBVER)
-            try:
-                done = _rebuild(path, dst, schema)
-                dst.swmr_mode = True
-                dst.flush()
-                _fsync(tmp)
-                os.replace(tmp, path)
-                tmp = None
-            except BaseException:
-                dst.close()
-                raise
-        except OSError as err:
+            _fsync(tmp)
+            os.replace(tmp, path)
+
+        return cls._made_aside(path, schema, "resume", lambda f: _rebuild(path, f, schema),
+                               publish)
+
+    @classmethod
+    def _made_aside(cls, path: Path, schema: Schema, what: str, build, publish) -> RunFile:
+        """Lock ``path``, build its new content in a private file, enter SWMR, publish it."""
+        lock = _writer_lock(path)
+        tmp, f, fd = None, None, None
+        try:
+            _remove_stale(path)
+            tmp = _private_file(path, what)
+            f = h5py.File(tmp, "w", libver=LIBVER)
+            done = build(f)
+            f.swmr_mode = True
+            f.flush()
+            fd = os.open(tmp, os.O_RDWR)
+            clear_write_flags(fd)
+            publish(tmp)
+            return cls(path, f, fd, schema, done, lock)
+        except BaseException as err:
+            for close in (f.close if f else None, (lambda: os.close(fd)) if fd else None):
+                if close is not None:
+                    close()
             lock.release()
-            raise DiskFull(f"run file '{path}': cannot rebuild it to resume: "
-                           f"{err.strerror or err}") from None
-        except BaseException:
-            lock.release()
+            if isinstance(err, OSError):
+                raise DiskFull(f"run file '{path}': cannot {what} it: {err.strerror or err}"
+                               ) from None
             raise
         finally:
             if tmp is not None:
-                tmp.unlink(missing_ok=True)
-        return cls(path, dst, schema, done, lock)
+                tmp.unlink(missing_ok=True)  # published by then (or never to be)
+
+    def _flush(self) -> None:
+        """Flush to disk; then clear the superblock's "open for writing" mark that HDF5 writes
+        whenever the file grows, so that any HDF5 reader can open the file (superblock.py)."""
+        self._f.flush()
+        clear_write_flags(self._fd)
 
     def rows(self, stream: str | None = None) -> int:
         return self._writers[stream or self.schema.main.name].n
@@ -256,9 +271,9 @@ class RunFile:
         try:
             self._watch.wrote(writer.row_bytes)
             i = writer.append(values)
-            self._f.flush()  # the data first ...
+            self._flush()  # the data first ...
             writer.mark_complete(i)
-            self._f.flush()  # ... then the mark that the row is complete
+            self._flush()  # ... then the mark that the row is complete
         except DiskFull as err:
             self.broken = str(err)
             raise
@@ -273,10 +288,12 @@ class RunFile:
             return
         line = f"{now_iso()} {level.upper()} {message}".encode()[:LOG_WIDTH]
         try:
-            n = self._log.shape[0]
-            self._log.resize(n + 1, axis=0)
+            n = self._log_n
+            if n >= self._log.shape[0]:
+                self._log.resize(grown(n), axis=0)
             self._log[n] = line.decode(errors="ignore")
-            self._f.flush()
+            self._log_n = n + 1
+            self._flush()
         except (OSError, RuntimeError) as err:
             self.broken = f"writing the run log failed: {_first_line(err)}"
 
@@ -300,7 +317,8 @@ class RunFile:
         try:
             for w in self._writers.values():
                 w.trim()
-            self._f.flush()
+            self._log.resize(self._log_n, axis=0)
+            self._flush()
             text = json.dumps(results or {}, default=_json_default, allow_nan=True)
             if len(text.encode()) > OUTCOME["results"]:
                 text = json.dumps({"error": f"results of {len(text)} characters exceed the "
@@ -308,9 +326,9 @@ class RunFile:
             write_outcome(self._f, "results", text)
             write_outcome(self._f, "reason", reason)
             write_outcome(self._f, "finished", now_iso())
-            self._f.flush()
+            self._flush()
             write_outcome(self._f, "status", status)
-            self._f.flush()
+            self._flush()
         except (OSError, RuntimeError, ValueError) as err:
             problem = f"run file '{self.path}' could not record '{status}': {_first_line(err)}"
         try:
@@ -318,11 +336,13 @@ class RunFile:
         except (OSError, RuntimeError) as err:
             problem = problem or f"run file '{self.path}': close failed: {_first_line(err)}"
         finally:
+            os.close(self._fd)
             self._lock.release()
         return problem
 
 
-def _write_header(f: h5py.File, schema: Schema, metadata: dict[str, Any]) -> None:
+def _write_header(f: h5py.File, schema: Schema, metadata: dict[str, Any],
+                  rows: dict[str, int]) -> None:
     f.attrs["schema_version"] = SCHEMA_VERSION
     f.attrs["schema"] = json.dumps(schema.to_json())
     f.attrs["started"] = now_iso()
@@ -333,7 +353,7 @@ def _write_header(f: h5py.File, schema: Schema, metadata: dict[str, Any]) -> Non
             raise ValueError(f"metadata key {key!r} is reserved by the run file")
         f.attrs[key] = value if isinstance(value, str | int | float) else \
             json.dumps(value, default=_json_default)
-    create_layout(f, schema)
+    create_layout(f, schema, rows)
 
 
 def _writer_lock(path: Path):
@@ -343,6 +363,25 @@ def _writer_lock(path: Path):
     except OSError as err:
         raise RunFileError(f"run file '{path}': cannot write in '{path.parent}': "
                            f"{err.strerror or err}") from None
+
+
+def _private_file(path: Path, what: str) -> Path:
+    """A new, uniquely named hidden file next to ``path`` (never shared with another writer),
+    with the permissions a new file gets (the umask applies, unlike with mkstemp)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{what}-{secrets.token_hex(4)}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove what a killed create or resume of ``path`` left (call with the lock held)."""
+    for what in ("create", "resume"):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.{what}-*"):
+            stale.unlink(missing_ok=True)
 
 
 def _rebuild(path: Path, dst: h5py.File, schema: Schema) -> dict[str, int]:
@@ -361,25 +400,22 @@ def _rebuild(path: Path, dst: h5py.File, schema: Schema) -> dict[str, int]:
         dst.attrs["schema"] = json.dumps(schema.to_json())
         dst.attrs["resumed"] = attr_int(src, "resumed", 0) + 1
         create_outcome(dst)
-        create_layout(dst, schema)
         done = stream_rows(src, schema)
+        rows = dict(done)
+        rows[schema.main.name] = max(done[schema.main.name], attr_int(src, "planned_points", 0))
+        create_layout(dst, schema, rows)
         for stream in schema.streams:
             n = done[stream.name]
             for q in [stream.name, *(q.name for q in stream.stored)]:
-                dst[q].resize(max(GROW, -(-n // GROW) * GROW), axis=0)
                 if q not in src:
                     continue  # the row times of a file written before they existed
                 for a in range(0, n, COPY_ROWS):
                     b = min(n, a + COPY_ROWS)
                     dst[q][a:b] = read_rows(src, q, a, b)
-        old = src.get("log/line")
-        if isinstance(old, h5py.Dataset) and old.ndim == 1 and old.dtype.kind in "SO":
-            n = min(old.shape[0], MAX_LOG_LINES)
-            dst["log/line"].resize(n, axis=0)
-            for a in range(0, n, 4096):
-                lines = old[a:min(n, a + 4096)]
-                dst["log/line"][a:a + len(lines)] = [
-                    (x if isinstance(x, bytes) else str(x).encode())[:LOG_WIDTH] for x in lines]
+        lines = log_lines(src, MAX_LOG_LINES)
+        dst["log/line"].resize(capacity(len(lines)), axis=0)
+        for a in range(0, len(lines), 4096):
+            dst["log/line"][a:a + len(lines[a:a + 4096])] = lines[a:a + 4096]
     return done
 
 

@@ -29,7 +29,7 @@ READABLE_VERSIONS = (1, 2)
 LIBVER = ("v110", "v110")
 SCALAR_CHUNK = 64  # rows per chunk of a small quantity (rewritten whole on every point)
 SMALL = 64  # values per row up to which a quantity is buffered in SCALAR_CHUNK-row chunks
-GROW = 4096  # rows added to a stream's datasets when they are full
+GROW = 4096  # most rows added at once to a stream's datasets when they are full
 LOG_WIDTH = 400  # bytes per log line
 RUNNING, COMPLETED, ABORTED, FAILED = "running", "completed", "aborted", "failed"
 STATUSES = (RUNNING, COMPLETED, ABORTED, FAILED)
@@ -67,15 +67,38 @@ def write_outcome(f: h5py.File, key: str, text: str) -> None:
     attr.write(fixed_text(text, OUTCOME[key]))
 
 
-def create_layout(f: h5py.File, schema: Schema) -> None:
+def capacity(rows: int | None) -> int:
+    """Rows to allocate for a stream that will hold ``rows`` (a whole number of chunks)."""
+    rows = max(int(rows or 0), SCALAR_CHUNK)
+    return -(-rows // SCALAR_CHUNK) * SCALAR_CHUNK
+
+
+def grown(current: int) -> int:
+    """The next capacity of a full stream: doubled, by at most GROW rows."""
+    return capacity(current + min(max(current, SCALAR_CHUNK), GROW))
+
+
+def _allocated_now() -> h5py.h5p.PropDCID:
+    """Chunks allocated (and filled) when a dataset is made or grown, not when first written:
+    appending a row then changes no metadata, so the file on disk is consistent between
+    flushes and every HDF5 reader, SWMR or not, can open it while it is written."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return dcpl
+
+
+def create_layout(f: h5py.File, schema: Schema, rows: dict[str, int] | None = None) -> None:
+    """Axes, one dataset per stored quantity with ``rows[stream]`` rows allocated, the log."""
+    rows = rows or {}
     for axis in schema.axes:
         ds = f.create_dataset(axis.name, data=np.asarray(axis.values))
         ds.attrs["units"] = axis.unit
         ds.attrs["long_name"] = axis.description or axis.name
         ds.make_scale(axis.name)
     for stream in schema.streams:
-        coord = f.create_dataset(stream.name, shape=(GROW,), maxshape=(None,), dtype="int64",
-                                 chunks=(SCALAR_CHUNK,), fillvalue=-1)
+        n = capacity(rows.get(stream.name))
+        coord = f.create_dataset(stream.name, shape=(n,), maxshape=(None,), dtype="int64",
+                                 chunks=(SCALAR_CHUNK,), fillvalue=-1, dcpl=_allocated_now())
         coord.attrs["long_name"] = stream.description or f"index of the {stream.name}"
         coord.make_scale(stream.name)
         # CF auxiliary coordinates: xarray labels the rows with the swept quantity and time
@@ -84,8 +107,13 @@ def create_layout(f: h5py.File, schema: Schema) -> None:
             shape = schema.shape(q)
             chunks = (SCALAR_CHUNK, *shape) if is_small(schema, q) else (1, *shape)
             fill = FILL[q.dtype]
-            ds = f.create_dataset(q.name, shape=(GROW, *shape), maxshape=(None, *shape),
-                                  dtype=q.dtype, chunks=chunks, fillvalue=fill)
+            # a large row is written exactly once, so its chunk is never pre-filled (that
+            # would write the run twice): a row never written reads as zeros, and only
+            # complete rows (coordinate = index) count
+            ds = f.create_dataset(q.name, shape=(n, *shape), maxshape=(None, *shape),
+                                  dtype=q.dtype, chunks=chunks, fillvalue=fill,
+                                  dcpl=_allocated_now(),
+                                  fill_time="ifset" if is_small(schema, q) else "never")
             ds.attrs["units"] = q.unit
             ds.attrs["long_name"] = q.description or q.name
             ds.attrs["_FillValue"] = np.array(fill, dtype=q.dtype)
@@ -96,6 +124,8 @@ def create_layout(f: h5py.File, schema: Schema) -> None:
             for k, dim in enumerate(q.dims, start=1):
                 ds.dims[k].attach_scale(f[dim])
     log = f.create_group("log")
-    lines = log.create_dataset("line", shape=(0,), maxshape=(None,), chunks=(64,),
-                               dtype=h5py.string_dtype("utf-8", LOG_WIDTH))
+    # allocated in advance too, lines filled in place; the first empty line ends the log
+    lines = log.create_dataset("line", shape=(capacity(rows.get("log")),), maxshape=(None,),
+                               chunks=(SCALAR_CHUNK,), dtype=h5py.string_dtype("utf-8", LOG_WIDTH),
+                               dcpl=_allocated_now())
     lines.attrs["long_name"] = "run log: ISO time, level, message"

@@ -1,8 +1,9 @@
-"""The runner: executes a procedure in a worker thread, writes every row, publishes events.
+"""The runner: executes a procedure against a station, writes every row, publishes events.
 
-It owns pause and abort. Whatever ends a run (completion, abort, Ctrl-C, SIGTERM, an error)
-the station's outputs are ramped to zero first, then the run file is closed with its status
-and reason.
+It owns pause and abort. Whatever ends a run (completion, abort, an error) the station's
+outputs are ramped to zero first (unless a completed run was asked to keep them), then the
+run file is closed with its status and reason. It installs no signal handler: the client
+that owns the main thread turns Ctrl-C and SIGTERM into :meth:`Runner.abort`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,45 +27,66 @@ from labctl.events import (
     RESULTS,
     ROW,
     STARTED,
+    STATE,
     EventBus,
     RunEvent,
     Subscriber,
 )
-from labctl.procedure import Procedure, Results, Row, RunContext
+from labctl.procedure import Procedure, ProcedureError, Results, Row, RunContext
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, RunFile
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
-
+PENDING, PAUSED, ABORTING, FINISHED_STATE = "pending", "paused", "aborting", "finished"
 
 class Runner:
     """Run one procedure on a station into one run file."""
 
-    def __init__(self, procedure: Procedure, station, path: str | Path, *, resume: bool = False):
+    def __init__(self, procedure: Procedure, station, path: str | Path, *, resume: bool = False,
+                 metadata: dict[str, Any] | None = None, keep_outputs: bool = False,
+                 bus: EventBus | None = None):
         self.procedure = procedure
         self.station = station
         self.path = Path(path)
         self.resume = resume
-        self.bus = EventBus()
+        self.metadata = dict(metadata or {})  # sample, device, operator, comment ...
+        self.keep_outputs = keep_outputs
+        self.bus = bus if bus is not None else EventBus()
         self.run_id = uuid.uuid4().hex
+        self.state = PENDING
         self.status = "pending"
         self.reason = ""
         self.results: dict[str, Any] = {}
         self.rows = 0
+        # called after the ramp-down and the file's close, before `finished` is published
+        # (the lab releases the station there, so a subscriber may start the next run)
+        self.on_done: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
         self._abort_reason = ""
         self._running = threading.Event()  # set = not paused
         self._running.set()
         self._done = threading.Event()
         self._runfile: RunFile | None = None
+        self._state_lock = threading.Lock()
 
     # ---- control (any thread) ---------------------------------------------------------------
     def subscribe(self, callback: Subscriber):
         return self.bus.subscribe(callback)
 
+    def prepare(self) -> None:
+        """Check the parameters against the station; arm the station's stop event afresh.
+
+        Called in the caller's thread, before the worker starts, so that bad input touches
+        no instrument and an abort() that follows at once is never cleared by the worker.
+        """
+        self.procedure.check_station(self.station.config)
+        self.station.stop.clear()
+
     def start(self) -> None:
-        self.procedure.check_station(self.station.config)  # before any instrument is touched
-        self._thread = threading.Thread(target=self._run, name=f"run-{self.procedure.name}")
+        """Run in a new worker thread."""
+        self.prepare()
+        self._thread = threading.Thread(target=self.execute, name=f"run-{self.procedure.name}",
+                                        daemon=True)
         self._thread.start()
 
     def run(self) -> str:
@@ -73,22 +96,32 @@ class Runner:
         return self.status
 
     def pause(self) -> None:
-        self._running.clear()
-        self._log("info", "paused")
+        """Hold after the point in progress; outputs stay where they are."""
+        if self._set_state(PAUSED, only_from=(PENDING, RUNNING)):
+            self._running.clear()
+            self._log("info", "paused")
 
-    def resume_run(self) -> None:
-        self._running.set()
-        self._log("info", "resumed")
+    def unpause(self) -> None:
+        if self._set_state(RUNNING, only_from=(PAUSED,)):
+            self._running.set()
+            self._log("info", "resumed")
 
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
 
     def abort(self, reason: str = "aborted by user") -> None:
-        """Stop after the step in progress; outputs ramp down, the file records ``reason``."""
+        """Stop after the step in progress; outputs ramp down, the file records ``reason``.
+
+        An abort that arrives while a finished run is ramping down still counts: the run is
+        recorded as aborted (its rows are all kept, so a resume completes it).
+        """
+        if self._done.is_set():
+            return
         if not self._abort_reason:
             self._abort_reason = reason
         self.station.request_stop()
+        self._set_state(ABORTING, only_from=(PENDING, RUNNING, PAUSED))
         self._running.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -100,6 +133,14 @@ class Runner:
         return self._done.is_set()
 
     # ---- worker thread ----------------------------------------------------------------------
+    def _set_state(self, state: str, only_from: tuple[str, ...]) -> bool:
+        with self._state_lock:
+            if self.state not in only_from:
+                return False
+            self.state = state
+        self.bus.publish(RunEvent(STATE, self.run_id, {"state": state}))
+        return True
+
     def _log(self, level: str, message: str) -> None:
         getattr(log, level if level in ("debug", "info", "warning", "error") else "info")(
             "%s: %s", self.procedure.name, message)
@@ -110,6 +151,7 @@ class Runner:
     def _metadata(self) -> dict[str, Any]:
         st = self.station
         return {
+            **self.metadata,
             "run_id": self.run_id,
             "procedure": self.procedure.name,
             "parameters": self.procedure.values,
@@ -127,13 +169,14 @@ class Runner:
             return RunFile.resume(self.path, schema)
         return RunFile.create(self.path, schema, self._metadata())
 
-    def _run(self) -> None:
-        station = self.station
-        station.stop.clear()
+    def execute(self) -> str:
+        """Run in the calling thread until the run ends; returns the status."""
         status, reason = FAILED, ""
         generator = None
         planned = self.procedure.planned_points()
         try:
+            if self._abort_reason:  # aborted before it started: touch nothing
+                raise Interrupted(self._abort_reason)
             self.status = RUNNING
             self._runfile = rf = self._open()
             start = rf.rows()
@@ -142,9 +185,12 @@ class Runner:
                 "path": str(self.path), "procedure": self.procedure.name,
                 "parameters": dict(self.procedure.values), "schema": rf.schema,
                 "planned": planned, "start": start}))
+            self._set_state(RUNNING, only_from=(PENDING,))
             self._log("info", f"{'resumed at row ' + str(start) if self.resume else 'started'}"
                               f" -> {self.path}")
-            ctx = RunContext(station, start=start, runfile=rf, log=self._log)
+            ctx = RunContext(self.station, start=start, runfile=rf, log=self._log)
+            declared = {s.name: {q.name for q in s.quantities} for s in rf.schema.streams}
+            main = rf.schema.main.name
             generator = self.procedure.execute(ctx)
             t0 = time.perf_counter()
             last_progress = 0.0
@@ -153,10 +199,12 @@ class Runner:
                     self.results.update(item.values)
                     self.bus.publish(RunEvent(RESULTS, self.run_id, {"values": item.values}))
                 elif isinstance(item, Row):
+                    self._check_row(item.values, item.stream, declared)
                     i = rf.append(item.values, item.stream)
                     self.bus.publish(RunEvent(ROW, self.run_id, {
                         "stream": item.stream, "index": i, "values": item.values}))
                 else:
+                    self._check_row(item, main, declared)
                     i = rf.append(item)
                     self.rows = i + 1
                     self.bus.publish(RunEvent(POINT, self.run_id, {
@@ -164,10 +212,7 @@ class Runner:
                     now = time.perf_counter()
                     if now - last_progress >= PROGRESS_INTERVAL or self.rows == planned:
                         last_progress = now
-                        elapsed = now - t0
-                        self.bus.publish(RunEvent(PROGRESS, self.run_id, {
-                            "done": self.rows, "planned": planned, "elapsed": elapsed,
-                            "rate": (self.rows - start) / elapsed if elapsed > 0 else 0.0}))
+                        self._progress(now - t0, start, planned)
                 if not self._running.is_set():
                     self._running.wait()
                 if self._abort_reason:
@@ -186,23 +231,56 @@ class Runner:
             if generator is not None:
                 generator.close()
             self._finish(status, reason)
+        return self.status
+
+    def _check_row(self, values: dict[str, Any], stream: str,
+                   declared: dict[str, set[str]]) -> None:
+        """A row must hold every quantity its stream declares (None: deliberately unmeasured)."""
+        if stream not in declared:
+            raise ProcedureError(f"{self.procedure.name}: row for undeclared stream {stream!r}")
+        missing = sorted(declared[stream] - values.keys())
+        if missing:
+            raise ProcedureError(
+                f"{self.procedure.name}: a row of stream '{stream}' lacks the declared "
+                f"quantit{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}")
+
+    def _progress(self, elapsed: float, start: int, planned: int | None) -> None:
+        rate = (self.rows - start) / elapsed if elapsed > 0 else 0.0
+        remaining = (planned - self.rows) / rate if planned and rate > 0 else None
+        self.bus.publish(RunEvent(PROGRESS, self.run_id, {
+            "done": self.rows, "planned": planned, "elapsed": elapsed, "rate": rate,
+            "remaining": remaining}))
 
     def _finish(self, status: str, reason: str) -> None:
-        failures = self.station.ramp_down()
-        if failures:
-            reason = f"{reason}; RAMP-DOWN FAILED: {'; '.join(failures)}"
-            if status == COMPLETED:
-                status = FAILED
         self.status, self.reason = status, reason
-        rf = self._runfile
         try:
+            if status == COMPLETED and self.keep_outputs:
+                failures, kept = [], True
+            else:
+                failures, kept = self.station.ramp_down(), False
+            if status == COMPLETED and self._abort_reason:  # arrived during the ramp-down
+                status, reason = ABORTED, self._abort_reason
+            if failures:
+                reason = f"{reason}; RAMP-DOWN FAILED: {'; '.join(failures)}"
+                if status == COMPLETED:
+                    status = FAILED
+            self.status, self.reason = status, reason
+            rf = self._runfile
             if rf is not None:
+                outputs = "outputs kept on request" if kept else "outputs ramped down"
                 self._log("info" if status == COMPLETED else "warning",
-                          f"{status}: {reason} (outputs ramped down)")
+                          f"{status}: {reason} ({outputs})")
                 problem = rf.close(status, reason, self.results)  # never raises
                 if problem:  # e.g. a full disk: the rows are safe, the outcome is not recorded
                     reason = self.reason = f"{reason}; {problem}"
         finally:
-            self.bus.publish(RunEvent(FINISHED, self.run_id, {
-                "status": status, "reason": reason, "path": str(self.path), "rows": self.rows}))
-            self._done.set()
+            with self._state_lock:
+                self.state = FINISHED_STATE
+            try:
+                if self.on_done is not None:
+                    self.on_done()
+            finally:
+                self.bus.publish(RunEvent(FINISHED, self.run_id, {
+                    "status": self.status, "reason": self.reason, "path": str(self.path),
+                    "rows": self.rows}))
+                self._done.set()

@@ -25,6 +25,7 @@ MAX_LINKS = 100_000  # objects a run file may hold (a few dozen in practice)
 MAX_AXIS = 10_000_000  # values of one axis
 MAX_ROWS = 1 << 40  # rows of one stream
 BLOCK_BYTES = 8 << 20  # at most this much is read at once
+MAX_LOG_LINES = 100_000  # log lines read at most
 
 
 def open_run(path: str | Path) -> h5py.File:
@@ -265,6 +266,22 @@ def read_rows(f: h5py.File, name: str, start: int, stop: int) -> np.ndarray:
     if f.swmr_mode:
         ds.refresh()
     return ds[start:stop]
+
+
+def log_lines(f: h5py.File, limit: int = MAX_LOG_LINES) -> list[bytes]:
+    """The run log's lines (UTF-8 bytes): up to the first empty one, at most ``limit``."""
+    ds = f.get("log/line")
+    if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.dtype.kind != "S" or \
+            ds.dtype.itemsize > 4096:
+        return []
+    out: list[bytes] = []
+    step = 4096
+    for start in range(0, min(ds.shape[0], limit), step):
+        for line in ds[start:min(start + step, limit)]:
+            if not line:
+                return out
+            out.append(bytes(line))
+    return out
 
 
 def read_info(path: str | Path) -> dict[str, Any]:

@@ -5,8 +5,10 @@ This module and :mod:`labctl.sim` are the only places that know whether a statio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from drivers.roles import Gate, ShnoSource, Spectrum
@@ -40,6 +42,17 @@ class Station:
         return {"shno_source": self.shno_source, "gate": self.gate,
                 "spectrum": self.spectrum, "field": self.field}
 
+    def observe_outputs(self, callback: Callable[[str, float, float, str], None]) -> None:
+        """Call ``callback(role, level, target, unit)`` after every ramp step of an output.
+
+        The one ramp mechanism of each output role is wrapped, so every change (a procedure's,
+        a manual one, a ramp-down) is seen, in the thread that makes it.
+        """
+        for name, role in self.roles.items():
+            ramp = getattr(role, "ramp", None)
+            if ramp is not None:
+                _observe(ramp, name, callback)
+
     def request_stop(self) -> None:
         """Ask every ramp in progress to stop after its current step."""
         self.stop.set()
@@ -55,12 +68,31 @@ class Station:
                 failures.append(f"{name}: {err}")
         return failures
 
+    def close(self) -> list[str]:
+        """Ramp every output down, then release every instrument session; failures as text."""
+        failures = self.ramp_down()
+        for drv in self.drivers().values():
+            adapter = getattr(drv, "adapter", None)
+            with contextlib.suppress(Exception):  # a lost session is released all the same
+                if adapter is not None:
+                    adapter.close()
+        return failures
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def drivers(self) -> dict[str, Any]:
+        """Every instrument of the station, by slot."""
+        return {"shno_source": self.shno_source.driver, "gate": self.gate.driver,
+                "spectrum": self.spectrum.driver, "field.supply": self.field.supply,
+                "field.gaussmeter": self.field.gaussmeter}
+
     def identities(self) -> dict[str, str]:
         out = {}
-        drivers = {"shno_source": self.shno_source.driver, "gate": self.gate.driver,
-                   "spectrum": self.spectrum.driver, "field.supply": self.field.supply,
-                   "field.gaussmeter": self.field.gaussmeter}
-        for key, drv in drivers.items():
+        for key, drv in self.drivers().items():
             try:
                 out[key] = str(drv.id).strip()
             except LabctlError as err:
@@ -76,6 +108,22 @@ class Station:
             except LabctlError as err:
                 snap[name] = {"error": str(err)}
         return snap
+
+
+def _observe(ramp, role: str, callback) -> None:
+    """Wrap a role's Ramp so that each level it writes is reported with the ramp's target."""
+    write, to = ramp.write, ramp.to
+    target = [float("nan")]
+
+    def observed_to(level: float, *args, **kwargs):
+        target[0] = float(level)
+        return to(level, *args, **kwargs)
+
+    def observed_write(level: float) -> None:
+        write(level)
+        callback(role, float(level), target[0], ramp.allowed.unit)
+
+    ramp.to, ramp.write = observed_to, observed_write
 
 
 def _make_driver(slot: str, cfg: InstrumentConfig, adapter):

@@ -120,7 +120,7 @@ class FieldSweep(Procedure):
             *peak_quantities(),
             Quantity("strongest_frequency", "Hz",
                      description="centre of the peak with the largest integrated power"),
-        ), "field step")
+        ), "field step", swept="field")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
@@ -143,6 +143,8 @@ class FieldSweep(Procedure):
                 yield Row("background", {"background_trace": background})
         st.shno_source.ramp_to(self.i_shno)
         tracker = PeakTracker()  # lines move ~γ·ΔB per step: identities rarely carry over
+        if ctx.start:
+            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"))
         for b in fields[ctx.start:]:
             st.field.set_field(b)
             if self.settle:

@@ -68,7 +68,7 @@ class FreqCurrent(Procedure):
             Quantity("field_measured", "T", description="gaussmeter reading"),
             Quantity("trace", "dBm", "float32", ("frequency",), "analyzer trace"),
             *peak_quantities(),
-        ), "current step")
+        ), "current step", swept="current")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
@@ -90,7 +90,7 @@ class FreqCurrent(Procedure):
                 yield Row("background", {"background_trace": background})
         tracker = PeakTracker()
         if ctx.start:
-            tracker.restore(ctx.recorded("peak_frequency")[-1], ctx.recorded("peak_id")[-1],
+            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"),
                             ctx.recorded("n_lines"))
         for current in self.currents()[ctx.start:]:
             st.shno_source.ramp_to(current)

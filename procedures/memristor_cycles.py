@@ -81,7 +81,7 @@ class MemristorCycles(Procedure):
             Quantity("voltage", "V", description="V_M level"),
             Quantity("current", "A", description="measured gate current"),
             Quantity("compliance_hit", "", "int8", description="1 if clamped at compliance"),
-        ), "staircase step")
+        ), "staircase step", swept="voltage")
         cycle = Stream("cycle", (
             Quantity("v_set", "V", description="SET voltage (NaN: no SET seen)"),
             Quantity("v_reset", "V", description="RESET voltage (NaN: no RESET seen)"),

@@ -81,7 +81,7 @@ class MemristorProgram(Procedure):
             Quantity("resistance", "ohm", description="read after the pulse"),
             Quantity("within_tolerance", "", "int8", description="1 once the goal is met"),
             Quantity("time", "s", description="station clock"),
-        ), "pulse and read"),))
+        ), "pulse and read", swept="pulse"),))
 
     def execute(self, ctx: RunContext):
         st = ctx.station

@@ -51,7 +51,7 @@ class MemristorRetention(Procedure):
             Quantity("time", "s", description="since the first read"),
             Quantity("resistance", "ohm", description="read at v_read"),
             Quantity("current", "A", description="read current"),
-        ), "read"),))
+        ), "read", swept="time"),))
 
     def execute(self, ctx: RunContext):
         st = ctx.station

@@ -125,13 +125,22 @@ class PeakTracker:
         self._background: tuple[int, np.ndarray, BandPower] | None = None
 
     def restore(self, frequencies: np.ndarray, ids: np.ndarray, line_counts=()) -> None:
-        """Continue tracking after a resume from the rows already recorded."""
-        keep = np.isfinite(frequencies) & (ids >= 0)
-        self.previous = [Peak(float(f), 0.0, 0.0, 0.0, 0.0) for f in frequencies[keep]]
-        self.ids = [int(i) for i in ids[keep]]
-        self.next_id = int(ids.max()) + 1 if keep.any() else 0
-        self.lines = set(self.ids)
+        """Continue tracking after a resume, from the rows recorded since tracking began.
+
+        The last row gives the lines to follow; new lines are numbered after every identity
+        ever given (not only the last row's), as an uninterrupted run would number them;
+        ``line_counts`` (the rows' n_lines) tell how many oscillators the sweep has shown.
+        """
         self._counts = [int(n) for n in line_counts]
+        frequencies, ids = np.atleast_2d(frequencies), np.atleast_2d(ids)
+        if not ids.size:
+            return
+        last_f, last_id = frequencies[-1], ids[-1]
+        keep = np.isfinite(last_f) & (last_id >= 0)
+        self.previous = [Peak(float(f), 0.0, 0.0, 0.0, 0.0) for f in last_f[keep]]
+        self.ids = [int(i) for i in last_id[keep]]
+        self.next_id = max(int(ids.max()) + 1, 0)
+        self.lines = set(self.ids)
 
     def sync_tracker(self, n_oscillators: int) -> SyncTracker:
         if self.sync is None:

@@ -167,7 +167,7 @@ class SyncMap(Procedure):
             Quantity("field_measured", "T", description="gaussmeter reading"),
             Quantity("trace", "dBm", "float32", ("frequency",), "analyzer trace"),
             *peak_quantities(),
-        ), "current step of a gate state")
+        ), "current step of a gate state", swept="current")
         state = Stream("state_row", (
             Quantity("state_index", "", "int64", description="gate state index"),
             Quantity("target_index", "", "int64",
@@ -175,7 +175,7 @@ class SyncMap(Procedure):
             Quantity("state_gate_voltage", "V", description="V_M of the state"),
             Quantity("state_resistance", "ohm", description="memristor read at v_read"),
             Quantity("target_reached", "", "int8", description="1 reached, 0 not, -1 n/a"),
-        ), "gate state")
+        ), "gate state", swept="state_gate_voltage")
         program = Stream("program", (
             Quantity("program_state", "", "int64", description="gate state index"),
             Quantity("pulse", "", "int64", description="pulse number (0: first read)"),
@@ -187,7 +187,7 @@ class SyncMap(Procedure):
             Quantity("read_resistance", "ohm", description="read after the pulse"),
             Quantity("within_tolerance", "", "int8"),
             Quantity("pulse_time", "s", description="station clock"),
-        ), "memristor programming pulse")
+        ), "memristor programming pulse", swept="pulse")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
@@ -248,8 +248,9 @@ class SyncMap(Procedure):
             tracker = PeakTracker()
             start = position if k == first else 0
             if start:
-                tracker.restore(ctx.recorded("peak_frequency")[-1],
-                                ctx.recorded("peak_id")[-1])
+                tracker.restore(ctx.recorded("peak_frequency")[first * n:],
+                                ctx.recorded("peak_id")[first * n:],
+                                ctx.recorded("n_lines")[first * n:])
             for current in currents[start:]:
                 row = measure_current_step(st, freq, current, self.values, tracker, background)
                 row.update(state=k, gate_voltage=volts, memristor_resistance=resistance)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from importlib import resources
 
 import pytest
 from hypothesis import settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# station locks of this test session (and of the processes it starts) in a folder of its own,
+# so that test runs of several worktrees on one machine never refuse each other
+os.environ.setdefault("LABCTL_LOCK_DIR", tempfile.mkdtemp(prefix="labctl-test-locks-"))
 
 # CI replays a fixed set of generated examples so that a landing never depends on the luck of
 # a draw; on a developer's machine every run explores new ones (and falsifying cases found

@@ -13,6 +13,7 @@ import typer
 from labctl import __version__
 from labctl.cli.common import SIM_HELP, STATION_HELP, choose_station, echo, fail
 from labctl.errors import LabctlError
+from labctl.registry import procedure_class
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   no_args_is_help=True,
@@ -27,18 +28,16 @@ StationFile = Annotated[Path | None, typer.Option("--station", help=STATION_HELP
 @app.command("procedures")
 def procedures_cmd() -> None:
     """List the procedures."""
-    from labctl.registry import available_procedures as available
-    from labctl.registry import procedure_class
+    from labctl.registry import available_procedures
 
-    for name in available():
+    for name in available_procedures():
         echo(f"{name:22s} {procedure_class(name).title}")
 
 
 def _procedure_help(name: str) -> None:
-    from labctl.registry import procedure_class
-
     cls = procedure_class(name)
-    echo(f"labctl run {name} [--sim | --station FILE] [--set NAME=VALUE ...] [--out DIR]")
+    echo(f"labctl run {name} [--sim | --station FILE] [--set NAME=VALUE ...] [--out DIR]"
+         " [--sample S --device D --operator O --comment C]")
     echo(f"\n{cls.title}\n\nParameters (SI units):")
     for p in cls.parameters:
         rng = ""
@@ -68,6 +67,18 @@ def raise_input(message: str) -> None:
     raise UserInputError(message)
 
 
+Meta = {
+    "sample": "sample (wafer, chip) measured",
+    "device": "device on the sample",
+    "operator": "who measures",
+    "comment": "free comment stored with the run",
+}
+Sample = Annotated[str, typer.Option("--sample", help=Meta["sample"])]
+Device = Annotated[str, typer.Option("--device", help=Meta["device"])]
+Operator = Annotated[str, typer.Option("--operator", help=Meta["operator"])]
+Comment = Annotated[str, typer.Option("--comment", help=Meta["comment"])]
+
+
 @app.command("run", context_settings={"help_option_names": []})
 def run_cmd(
     ctx: typer.Context,
@@ -76,12 +87,16 @@ def run_cmd(
     station: StationFile = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="NAME=VALUE (SI)")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for the run file")] = Path("runs"),
+    sample: Sample = "",
+    device: Device = "",
+    operator: Operator = "",
+    comment: Comment = "",
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
     show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
 ) -> None:
     """Run one procedure; the run file's path is printed on the last line."""
-    from labctl.cli.run_cmd import default_run_path, run_procedure
-    from labctl.registry import procedure_class
+    from labctl.cli.run_cmd import run_procedure
+    from labctl.lab import default_run_path, open_lab
 
     if procedure is None:
         echo(ctx.get_help())
@@ -92,18 +107,21 @@ def run_cmd(
     cls = procedure_class(procedure)
     proc = cls.from_text(_parse_sets(sets or []))
     config = choose_station(sim, station)
-    path = default_run_path(out, procedure)
-    runner = run_procedure(proc, config, path, progress=not quiet)
-    _report(runner, proc)
+    proc.check_station(config)  # bad input: nothing is opened, nothing is sent
+    metadata = {"sample": sample, "device": device, "operator": operator, "comment": comment}
+    with open_lab(config=config) as lab:
+        handle = run_procedure(lab, proc, default_run_path(out, procedure),
+                               progress=not quiet, metadata=metadata)
+    _report(handle, proc)
 
 
-def _report(runner, proc) -> None:
-    echo(f"status: {runner.status} ({runner.reason})")
-    for line in proc.summarize(runner.results):
+def _report(handle, proc) -> None:
+    echo(f"status: {handle.status} ({handle.reason})")
+    for line in proc.summarize(handle.results):
         echo(line)
-    echo(str(runner.path))
-    if runner.status != "completed":
-        raise typer.Exit(130 if "SIGINT" in runner.reason else 1)
+    echo(str(handle.path))
+    if handle.status != "completed":
+        raise typer.Exit(130 if "SIGINT" in handle.reason else 1)
 
 
 @app.command("resume")
@@ -114,24 +132,20 @@ def resume_cmd(
 ) -> None:
     """Continue an interrupted run from its last complete point, into the same file."""
     from labctl.cli.run_cmd import run_procedure
-    from labctl.config import load_station, parse_station
-    from labctl.registry import procedure_class
-    from labctl.runfile import attr_json, attr_text, open_run
+    from labctl.config import load_station
+    from labctl.lab import open_lab, stored_run
 
-    with open_run(runfile) as f:
-        name = attr_text(f, "procedure")
-        params = attr_json(f, "parameters", {})
-        stored_station = attr_json(f, "station", None)
+    proc, stored = stored_run(runfile)
     if station is not None:
         config = load_station(station)
+    elif stored is None:
+        fail(f"run file '{runfile}': no station stored; give --station FILE")
     else:
-        if not isinstance(stored_station, dict):
-            fail(f"run file '{runfile}': no station stored; give --station FILE")
-        stored_station = {k: v for k, v in stored_station.items() if k != "source"}
-        config = parse_station(stored_station, f"station stored in '{runfile}'")
-    proc = procedure_class(name)(**params)
-    runner = run_procedure(proc, config, runfile, resume=True, progress=not quiet)
-    _report(runner, proc)
+        config = stored
+    proc.check_station(config)
+    with open_lab(config=config) as lab:
+        handle = run_procedure(lab, proc, runfile, resume=True, progress=not quiet)
+    _report(handle, proc)
 
 
 @app.command("inspect")
@@ -173,14 +187,14 @@ def replay_cmd(
 @app.command("safe")
 def safe_cmd(sim: Sim = False, station: StationFile = None) -> None:
     """Ramp every output of a station to zero (after a crash left them on)."""
-    from labctl.station import open_station
+    from labctl.lab import open_lab
 
     config = choose_station(sim, station)
-    st = open_station(config)
-    failures = st.ramp_down()
-    for name in st.roles:
-        echo(f"{name:12s} ramped down" if not any(f.startswith(name) for f in failures)
-             else f"{name:12s} FAILED")
+    with open_lab(config=config) as lab:  # refused while another process owns the station
+        failures = lab.ramp_down()
+        for name in lab.station.roles:
+            echo(f"{name:12s} ramped down" if not any(f.startswith(name) for f in failures)
+                 else f"{name:12s} FAILED")
     if failures:
         fail("; ".join(failures), code=1)
 
@@ -189,11 +203,11 @@ def safe_cmd(sim: Sim = False, station: StationFile = None) -> None:
 def station_check_cmd(sim: Sim = False, station: StationFile = None) -> None:
     """Connect, print each role's identity, read-backs and limits."""
     from labctl.cli.inspect_cmd import station_report
-    from labctl.station import open_station
+    from labctl.lab import open_lab
 
     config = choose_station(sim, station)
-    st = open_station(config)
-    echo(station_report(st))
+    with open_lab(config=config) as lab:
+        echo(station_report(lab.station))
 
 
 @app.command("queue")

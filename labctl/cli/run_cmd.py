@@ -1,57 +1,40 @@
-"""``labctl run``, ``resume``: one procedure on a station, with a progress bar.
+"""``labctl run``, ``resume``: one procedure on a lab's station, with a progress bar.
 
-Ctrl-C and SIGTERM abort the run: the outputs ramp down and the file records why.
+A thin client of the Lab: it turns Ctrl-C and SIGTERM into an abort of the run (outputs ramp
+down, the file records why) and draws the lab's run events as a progress bar.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
-from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from labctl.config import StationConfig
-from labctl.events import FINISHED, LOG, PROGRESS, RunEvent
-from labctl.runner import Runner
-from labctl.station import open_station
-from procedures.base import Procedure
-
-
-def default_run_path(out: Path, procedure: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    return out / f"{stamp}_{procedure}.h5"
-
-
-@contextmanager
-def abort_on_signals(runner: Runner):
-    """While a run is active, SIGINT/SIGTERM abort it (ramp down, close the file)."""
-    names = {signal.SIGINT: "interrupted by Ctrl-C (SIGINT)",
-             signal.SIGTERM: "terminated by SIGTERM"}
-
-    def handler(signum, frame):
-        runner.abort(names.get(signum, f"signal {signum}"))
-
-    previous = {s: signal.signal(s, handler) for s in names}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+from labctl.events import FINISHED, LOG, PROGRESS, STARTED, RunEvent
+from labctl.lab import Lab, RunHandle, interrupt_on_signals, wait_aborting
+from labctl.procedure import Procedure
 
 
 class ProgressBar:
-    """Subscriber that draws a tqdm bar from progress events and prints warnings."""
+    """Subscriber that draws a tqdm bar for each run and prints its warnings."""
 
-    def __init__(self, title: str, planned: int | None, start: int, enabled: bool = True):
-        self.bar = tqdm(total=planned, initial=start, desc=title, unit="pt",
-                        disable=not enabled, dynamic_ncols=True, leave=True)
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bar: tqdm | None = None
 
     def __call__(self, event: RunEvent) -> None:
-        if event.kind == PROGRESS:
+        if event.source != "run":
+            return
+        if event.kind == STARTED:
+            self.bar = tqdm(total=event.data["planned"], initial=event.data["start"],
+                            desc=event.data["procedure"], unit="pt",
+                            disable=not self.enabled, dynamic_ncols=True, leave=True)
+        elif self.bar is None:
+            if event.kind == LOG and event.data["level"] in ("warning", "error"):
+                print(f"{event.data['level']}: {event.data['message']}", file=sys.stderr)
+        elif event.kind == PROGRESS:
             self.bar.n = event.data["done"]
             self.bar.refresh()
         elif event.kind == LOG and event.data["level"] in ("warning", "error"):
@@ -59,25 +42,20 @@ class ProgressBar:
         elif event.kind == FINISHED:
             self.bar.n = event.data["rows"]
             self.bar.close()
+            self.bar = None
 
 
-def run_procedure(procedure: Procedure, config: StationConfig, path: Path, *,
-                  resume: bool = False, progress: bool = True, station=None) -> Runner:
-    """Run (or resume) one procedure to completion in the foreground; return the runner."""
-    procedure.check_station(config)  # bad input: nothing is connected or sent
-    own_station = station is None
-    if own_station:
-        station = open_station(config)
-    runner = Runner(procedure, station, path, resume=resume)
-    start = 0
-    if resume:
-        from labctl.runfile import read_info
-
-        start = read_info(path)["rows"].get(procedure.schema().main.name, 0)
-    bar = ProgressBar(procedure.name, procedure.planned_points(), start, progress)
-    runner.subscribe(bar)
-    with abort_on_signals(runner):
-        runner.start()
-        while not runner.wait(0.1):  # short waits keep the main thread responsive to signals
-            time.sleep(0)
-    return runner
+def run_procedure(lab: Lab, procedure: Procedure, path: Path, *, resume: bool = False,
+                  progress: bool = True, metadata: dict[str, Any] | None = None) -> RunHandle:
+    """Run (or resume) one procedure to its end in the foreground; Ctrl-C/SIGTERM abort it."""
+    unsubscribe = lab.subscribe(ProgressBar(progress))
+    try:
+        with interrupt_on_signals():
+            if resume:
+                handle = lab.resume(path)
+            else:
+                handle = lab.start(procedure, path=path, **(metadata or {}))
+            wait_aborting(handle)
+    finally:
+        unsubscribe()
+    return handle

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 
 import numpy as np
 import pytest
 
-from labctl.cli.run_cmd import run_procedure
 from labctl.config import FaultConfig, default_sim_station
 from labctl.events import EventBus
 from labctl.replay import replay
 from labctl.runfile import open_run, read_info
 from labctl.runner import Runner
 from labctl.station import open_station
+from labctl.testing import Recorder, outputs_at_zero
 from procedures.freq_current import FreqCurrent
 
 SMALL = dict(i_start=0.6e-3, i_stop=2.0e-3, i_step=100e-6, points=1001, averages=10)
-
-
-def outputs_at_zero(station) -> bool:
-    truth = station.sim.device.truth()
-    return (abs(truth["current"]) < 1e-12 and abs(truth["gate_voltage"]) < 1e-12
-            and abs(station.sim.device.magnet.supply_setpoint()) < 1e-12)
-
-
-class Recorder:
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event)
-
-    def kinds(self):
-        return [e.kind for e in self.events]
 
 
 def test_completed_run_events_and_file(tmp_path):
@@ -75,36 +56,6 @@ def test_abort_ramps_down_and_records_reason(tmp_path):
     assert info["rows"]["point"] == 5  # every measured point kept
 
 
-def test_ctrl_c_aborts_safely(tmp_path):
-    config = default_sim_station()
-    station = open_station(config)
-    proc = FreqCurrent(**SMALL)
-    fired = threading.Event()
-
-    def interrupt(event):
-        if event.kind == "point" and event.data["index"] == 3 and not fired.is_set():
-            fired.set()
-            os.kill(os.getpid(), signal.SIGINT)
-
-    original = Runner.start
-
-    def start_with_interrupt(self):
-        self.subscribe(interrupt)
-        original(self)
-
-    Runner.start = start_with_interrupt
-    try:
-        runner = run_procedure(proc, config, tmp_path / "run.h5", progress=False,
-                               station=station)
-    finally:
-        Runner.start = original
-    assert runner.status == "aborted"
-    assert "Ctrl-C" in runner.reason
-    assert outputs_at_zero(station)
-    assert read_info(tmp_path / "run.h5")["status"] == "aborted"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
 def test_instrument_fault_fails_run_names_instrument_and_ramps_down(tmp_path):
     base = default_sim_station()
     sim = base.sim.model_copy(update={"faults": [
@@ -129,16 +80,20 @@ def test_pause_holds_and_resume_continues(tmp_path):
             runner.pause()
             paused.set()
 
+    rec = Recorder()
+    runner.subscribe(rec)
     runner.subscribe(pause_at_three)
     runner.start()
     assert paused.wait(10)
     assert not runner.wait(0.3)  # held while paused: the run does not go on
-    assert runner.rows == 3
+    assert runner.rows == 3 and runner.state == "paused"
     held_current = station.sim.device.truth()["current"]
     assert held_current > 0  # pause keeps the outputs where they are
-    runner.resume_run()
+    runner.unpause()
     assert runner.wait(20)
-    assert runner.status == "completed" and runner.rows == 15
+    assert runner.status == "completed" and runner.rows == 15 and runner.state == "finished"
+    assert [e.data["state"] for e in rec.events if e.kind == "state"] == [
+        "running", "paused", "running"]
 
 
 def test_replay_gives_the_live_events(tmp_path):

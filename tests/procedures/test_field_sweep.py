@@ -9,10 +9,10 @@ import pytest
 from scipy.constants import h, physical_constants
 
 from labctl.analysis.kittel import kittel_frequency
-from labctl.cli.run_cmd import run_procedure
 from labctl.config import default_sim_station
 from labctl.errors import LimitError, UserInputError
 from labctl.runfile import read_info
+from labctl.runner import Runner
 from labctl.sim.params import DeviceParams
 from labctl.station import open_station
 from procedures.catalog import procedure_class
@@ -42,7 +42,8 @@ def test_recovers_meff_and_g_of_the_simulated_device(tmp_path):
     station = open_station(config)
     proc = FieldSweep(i_shno=I_SHNO)
     path = tmp_path / "field.h5"
-    runner = run_procedure(proc, config, path, progress=False, station=station)
+    runner = Runner(proc, station, path)
+    runner.run()
     assert runner.status == "completed", runner.reason
     truth = station.sim.device.truth()
     res = runner.results

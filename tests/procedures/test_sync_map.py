@@ -7,7 +7,6 @@ import h5py
 import numpy as np
 import pytest
 
-from labctl.cli.run_cmd import run_procedure
 from labctl.config import default_sim_station
 from labctl.errors import LimitError, UserInputError
 from labctl.events import POINT
@@ -42,7 +41,8 @@ def test_gate_voltages_change_the_sync_map_as_the_device_truth_says(tmp_path):
     config = default_sim_station()
     proc = SyncMap(gate_voltages=VOLTAGES, **SWEEP)
     path = tmp_path / "sync.h5"
-    runner = run_procedure(proc, config, path, progress=False)
+    runner = Runner(proc, open_station(config), path)
+    runner.run()
     assert runner.status == "completed", runner.reason
     currents = proc.currents()
     truth = truth_map(VOLTAGES, currents)
@@ -88,8 +88,8 @@ def test_memristor_states_are_programmed_before_each_state_not_again_on_resume(t
     # state 1 keeps the LRS of state 0: its write-verify is a single read, no pulse
     assert programmed.count(1) == 1
 
-    resumed = run_procedure(SyncMap(**proc.values), config, path, resume=True, progress=False,
-                            station=station)
+    resumed = Runner(SyncMap(**proc.values), station, path, resume=True)
+    resumed.run()
     assert resumed.status == "completed", resumed.reason
     with h5py.File(path, "r") as f:
         after = f["program_state"][:].tolist()

@@ -1,0 +1,1 @@
+"""The simulated probe station: device physics and instruments that speak real SCPI."""

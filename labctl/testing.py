@@ -1,0 +1,77 @@
+"""Helpers the tests share (and a user's own tests may use): event recorders, output checks.
+
+Outputs are checked two ways on a simulated station: by the device model's truth, and by the
+simulated instruments' command logs (the last level each source was told to take, and
+whether its output was switched off), which is what a real instrument would have received.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from labctl.events import RunEvent
+
+# source slot -> the SCPI command that sets its level (as the simulators log it)
+LEVEL_COMMANDS = {
+    "shno_source": "[:SOURce#]:CURRent[:LEVel][:IMMediate][:AMPLitude]",
+    "gate": "[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
+    "supply": "[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPlitude]",
+}
+OUTPUT_COMMANDS = {"shno_source": ":OUTPut[:STATe]", "gate": ":OUTPut[:STATe]",
+                   "supply": "OUTPut[:STATe]"}
+
+
+class Recorder:
+    """Subscriber that keeps every event (thread-safe)."""
+
+    def __init__(self):
+        self.events: list[RunEvent] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: RunEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def kinds(self, source: str | None = None) -> list[str]:
+        return [e.kind for e in self.of(source)]
+
+    def of(self, source: str | None = None, kind: str | None = None) -> list[RunEvent]:
+        with self._lock:
+            return [e for e in self.events if (source is None or e.source == source)
+                    and (kind is None or e.kind == kind)]
+
+
+def outputs_at_zero(station) -> bool:
+    """The simulated device sees I_SHNO = 0, V_M = 0 and no magnet supply current."""
+    truth = station.sim.device.truth()
+    return (abs(truth["current"]) < 1e-12 and abs(truth["gate_voltage"]) < 1e-12
+            and abs(station.sim.device.magnet.supply_setpoint()) < 1e-12)
+
+
+def last_commands(sim) -> dict[str, tuple[float | None, bool | None]]:
+    """Per source slot: the last level it was sent and its last output state sent (None:
+    never sent), from the simulated instruments' command logs."""
+    out = {}
+    for slot, pattern in LEVEL_COMMANDS.items():
+        inst = sim.instruments[slot]
+        levels = [r for r in inst.commands(pattern) if r.args]
+        switched = [r for r in inst.commands(OUTPUT_COMMANDS[slot]) if r.args]
+        out[slot] = (float(levels[-1].args) if levels else None,
+                     switched[-1].args.strip().upper() in ("1", "ON") if switched else None)
+    return out
+
+
+def outputs_at_zero_by_log(sim) -> bool:
+    """Every source was last sent level 0 (or never a level) and never left switched on."""
+    return all((level is None or level == 0.0) and on is not True
+               for level, on in last_commands(sim).values())
+
+
+def sim_station(realtime_factor: float = 0.0, **sim):
+    """The built-in simulated station, its clock slowed to ``realtime_factor`` x real time
+    (so a run lasts long enough to be interrupted) and other ``[sim]`` settings replaced."""
+    from labctl.config import default_sim_station
+
+    config = default_sim_station()
+    update = {"realtime_factor": realtime_factor, **sim}
+    return config.model_copy(update={"sim": config.sim.model_copy(update=update)})
