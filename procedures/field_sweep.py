@@ -21,7 +21,13 @@ from scipy.optimize import minimize_scalar
 from labctl.analysis.kittel_fit import KittelFit, fit_kittel
 from labctl.errors import UserInputError
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext, check_gate_values
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Procedure, Row, RunContext, check_gate_values
+from procedures.memristor_ops import (
+    gate_off,
+    gate_on,
+    memristor_check_stream,
+)
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     PeakTracker,
@@ -124,13 +130,18 @@ class FieldSweep(Procedure):
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
-        return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+        return Schema(streams=(point, background, memristor_check_stream()),
+                      axes=spectrum_axes(self.values))
 
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         fields = self.fields()
         st.field.set_field(fields[min(ctx.start, len(fields) - 1)])
-        st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
+        gate_read = yield from gate_on(ctx, self.gate_voltage, self.gate_compliance,
+                                       self.values)
         freq = configure_analyzer(st, self.values)
         background = None
         if self.background:
@@ -162,7 +173,7 @@ class FieldSweep(Procedure):
             row["strongest_frequency"] = (row["peak_frequency"][int(np.argmax(power))]
                                           if row["n_lines"] else np.nan)
             yield row
-        yield Results(self.results(ctx))
+        yield from gate_off(ctx, gate_read, self.gate_compliance)
 
     def results(self, ctx: RunContext) -> dict:
         b = np.abs(ctx.recorded("field_measured"))

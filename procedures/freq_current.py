@@ -7,7 +7,16 @@ import numpy as np
 from labctl.analysis.peaks import classify_sync
 from labctl.analysis.threshold_sweep import threshold_of_sweep
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext, check_gate_values
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Procedure, Row, RunContext, check_gate_values
+from procedures.memristor_ops import (
+    GATE_SAFETY_PARAMETERS,
+    gate_off,
+    gate_on,
+    memristor_check_stream,
+    memristor_results,
+    ohm_text,
+)
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
@@ -39,6 +48,7 @@ class FreqCurrent(Procedure):
         Parameter("field", 0.65, "T", -2.0, 2.0, "magnet field (closed loop)"),
         Parameter("gate_voltage", 0.0, "V", -20, 20, "V_M during the sweep"),
         Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
+        *GATE_SAFETY_PARAMETERS,
         *SPECTRUM_PARAMETERS,
         Parameter("settle", 0.0, "s", 0, 60, "wait after each current step"),
         Parameter("background", True, "", description="record a background trace at I = 0",
@@ -72,12 +82,17 @@ class FreqCurrent(Procedure):
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
-        return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+        return Schema(streams=(point, background, memristor_check_stream()),
+                      axes=spectrum_axes(self.values))
 
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         st.field.set_field(self.field)
-        st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
+        gate_read = yield from gate_on(ctx, self.gate_voltage, self.gate_compliance,
+                                       self.values)
         freq = configure_analyzer(st, self.values)
         background = None
         if self.background:
@@ -107,10 +122,10 @@ class FreqCurrent(Procedure):
             }
             row.update(analyse_spectrum(freq, trace, self.values, tracker, background))
             yield row
-        yield Results(self.results(ctx))
+        yield from gate_off(ctx, gate_read, self.gate_compliance)
 
     def results(self, ctx: RunContext) -> dict:
-        return sweep_results(ctx, self.values)
+        return {**sweep_results(ctx, self.values), **memristor_results(ctx)}
 
     def summarize(self, results: dict) -> list[str]:
         return summary_lines(results)
@@ -190,4 +205,18 @@ def summary_lines(results: dict) -> list[str]:
     if "full_sync_from_current" in results:
         lines.append(f"full synchronization from {results['full_sync_from_current'] * 1e3:.3f}"
                      " mA")
+    lines.extend(memristor_lines(results))
     return lines
+
+
+def memristor_lines(results: dict) -> list[str]:
+    """What a gated sweep's memristor checks say, loudly when it moved."""
+    if "memristor_before" not in results:
+        return []
+    before = ohm_text(results["memristor_before"])
+    if results.get("memristor_changed"):
+        return [f"WARNING: the memristor changed during the sweep: {before} -> "
+                f"{ohm_text(results['memristor_after'])}"]
+    after = results.get("memristor_after")
+    return [f"memristor: {before} before, {ohm_text(after) if after is not None else 'not read'}"
+            " after the sweep"]
