@@ -22,6 +22,7 @@ MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, 
 # Between the LRS (4–40 kΩ) and the HRS (> 1 GΩ): which side a read falls on decides the state.
 STATE_THRESHOLD = 1e6  # ohm
 STATES = ("value", "HRS", "LRS")
+V_LRS_ESTIMATE = 0.4  # V: R_LRS x I_cc of a filamentary memristor [PHYSICS §3]
 
 # pulse_kind codes of the rows program_memristor yields
 READ_ONLY, SET_PULSE, RESET_PULSE = 0, 1, -1
@@ -158,8 +159,19 @@ def program_memristor(gate, target: float | str, *, tolerance: float = 0.1,
         if goal.met(r) or math.isnan(r):
             return
         hrs = r >= threshold
+        grow = (not hrs and goal.target not in ("HRS", "LRS")
+                and r > goal.target * (1.0 + tolerance))
         if goal.target == "LRS" or (goal.target != "HRS" and hrs):
             kind = SET_PULSE
+        elif grow:
+            # an LRS above its target: SET again at a larger compliance (the filament grows
+            # to R ~ 0.4 V / I_cc) instead of wearing a RESET/SET cycle
+            kind = SET_PULSE
+            present = set_with if set_with is not None else V_LRS_ESTIMATE / r
+            wanted = min(max(present * r / goal.target, compliance_start), compliance_stop)
+            if wanted <= present * (1.0 + 1e-9):
+                return  # the level needs a compliance beyond compliance_stop
+            compliance = wanted
         else:
             kind = RESET_PULSE
             if goal.target != "HRS" and reset_k == 0:

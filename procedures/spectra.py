@@ -30,7 +30,7 @@ MAX_PEAKS = 8
 # 4 "uncertain": one line, or fewer than the chain has, and no more ever seen in the sweep
 SYNC_CODES = {"off": 0, "none": 1, "partial": 2, "full": 3, "uncertain": 4}
 BAND = 10e6  # Hz: width of the coarse bands the excess power is integrated over
-_EDGE_WIDTHS = 4.0  # a line may broaden this much (x max_linewidth) at a locking edge
+_EDGE_WIDTHS = 6.0  # a line may broaden this much (x max_linewidth) at a locking edge
 
 SPECTRUM_PARAMETERS = (
     Parameter("f_start", 8.0e9, "Hz", 1e6, 110e9, "analyzer start frequency"),

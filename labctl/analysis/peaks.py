@@ -188,7 +188,8 @@ class MergeTracker:
                     ref = w0
             parents = [v for v in ended.values() if abs(v[0] - f) < max(w, 20e6)]
             if parents and i in self._last:
-                ref = min([ref] + [v[1] if v[2] == 1 else v[3] for v in parents])
+                # locking narrows a line below the broader of the lines it joins
+                ref = max([ref] + [v[1] if v[2] == 1 else v[3] for v in parents])
                 count += sum(v[2] for v in parents)
                 for j in [j for j, v in ended.items() if abs(v[0] - f) < max(w, 20e6)]:
                     del ended[j]

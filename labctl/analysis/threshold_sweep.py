@@ -20,6 +20,7 @@ from labctl.analysis.threshold import threshold_from_inverse_power, threshold_fr
 
 WINDOW_WIDTHS = 6.0  # bands within this many linewidths of a line are summed ...
 WINDOW_MIN = 150e6  # ... and at least this far (Hz): a faint line near threshold is broad
+WINDOW_MAX = 300e6  # ... and at most (two lines blurred while beating fit very broad)
 PEAK_LINE, PEAK_SIDEBAND, PEAK_THERMAL = 0, 1, 2  # peak kinds as the sweeps record them
 _MAD = 1.4826  # σ of a normal distribution per median absolute deviation
 _MIN_THERMAL = 4  # sub-threshold currents with a resolved thermal peak for the 1/P check
@@ -65,7 +66,8 @@ def line_window(band_centres: np.ndarray, peak_frequency: np.ndarray, peak_fwhm:
     use = np.isfinite(f) & np.isfinite(w) & (k != PEAK_THERMAL) & (k >= 0)
     inside = np.zeros(band_centres.size, dtype=bool)
     for fc, width in zip(f[use].tolist(), w[use].tolist()):
-        inside |= np.abs(band_centres - fc) < max(WINDOW_WIDTHS * width, WINDOW_MIN)
+        inside |= np.abs(band_centres - fc) < min(max(WINDOW_WIDTHS * width, WINDOW_MIN),
+                                                  WINDOW_MAX)
     return inside
 
 
@@ -116,6 +118,12 @@ def threshold_of_sweep(currents, excess, band_centres, floor, peak_frequency, pe
     lo, hi = float(np.min(np.abs(x))), float(np.max(np.abs(x)))
     step = float(np.median(np.diff(np.unique(np.abs(x))))) if x.size > 1 else math.inf
     rel = fit.i_th_err / fit.i_th if fit.i_th > 0 else math.inf
+    # the background was taken out, so below threshold the power is zero within its noise
+    lowest = int(np.argmin(np.abs(x)))
+    if power[lowest] > max(5.0 * sigma[lowest], 0.05 * float(np.max(power))):
+        report.downgrade(UNRELIABLE, f"the sweep starts above threshold: at "
+                         f"{abs(x[lowest]) * 1e3:.3f} mA the lines already carry "
+                         f"{power[lowest] / sigma[lowest]:.0f} sigma of power")
     if not lo + step <= fit.i_th <= hi - 2 * step:
         report.downgrade(UNRELIABLE, f"the onset at {fit.i_th * 1e3:.3f} mA is at the edge of "
                          f"the swept range {lo * 1e3:.3f}-{hi * 1e3:.3f} mA")

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from labctl.analysis.lorentz import Peak
 from labctl.analysis.peaks import (
+    MergeTracker,
     SyncTracker,
     classify_sync,
     count_lines,
@@ -122,3 +123,17 @@ def test_equally_spaced_free_lines_of_similar_power_are_all_lines():
 def test_broad_thermal_peaks_are_not_oscillator_lines():
     peaks = [line(10.1e9, 1e-13, fwhm=120e6), line(10.3e9, 1e-13)]
     assert oscillator_lines(peaks, 30e6) == [peaks[1]]
+
+
+def test_two_lines_blurred_while_beating_still_count_as_two_until_they_narrow():
+    merges = MergeTracker()
+    assert merges.update([(1, 10.20e9, 10e6), (2, 10.26e9, 11e6)]) == 2
+    # the pair beats near its locking edge: one broad blob where two lines were
+    assert merges.update([(1, 10.23e9, 60e6)]) == 2
+    assert merges.update([(1, 10.23e9, 45e6)]) == 2
+    # locked: one line, narrower than the lines that joined
+    assert merges.update([(1, 10.23e9, 7e6)]) == 1
+    # a lock seen at once (no blurred step) is one line too
+    fresh = MergeTracker()
+    fresh.update([(1, 10.20e9, 10e6), (2, 10.21e9, 12e6)])
+    assert fresh.update([(2, 10.205e9, 6e6)]) == 1
