@@ -142,7 +142,9 @@ class FieldSweep(Procedure):
         st.shno_source.ramp_to(self.i_shno)
         tracker = PeakTracker()  # lines move ~γ·ΔB per step: identities rarely carry over
         if ctx.start:
-            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"))
+            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"),
+                            ctx.recorded("n_lines"), ctx.recorded("peak_fwhm"),
+                            ctx.recorded("peak_kind"))
         for b in fields[ctx.start:]:
             st.field.set_field(b)
             if self.settle:

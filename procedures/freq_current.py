@@ -106,7 +106,8 @@ class FreqCurrent(Procedure):
         tracker = PeakTracker()
         if ctx.start:
             tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"),
-                            ctx.recorded("n_lines"))
+                            ctx.recorded("n_lines"), ctx.recorded("peak_fwhm"),
+                            ctx.recorded("peak_kind"))
         for current in self.currents()[ctx.start:]:
             st.shno_source.ramp_to(current)
             if self.settle:

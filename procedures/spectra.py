@@ -10,7 +10,6 @@ from labctl.analysis.lorentz import Peak, fit_spectrum
 from labctl.analysis.peaks import (
     MergeTracker,
     SyncTracker,
-    oscillator_lines,
     sidebands,
     track_peaks,
 )
@@ -30,6 +29,7 @@ MAX_PEAKS = 8
 # 4 "uncertain": one line, or fewer than the chain has, and no more ever seen in the sweep
 SYNC_CODES = {"off": 0, "none": 1, "partial": 2, "full": 3, "uncertain": 4}
 BAND = 10e6  # Hz: width of the coarse bands the excess power is integrated over
+_MERGE_DISTANCE = 10e6  # Hz: fitted peaks closer than this are one line
 _EDGE_WIDTHS = 6.0  # a line may broaden this much (x max_linewidth) at a locking edge
 
 SPECTRUM_PARAMETERS = (
@@ -124,12 +124,15 @@ class PeakTracker:
         self.merges = MergeTracker()
         self._background: tuple[int, np.ndarray, BandPower] | None = None
 
-    def restore(self, frequencies: np.ndarray, ids: np.ndarray, line_counts=()) -> None:
+    def restore(self, frequencies: np.ndarray, ids: np.ndarray, line_counts=(),
+                fwhm: np.ndarray | None = None, kinds: np.ndarray | None = None) -> None:
         """Continue tracking after a resume, from the rows recorded since tracking began.
 
         The last row gives the lines to follow; new lines are numbered after every identity
-        ever given (not only the last row's), as an uninterrupted run would number them;
-        ``line_counts`` (the rows' n_lines) tell how many oscillators the sweep has shown.
+        ever given (not only the last row's), as an uninterrupted run would number them.
+        ``line_counts``, ``fwhm`` and ``kinds`` (the rows' n_lines, peak_fwhm, peak_kind)
+        replay what the sync state depends on, so a resumed run classifies the next spectra
+        exactly as the uninterrupted run would have.
         """
         self._counts = [int(n) for n in line_counts]
         frequencies, ids = np.atleast_2d(frequencies), np.atleast_2d(ids)
@@ -140,7 +143,14 @@ class PeakTracker:
         self.previous = [Peak(float(f), 0.0, 0.0, 0.0, 0.0) for f in last_f[keep]]
         self.ids = [int(i) for i in last_id[keep]]
         self.next_id = max(int(ids.max()) + 1, 0)
-        self.lines = set(self.ids)
+        if fwhm is None or kinds is None:
+            self.lines = set(self.ids)
+            return
+        for f_row, id_row, w_row, k_row in zip(frequencies, ids, np.atleast_2d(fwhm),
+                                               np.atleast_2d(kinds)):
+            line = (k_row == PEAK_LINE) & np.isfinite(f_row)
+            self.lines = {int(i) for i in id_row[line]}
+            self.merges.update(merged_lines(f_row[line], id_row[line], w_row[line]))
 
     def sync_tracker(self, n_oscillators: int) -> SyncTracker:
         if self.sync is None:
@@ -171,6 +181,20 @@ class PeakTracker:
                 ids.append(self.ids[m])
         self.previous, self.ids = peaks, ids
         return ids
+
+
+def merged_lines(frequency: np.ndarray, ids: np.ndarray, fwhm: np.ndarray
+                 ) -> list[tuple[int, float, float]]:
+    """(id, frequency, fwhm) of the oscillator lines of a spectrum, peaks closer than
+    10 MHz taken as one (the stronger is not known here: the first in frequency order)."""
+    order = np.argsort(frequency, kind="stable")
+    out: list[tuple[int, float, float]] = []
+    for k in order.tolist():
+        f = float(frequency[k])
+        if out and f - out[-1][1] < _MERGE_DISTANCE:
+            continue
+        out.append((int(ids[k]), f, float(fwhm[k])))
+    return out
 
 
 def peak_kinds(peaks: list[Peak], max_linewidth: float, ids: list[int] | None = None,
@@ -218,9 +242,11 @@ def analyse_spectrum(freq, trace, values: dict, tracker: PeakTracker,
     row["peak_kind"][:n_fit] = kinds[:n_fit]
     # broad sub-threshold (thermal) peaks and modulation sidebands are not oscillator lines;
     # two lines blurred into one while they beat at a locking edge are still two
-    lines = oscillator_lines([p for p, k in zip(peaks, kinds) if k == PEAK_LINE], math.inf)
-    line_ids = {p.frequency: i for p, i in zip(peaks, ids)}
-    n = tracker.merges.update([(line_ids[p.frequency], p.frequency, p.fwhm) for p in lines])
+    line = [k == PEAK_LINE for k in kinds]
+    n = tracker.merges.update(merged_lines(
+        np.array([p.frequency for p, ok in zip(peaks, line) if ok]),
+        np.array([i for i, ok in zip(ids, line) if ok]),
+        np.array([p.fwhm for p, ok in zip(peaks, line) if ok])))
     row["n_lines"] = n
     row["sync_state"] = SYNC_CODES[tracker.sync_tracker(values["n_oscillators"]).update(n)]
     row["total_power"] = float(sum(p.integrated_power for p in peaks)) if peaks else 0.0

@@ -291,7 +291,9 @@ class SyncMap(Procedure):
             if start:
                 tracker.restore(ctx.recorded("peak_frequency")[first * n:],
                                 ctx.recorded("peak_id")[first * n:],
-                                ctx.recorded("n_lines")[first * n:])
+                                ctx.recorded("n_lines")[first * n:],
+                                ctx.recorded("peak_fwhm")[first * n:],
+                                ctx.recorded("peak_kind")[first * n:])
             st.gate.ramp_to(volts, compliance=self.gate_compliance)
             for current in currents[start:]:
                 row = measure_current_step(st, freq, current, self.values, tracker, background)
