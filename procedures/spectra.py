@@ -68,18 +68,20 @@ def spectrum_axes(values: dict) -> tuple[Axis, ...]:
              "Hz", "analyzer frequency"),
         Axis("peak_slot", np.arange(MAX_PEAKS), "", "fitted peak, by frequency"),
         Axis("band", band_centres(values), "Hz", "coarse band of the excess power"),
+        Axis("peak_error", np.arange(3), "", "1 sigma of: 0 centre (Hz), 1 FWHM (Hz), "
+             "2 integrated power (W)"),
     )
 
 
 def peak_quantities() -> tuple[Quantity, ...]:
     return (
         Quantity("peak_frequency", "Hz", dims=("peak_slot",), description="fitted centre"),
-        Quantity("peak_frequency_err", "Hz", dims=("peak_slot",), description="1 sigma"),
         Quantity("peak_fwhm", "Hz", dims=("peak_slot",), description="fitted linewidth"),
-        Quantity("peak_fwhm_err", "Hz", dims=("peak_slot",), description="1 sigma"),
         Quantity("peak_power", "W", dims=("peak_slot",),
                  description="integrated power at the device"),
-        Quantity("peak_power_err", "W", dims=("peak_slot",), description="1 sigma"),
+        # one dataset for the three (every dataset costs a write per row)
+        Quantity("peak_uncertainty", "", dims=("peak_slot", "peak_error"),
+                 description="1 sigma of centre (Hz), FWHM (Hz), integrated power (W)"),
         Quantity("peak_kind", "", "int8", ("peak_slot",),
                  "0 oscillator line, 1 modulation sideband, 2 broad thermal peak, -1 empty"),
         Quantity("peak_id", "", "int64", ("peak_slot",), "tracked identity across the sweep"),
@@ -234,8 +236,8 @@ def analyse_spectrum(freq, trace, values: dict, tracker: PeakTracker,
         values_of[:, :n_fit] = np.array(
             [(p.frequency, p.frequency_err, p.fwhm, p.fwhm_err, p.integrated_power,
               p.power_err) for p in peaks[:MAX_PEAKS]]).T
-    row = dict(zip(("peak_frequency", "peak_frequency_err", "peak_fwhm", "peak_fwhm_err",
-                    "peak_power", "peak_power_err"), values_of))
+    row = dict(zip(("peak_frequency", "peak_fwhm", "peak_power"), values_of[0::2]))
+    row["peak_uncertainty"] = values_of[1::2].T.copy()
     row["peak_id"] = np.full(MAX_PEAKS, -1, dtype=np.int64)
     row["peak_kind"] = np.full(MAX_PEAKS, -1, dtype=np.int8)
     row["peak_id"][:n_fit] = ids[:n_fit]

@@ -12,6 +12,7 @@ from labctl.sim.oscillators import OscillatorState
 from labctl.sim.params import DeviceParams
 
 _MAX_SIDEBAND_RATIO = 0.9  # an Adler sideband never carries as much as its main line
+_FAINTEST_SIDEBAND = 0.01  # of the main line's power: not drawn below this
 
 
 @dataclass
@@ -165,6 +166,7 @@ def lines_from_values(p: DeviceParams, p0: list[float], f_osc: list[float],
         share = power[j] / (1.0 + sum(weights))  # the modulation moves power, adds none
         kept[j] -= share * sum(weights)
         for k, wgt in enumerate(weights, start=1):
-            side.append((freq[j] + k * beat, width[j], share * wgt))
+            if wgt >= _FAINTEST_SIDEBAND:  # fainter ones are far below any floor
+                side.append((freq[j] + k * beat, width[j], share * wgt))
     return Lines(clusters, np.array(freq), np.array(width), np.array(kept),
                  np.array(side, dtype=float).reshape(-1, 3))
