@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 TEXT_ATTRS = ("procedure", "run_id", "reason", "started", "finished", "software_version",
               "host", "sample", "device", "operator", "comment")
-JSON_ATTRS = ("parameters", "results", "instruments", "station")
+JSON_ATTRS = ("parameters", "results", "instruments", "station", "parameter_units",
+              "result_units")
 
 
 def load_run(path: str | Path) -> xr.Dataset:

@@ -8,95 +8,23 @@ runner's job, not each procedure's.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from labctl.config import GateLimits, StationConfig
-from labctl.errors import LabctlError, LimitError, UserInputError
+from labctl.config import StationConfig
+from labctl.errors import Interrupted, LabctlError, UserInputError, did_you_mean
+from labctl.parameters import Parameter, StationLimit, check_gate_values
 from labctl.schema import Schema
+
+__all__ = ["Parameter", "Procedure", "ProcedureError", "Results", "Row", "RunContext",
+           "StationLimit", "check_gate_values"]
 
 
 class ProcedureError(LabctlError):
     """A procedure broke its own contract (e.g. a row without a declared quantity): a bug."""
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A typed procedure parameter; values are SI (A, V, T, Hz, s)."""
-
-    name: str
-    default: Any
-    unit: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    description: str = ""
-    kind: type = float  # float, int, str, bool, or list (of floats)
-    choices: tuple = ()
-
-    def parse(self, text: str) -> Any:
-        """Turn command-line text into a value of this parameter's kind.
-
-        Numbers may carry a unit with an SI prefix ("2.2 mA", "650 mT"); bare numbers are SI.
-        """
-        from labctl.units import parse_list, parse_value
-
-        if self.kind is float:
-            return parse_value(text, self.unit, self.name)
-        if self.kind is list:
-            return parse_list(text, self.unit, self.name)
-        try:
-            if self.kind is bool:
-                low = text.strip().lower()
-                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError(text)
-                return low in ("1", "true", "yes", "on")
-            if self.kind is int:
-                f = float(text)
-                if not f.is_integer():
-                    raise ValueError(text)
-                return int(f)
-            return self.kind(text)
-        except ValueError:
-            raise UserInputError(
-                f"parameter {self.name} = {text!r}: not a valid {self.kind.__name__}") from None
-
-    def validate(self, value: Any) -> Any:
-        """Check type, range and choices; return the value in its kind."""
-        if self.kind is list:
-            if isinstance(value, int | float):
-                value = [value]
-            if not isinstance(value, list | tuple) or not value:
-                raise UserInputError(f"parameter {self.name} = {value!r}: needs a list of numbers")
-            return [self._check_number(float(v)) for v in value]
-        if self.kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return self._check_number(float(value))
-        if self.kind is int and isinstance(value, int) and not isinstance(value, bool):
-            return int(self._check_number(value))
-        if self.kind is str and isinstance(value, str):
-            if self.choices and value not in self.choices:
-                raise UserInputError(
-                    f"parameter {self.name} = {value!r}: must be one of {', '.join(self.choices)}")
-            return value
-        if self.kind is bool and isinstance(value, bool):
-            return value
-        raise UserInputError(
-            f"parameter {self.name} = {value!r}: must be a {self.kind.__name__}")
-
-    def _check_number(self, v: float) -> float:
-        if not math.isfinite(v):
-            raise UserInputError(f"parameter {self.name} = {v}: not a finite number")
-        unit = f" {self.unit}" if self.unit else ""
-        if self.minimum is not None and v < self.minimum:
-            raise UserInputError(
-                f"parameter {self.name} = {v:g}{unit}: below the minimum {self.minimum:g}{unit}")
-        if self.maximum is not None and v > self.maximum:
-            raise UserInputError(
-                f"parameter {self.name} = {v:g}{unit}: above the maximum {self.maximum:g}{unit}")
-        return v
 
 
 @dataclass
@@ -115,7 +43,8 @@ class Results:
 
 
 class RunContext:
-    """What a running procedure may use besides the station: resume point, log, its own data."""
+    """What a running procedure may use besides the station: resume point, log, its own data,
+    interruptible waits and the steps of its sweep still to measure."""
 
     def __init__(self, station, start: int = 0, runfile=None, log=None):
         self.station = station
@@ -133,18 +62,30 @@ class RunContext:
             return np.empty(0)
         return self._runfile.read(name, stream)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait on the station's clock; an abort ends the wait (raises Interrupted)."""
+        st = self.station
+        if not st.clock.sleep(seconds, st.stop):
+            raise Interrupted(f"interrupted during a wait of {seconds:g} s")
 
-def check_gate_values(limits: GateLimits, voltages: dict[str, float],
-                      compliances: dict[str, float]) -> None:
-    """LimitError naming the parameter if a level or compliance is beyond the station's gate."""
-    for name, v in voltages.items():
-        if not limits.min_voltage <= v <= limits.max_voltage:
-            raise LimitError(f"parameter {name} = {v:g} V: outside the station's V_M range "
-                             f"[{limits.min_voltage:g}, {limits.max_voltage:g}] V")
-    for name, amps in compliances.items():
-        if not 0 < amps <= limits.max_compliance:
-            raise LimitError(f"parameter {name} = {amps:g} A: beyond the station's max gate "
-                             f"compliance of {limits.max_compliance:g} A")
+    def remaining(self, values: Iterable) -> Iterator:
+        """The steps of the main stream's sweep still to measure: all on a fresh run, those
+        after the last complete row on a resume.
+
+        On a resume the recorded values of the swept quantity (the main stream's ``swept``)
+        must be the first steps of ``values``: a file from other parameters is refused.
+        """
+        steps = list(values)
+        if self.start and self._runfile is not None:
+            swept = self._runfile.schema.main.swept
+            if swept:
+                done = self.recorded(swept)[:self.start]
+                planned = np.asarray(steps[:self.start], dtype=float)
+                if len(done) != len(planned) or not np.allclose(done, planned, rtol=1e-9,
+                                                                 atol=0, equal_nan=True):
+                    raise ProcedureError(f"resume: the {swept} values in the file are not the "
+                                         "first steps of this sweep (other parameters?)")
+        return iter(steps[self.start:])
 
 
 class Procedure:
@@ -154,14 +95,17 @@ class Procedure:
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     parameters: ClassVar[tuple[Parameter, ...]] = ()
+    # main-stream quantity -> StationReading field it is, so a station panel can follow a run
+    readings: ClassVar[dict[str, str]] = {}
+    result_units: ClassVar[dict[str, str]] = {}  # result name -> unit, stored with the run
 
     def __init__(self, **values: Any):
         known = {p.name: p for p in self.parameters}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise UserInputError(
-                f"{self.name}: unknown parameter {unknown[0]!r} "
-                f"(known: {', '.join(known)})")
+                f"{self.name}: unknown parameter {unknown[0]!r}"
+                f"{did_you_mean(unknown[0], known)} (known: {', '.join(known)})")
         self.values: dict[str, Any] = {}
         for p in self.parameters:
             self.values[p.name] = p.validate(values.get(p.name, p.default))
@@ -178,9 +122,9 @@ class Procedure:
         for p in cls.parameters:
             if p.name == name:
                 return p
-        raise UserInputError(
-            f"{cls.name}: unknown parameter {name!r} "
-            f"(known: {', '.join(p.name for p in cls.parameters)})")
+        known = [p.name for p in cls.parameters]
+        raise UserInputError(f"{cls.name}: unknown parameter {name!r}"
+                             f"{did_you_mean(name, known)} (known: {', '.join(known)})")
 
     @classmethod
     def from_text(cls, settings: dict[str, str]) -> Procedure:
@@ -191,13 +135,19 @@ class Procedure:
         """Cross-parameter checks (e.g. start < stop); raise UserInputError."""
 
     def check_station(self, config: StationConfig) -> None:
-        """Check the parameters against the station's limits before any instrument is touched."""
+        """Check the parameters against the station's limits before any instrument is touched.
 
-    @staticmethod
-    def within(name: str, value: float, limit: float, unit: str, what: str) -> None:
-        if abs(value) > limit:
-            raise LimitError(f"parameter {name} = {value:g} {unit}: beyond the station's "
-                             f"{what} of {limit:g} {unit}")
+        Every parameter that declares a station limit is checked, except those
+        :meth:`unused` with the present values; extend for checks the declarations cannot say.
+        """
+        skip = self.unused()
+        for p in self.parameters:
+            if p.name not in skip:
+                p.check_station(self.values[p.name], config)
+
+    def unused(self) -> set[str]:
+        """Parameters that play no part with the present values (not held to the station)."""
+        return set()
 
     def schema(self) -> Schema:
         raise NotImplementedError

@@ -22,11 +22,12 @@ from labctl.config import StationConfig, default_sim_station, load_station
 from labctl.errors import LabctlError, UserInputError
 from labctl.procedure import Parameter
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, now_iso
+from labctl.runner import METADATA
 
 _BASE_VALIDATE = Parameter.validate
 
-TOP_KEYS = {"station", "out", "on_failure", "run"}
-RUN_KEYS = {"procedure", "set", "foreach"}
+TOP_KEYS = {"station", "out", "on_failure", "run", *METADATA}
+RUN_KEYS = {"procedure", "set", "foreach", *METADATA}
 ON_FAILURE = ("continue", "stop")
 STATE_VERSION = 1
 PENDING = "pending"  # the other statuses of a queued run are those of its run file
@@ -42,6 +43,7 @@ class QueueRun:
     parameters: dict[str, Any]  # every parameter, validated, SI
     varied: dict[str, Any]  # the foreach values of this run (for the summary)
     instance: Any = field(repr=False, default=None)  # the Procedure object
+    metadata: dict[str, str] = field(default_factory=dict)  # sample, device, operator, comment
 
     @property
     def label(self) -> str:
@@ -102,9 +104,10 @@ def load_queue(path: str | Path) -> Queue:
     tables = data.get("run")
     if not isinstance(tables, list) or not tables:
         raise UserInputError(f"{origin}: no runs: add at least one [[run]] table")
+    defaults = _metadata(data, origin, {})
     runs: list[QueueRun] = []
     for entry, table in enumerate(tables, start=1):
-        runs.extend(_expand(table, entry, len(runs), station, origin))
+        runs.extend(_expand(table, entry, len(runs), station, origin, defaults))
     return Queue(path, station, base / out, on_failure, runs)
 
 
@@ -120,8 +123,19 @@ def _station(value: Any, base: Path, origin: str) -> StationConfig:
         raise UserInputError(f"{origin}: station = {value!r}: {err}") from None
 
 
+def _metadata(table: dict, where: str, defaults: dict[str, str]) -> dict[str, str]:
+    """The run metadata keys of a table (text), over those it inherits."""
+    out = dict(defaults)
+    for key in METADATA:
+        if key in table:
+            if not isinstance(table[key], str):
+                raise UserInputError(f"{where}: {key} = {table[key]!r}: must be text")
+            out[key] = table[key]
+    return out
+
+
 def _expand(table: Any, entry: int, before: int, station: StationConfig,
-            origin: str) -> list[QueueRun]:
+            origin: str, defaults: dict[str, str] | None = None) -> list[QueueRun]:
     from labctl.registry import procedure_class
 
     where = f"{origin}: run {entry}"
@@ -139,6 +153,7 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
     except UserInputError as err:
         raise UserInputError(f"{where}: {err}") from None
     where = f"{where} ({name})"
+    metadata = _metadata(table, where, defaults or {})
     fixed = table.get("set", {})
     foreach = table.get("foreach", {})
     for key, value in (("set", fixed), ("foreach", foreach)):
@@ -165,7 +180,7 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         except LabctlError as err:
             raise UserInputError(f"{at}: {str(err).removeprefix(name + ': ')}") from None
         runs.append(QueueRun(before + len(runs) + 1, entry, name, dict(proc.values),
-                             varied, proc))
+                             varied, proc, metadata))
     return runs
 
 

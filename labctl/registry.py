@@ -44,6 +44,7 @@ PROCEDURES: dict[str, str] = {
     "memristor-cycles": "procedures.memristor_cycles:MemristorCycles",
     "memristor-program": "procedures.memristor_program:MemristorProgram",
     "memristor-retention": "procedures.memristor_retention:MemristorRetention",
+    "iv-stripe": "procedures.iv_stripe:IVStripe",
 }
 
 

@@ -38,6 +38,7 @@ from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, RunFile
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
 PENDING, PAUSED, ABORTING, FINISHED_STATE = "pending", "paused", "aborting", "finished"
+METADATA = ("sample", "device", "operator", "comment")  # text a lab stores with every run
 
 class Runner:
     """Run one procedure on a station into one run file."""
@@ -49,7 +50,7 @@ class Runner:
         self.station = station
         self.path = Path(path)
         self.resume = resume
-        self.metadata = dict(metadata or {})  # sample, device, operator, comment ...
+        self.metadata = {key: "" for key in METADATA} | dict(metadata or {})
         self.keep_outputs = keep_outputs
         self.bus = bus if bus is not None else EventBus()
         self.run_id = uuid.uuid4().hex
@@ -155,6 +156,8 @@ class Runner:
             "run_id": self.run_id,
             "procedure": self.procedure.name,
             "parameters": self.procedure.values,
+            "parameter_units": {p.name: p.unit for p in self.procedure.parameters},
+            "result_units": dict(self.procedure.result_units),
             "station": st.config.to_toml_dict(),
             "instruments": st.identities(),
             "snapshot": st.snapshot(),

@@ -19,20 +19,19 @@ import numpy as np
 
 from labctl.analysis.kittel_fit import KittelFit, fit_kittel
 from labctl.errors import UserInputError
+from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from procedures.analysed import measure_then_analyse
-from procedures.base import Parameter, Procedure, Row, RunContext, check_gate_values
+from procedures.base import Parameter, Procedure, RunContext
 from procedures.memristor_ops import (
+    GATE_SAFETY_PARAMETERS,
     gate_off,
     gate_on,
     memristor_check_stream,
 )
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
-    PeakTracker,
-    analyse_spectrum,
-    check_spectrum,
-    configure_analyzer,
+    SpectrumSweep,
     peak_quantities,
     spectrum_axes,
 )
@@ -62,14 +61,18 @@ def fit_kittel_with_offset(fields, frequencies, theta_h: float) -> tuple[KittelF
 class FieldSweep(Procedure):
     name = "field-sweep"
     title = "Oscillator spectra versus magnet field (Kittel fit: Meff, g)"
+    readings = {"field_measured": "field", "current": "i_shno", "voltage": "v_shno"}
     parameters = (
-        Parameter("b_start", 0.5, "T", -2.0, 2.0, "first field setpoint"),
-        Parameter("b_stop", 0.8, "T", -2.0, 2.0, "last field setpoint"),
+        Parameter("b_start", 0.5, "T", description="first field setpoint", station=FIELD),
+        Parameter("b_stop", 0.8, "T", description="last field setpoint", station=FIELD),
         Parameter("b_step", 0.025, "T", 1e-4, 1.0, "field step between spectra"),
-        Parameter("i_shno", 1.5e-3, "A", -10e-3, 10e-3,
-                  "I_SHNO during the sweep (above threshold: the line must be visible)"),
-        Parameter("gate_voltage", 0.0, "V", -20, 20, "V_M during the sweep"),
-        Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
+        Parameter("i_shno", 1.5e-3, "A", description="I_SHNO during the sweep (above "
+                  "threshold: the line must be visible)", station=SHNO_CURRENT),
+        Parameter("gate_voltage", 0.0, "V", description="V_M during the sweep",
+                  station=GATE_VOLTAGE),
+        Parameter("gate_compliance", 100e-6, "A", description="V_M current compliance",
+                  station=GATE_COMPLIANCE),
+        *GATE_SAFETY_PARAMETERS,
         Parameter("theta_h", 75.0, "deg", 0.1, 90.0, "field angle out of the film plane"),
         Parameter("fit_offset", True, "", description="fit a field-independent frequency "
                   "offset (the nonlinear shift at this current) with the Kittel formula",
@@ -93,15 +96,6 @@ class FieldSweep(Procedure):
         if self.f_stop <= self.f_start:
             raise UserInputError(f"parameter f_stop = {self.f_stop:g} Hz: must be above "
                                  f"f_start = {self.f_start:g} Hz")
-
-    def check_station(self, config) -> None:
-        self.within("i_shno", self.i_shno, config.shno_source.limits.max_current, "A",
-                    "max |I_SHNO|")
-        for name in ("b_start", "b_stop"):
-            self.within(name, self.values[name], config.field.limits.max_field, "T", "max |B|")
-        check_gate_values(config.gate.limits, {"gate_voltage": self.gate_voltage},
-                          {"gate_compliance": self.gate_compliance})
-        check_spectrum(self.values, config)
 
     def schema(self) -> Schema:
         point = Stream("point", (
@@ -129,35 +123,18 @@ class FieldSweep(Procedure):
         st.field.set_field(fields[min(ctx.start, len(fields) - 1)])
         gate_read = yield from gate_on(ctx, self.gate_voltage, self.gate_compliance,
                                        self.values)
-        freq = configure_analyzer(st, self.values)
-        background = None
-        if self.background:
-            recorded = ctx.recorded("background_trace", "background")
-            if len(recorded):
-                background = recorded[-1]
-            else:
-                st.shno_source.ramp_to(0.0)
-                _, background = st.spectrum.acquire()
-                yield Row("background", {"background_trace": background})
+        spectra = SpectrumSweep(ctx, self.values)
+        yield from spectra.record_background()
         st.shno_source.ramp_to(self.i_shno)
-        tracker = PeakTracker()  # lines move ~γ·ΔB per step: identities rarely carry over
-        if ctx.start:
-            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"),
-                            ctx.recorded("n_lines"), ctx.recorded("peak_fwhm"),
-                            ctx.recorded("peak_kind"))
-        for b in fields[ctx.start:]:
+        # lines move ~γ·ΔB per step: identities rarely carry over, but new ones are numbered
+        # after every identity given so far, also after a resume
+        spectra.track_from(0 if ctx.start else None)
+        for b in ctx.remaining(fields):
             st.field.set_field(b)
-            if self.settle:
-                st.clock.sleep(self.settle, st.stop)
-            _, trace = st.spectrum.acquire()
-            row = {
-                "field": b,
-                "field_measured": st.field.read_field(),
-                "current": st.shno_source.read_current(),
-                "voltage": st.shno_source.read_voltage(),
-                "trace": trace,
-            }
-            row.update(analyse_spectrum(freq, trace, self.values, tracker, background))
+            row = spectra.measure(after={"field_measured": st.field.read_field,
+                                         "current": st.shno_source.read_current,
+                                         "voltage": st.shno_source.read_voltage})
+            row["field"] = b
             power = np.nan_to_num(row["peak_power"], nan=-np.inf)
             row["strongest_frequency"] = (row["peak_frequency"][int(np.argmax(power))]
                                           if row["n_lines"] else np.nan)

@@ -6,9 +6,10 @@ import numpy as np
 
 from labctl.analysis.peaks import classify_sync
 from labctl.analysis.threshold_sweep import threshold_of_sweep
+from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from procedures.analysed import measure_then_analyse
-from procedures.base import Parameter, Procedure, Row, RunContext, check_gate_values
+from procedures.base import Parameter, Procedure, RunContext
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
     gate_off,
@@ -20,11 +21,8 @@ from procedures.memristor_ops import (
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
-    PeakTracker,
-    analyse_spectrum,
+    SpectrumSweep,
     band_centres,
-    check_spectrum,
-    configure_analyzer,
     floor_bands,
     peak_quantities,
     spectrum_axes,
@@ -41,13 +39,16 @@ def current_steps(start: float, stop: float, step: float) -> np.ndarray:
 class FreqCurrent(Procedure):
     name = "freq-current"
     title = "Oscillator spectra versus I_SHNO (fitted peaks, sync state, threshold)"
+    readings = {"voltage": "v_shno", "resistance": "r_shno", "field_measured": "field"}
     parameters = (
-        Parameter("i_start", 0.4e-3, "A", -10e-3, 10e-3, "first I_SHNO"),
-        Parameter("i_stop", 2.2e-3, "A", -10e-3, 10e-3, "last I_SHNO"),
+        Parameter("i_start", 0.4e-3, "A", description="first I_SHNO", station=SHNO_CURRENT),
+        Parameter("i_stop", 2.2e-3, "A", description="last I_SHNO", station=SHNO_CURRENT),
         Parameter("i_step", 20e-6, "A", 1e-7, 1e-3, "I_SHNO step between spectra"),
-        Parameter("field", 0.65, "T", -2.0, 2.0, "magnet field (closed loop)"),
-        Parameter("gate_voltage", 0.0, "V", -20, 20, "V_M during the sweep"),
-        Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
+        Parameter("field", 0.65, "T", description="magnet field (closed loop)", station=FIELD),
+        Parameter("gate_voltage", 0.0, "V", description="V_M during the sweep",
+                  station=GATE_VOLTAGE),
+        Parameter("gate_compliance", 100e-6, "A", description="V_M current compliance",
+                  station=GATE_COMPLIANCE),
         *GATE_SAFETY_PARAMETERS,
         *SPECTRUM_PARAMETERS,
         Parameter("settle", 0.0, "s", 0, 60, "wait after each current step"),
@@ -60,15 +61,6 @@ class FreqCurrent(Procedure):
 
     def planned_points(self) -> int:
         return len(self.currents())
-
-    def check_station(self, config) -> None:
-        lim = config.shno_source.limits
-        for name in ("i_start", "i_stop"):
-            self.within(name, self.values[name], lim.max_current, "A", "max |I_SHNO|")
-        self.within("field", self.field, config.field.limits.max_field, "T", "max |B|")
-        check_gate_values(config.gate.limits, {"gate_voltage": self.gate_voltage},
-                          {"gate_compliance": self.gate_compliance})
-        check_spectrum(self.values, config)
 
     def schema(self) -> Schema:
         point = Stream("point", (
@@ -93,35 +85,15 @@ class FreqCurrent(Procedure):
         st.field.set_field(self.field)
         gate_read = yield from gate_on(ctx, self.gate_voltage, self.gate_compliance,
                                        self.values)
-        freq = configure_analyzer(st, self.values)
-        background = None
-        if self.background:
-            recorded = ctx.recorded("background_trace", "background")
-            if len(recorded):
-                background = recorded[-1]
-            else:
-                st.shno_source.ramp_to(0.0)
-                _, background = st.spectrum.acquire()
-                yield Row("background", {"background_trace": background})
-        tracker = PeakTracker()
-        if ctx.start:
-            tracker.restore(ctx.recorded("peak_frequency"), ctx.recorded("peak_id"),
-                            ctx.recorded("n_lines"), ctx.recorded("peak_fwhm"),
-                            ctx.recorded("peak_kind"))
-        for current in self.currents()[ctx.start:]:
+        spectra = SpectrumSweep(ctx, self.values)
+        yield from spectra.record_background()
+        spectra.track_from(0 if ctx.start else None)
+        for current in ctx.remaining(self.currents()):
             st.shno_source.ramp_to(current)
-            if self.settle:
-                st.clock.sleep(self.settle, st.stop)
-            voltage = st.shno_source.read_voltage()
-            _, trace = st.spectrum.acquire()
-            row = {
-                "current": current,
-                "voltage": voltage,
-                "resistance": voltage / current if current else np.nan,
-                "field_measured": st.field.read_field(),
-                "trace": trace,
-            }
-            row.update(analyse_spectrum(freq, trace, self.values, tracker, background))
+            row = spectra.measure(before={"voltage": st.shno_source.read_voltage},
+                                  after={"field_measured": st.field.read_field})
+            row["current"] = current
+            row["resistance"] = row["voltage"] / current if current else np.nan
             yield row
         yield from gate_off(ctx, gate_read, self.gate_compliance)
 

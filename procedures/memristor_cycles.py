@@ -12,13 +12,13 @@ import math
 import numpy as np
 
 from labctl.analysis.memristor import detect_switching
-from labctl.errors import Interrupted, UserInputError
+from labctl.errors import UserInputError
+from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from labctl.schema import Quantity, Schema, Stream
 from procedures.analysed import measure_then_analyse
 from procedures.base import Parameter, Procedure, Row, RunContext
 from procedures.memristor_ops import (
-    MAX_READ_VOLTAGE,
-    check_gate_values,
+    READ_PARAMETERS,
     ladder,
     ohm_text,
     read_resistance,
@@ -30,18 +30,20 @@ ENDURANCE_RATIO = 10.0  # a cycle counts if R_HRS / R_LRS exceeds this
 class MemristorCycles(Procedure):
     name = "memristor-cycles"
     title = "Memristor SET/RESET cycles (staircase I–V, switching voltages, HRS/LRS)"
+    readings = {"voltage": "v_m", "current": "i_m"}
     parameters = (
-        Parameter("v_set_max", 5.0, "V", 0.01, 20, "top of the SET half-sweep"),
-        Parameter("v_reset_min", -1.5, "V", -20, -0.01, "bottom of the RESET half-sweep"),
+        Parameter("v_set_max", 5.0, "V", 0.01, description="top of the SET half-sweep",
+                  station=GATE_VOLTAGE),
+        Parameter("v_reset_min", -1.5, "V", maximum=-0.01,
+                  description="bottom of the RESET half-sweep", station=GATE_VOLTAGE),
         Parameter("v_step", 0.1, "V", 1e-3, 2.0, "staircase step"),
-        Parameter("compliance", 100e-6, "A", 1e-9, 10e-3,
-                  "current compliance of the SET half (sets the LRS level)"),
-        Parameter("reset_compliance", 500e-6, "A", 1e-9, 10e-3,
-                  "current compliance of the RESET half (must exceed the SET compliance)"),
+        Parameter("compliance", 100e-6, "A", description="current compliance of the SET half "
+                  "(sets the LRS level)", station=GATE_COMPLIANCE),
+        Parameter("reset_compliance", 500e-6, "A", description="current compliance of the "
+                  "RESET half (must exceed the SET compliance)", station=GATE_COMPLIANCE),
         Parameter("dwell", 10e-3, "s", 0, 60, "wait at each staircase level before measuring"),
         Parameter("cycles", 10, "", 1, 100_000, "SET/RESET cycles", kind=int),
-        Parameter("v_read", 0.1, "V", 1e-3, MAX_READ_VOLTAGE, "read voltage for R_HRS, R_LRS"),
-        Parameter("read_compliance", 100e-6, "A", 1e-9, 10e-3, "compliance of the reads"),
+        *READ_PARAMETERS,
     )
 
     def check(self) -> None:
@@ -53,13 +55,6 @@ class MemristorCycles(Procedure):
             raise UserInputError(f"parameter reset_compliance = {self.reset_compliance:g} A: "
                                  f"below compliance = {self.compliance:g} A, RESET could not "
                                  "draw the current it needs")
-
-    def check_station(self, config) -> None:
-        check_gate_values(config.gate.limits,
-                          {"v_set_max": self.v_set_max, "v_reset_min": self.v_reset_min},
-                          {"compliance": self.compliance,
-                           "reset_compliance": self.reset_compliance,
-                           "read_compliance": self.read_compliance})
 
     # ---- the staircase --------------------------------------------------------------------
     def half_sweep(self, extreme: float) -> np.ndarray:
@@ -122,8 +117,8 @@ class MemristorCycles(Procedure):
             for k in range(k0, per_cycle):
                 volts = float(levels[k])
                 gate.ramp_to(volts, self.compliance if k < n_set else self.reset_compliance)
-                if self.dwell and not st.clock.sleep(self.dwell, st.stop):
-                    raise Interrupted(f"{self.name}: interrupted at {volts:g} V")
+                if self.dwell:
+                    ctx.sleep(self.dwell)
                 _, current, hit = gate.measure()
                 v_cycle.append(volts)
                 i_cycle.append(current)

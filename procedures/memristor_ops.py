@@ -16,6 +16,7 @@ import numpy as np
 
 from labctl.analysis.memristor import resistance_at
 from labctl.errors import LabctlError, UserInputError
+from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from procedures.base import Parameter, Row, check_gate_values
 
 MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, §5)
@@ -26,6 +27,13 @@ V_LRS_ESTIMATE = 0.4  # V: R_LRS x I_cc of a filamentary memristor [PHYSICS §3]
 
 # pulse_kind codes of the rows program_memristor yields
 READ_ONLY, SET_PULSE, RESET_PULSE = 0, 1, -1
+# the read parameters every memristor procedure has
+READ_PARAMETERS = (
+    Parameter("v_read", 0.1, "V", 1e-3, MAX_READ_VOLTAGE, "memristor read voltage",
+              station=GATE_VOLTAGE),
+    Parameter("read_compliance", 100e-6, "A", description="compliance of the reads",
+              station=GATE_COMPLIANCE),
+)
 PROGRAM_KEYS = ("pulse", "pulse_kind", "pulse_voltage", "compliance", "pulse_current",
                 "compliance_hit", "resistance", "within_tolerance", "time")
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.errors import UserInputError
+from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, RunContext
 from procedures.memristor_ops import (
-    MAX_READ_VOLTAGE,
     READ_ONLY,
+    READ_PARAMETERS,
     STATE_THRESHOLD,
     STATES,
     TargetNotReached,
-    check_gate_values,
     ohm_text,
     program_memristor,
 )
@@ -29,19 +29,23 @@ class MemristorProgram(Procedure):
         Parameter("tolerance", 0.1, "", 1e-3, 0.9, "relative tolerance on target"),
         Parameter("state_threshold", STATE_THRESHOLD, "ohm", 1.0, 1e13,
                   "HRS/LRS boundary of a read"),
-        Parameter("v_read", 0.1, "V", 1e-3, MAX_READ_VOLTAGE, "read voltage"),
-        Parameter("read_compliance", 100e-6, "A", 1e-9, 10e-3, "compliance of the reads"),
-        Parameter("set_start", 1.5, "V", 0.01, 20, "first SET pulse amplitude"),
-        Parameter("set_stop", 5.0, "V", 0.01, 20, "largest SET pulse amplitude"),
+        *READ_PARAMETERS,
+        Parameter("set_start", 1.5, "V", 0.01, description="first SET pulse amplitude",
+                  station=GATE_VOLTAGE),
+        Parameter("set_stop", 5.0, "V", 0.01, description="largest SET pulse amplitude",
+                  station=GATE_VOLTAGE),
         Parameter("set_step", 0.1, "V", 1e-3, 5, "SET amplitude increment"),
-        Parameter("reset_start", -0.2, "V", -20, -0.01, "first RESET pulse amplitude"),
-        Parameter("reset_stop", -2.0, "V", -20, -0.01, "most negative RESET pulse amplitude"),
+        Parameter("reset_start", -0.2, "V", maximum=-0.01,
+                  description="first RESET pulse amplitude", station=GATE_VOLTAGE),
+        Parameter("reset_stop", -2.0, "V", maximum=-0.01,
+                  description="most negative RESET pulse amplitude", station=GATE_VOLTAGE),
         Parameter("reset_step", 0.1, "V", 1e-3, 5, "RESET amplitude increment (magnitude)"),
-        Parameter("compliance_start", 10e-6, "A", 1e-9, 10e-3,
-                  "smallest SET compliance (highest LRS)"),
-        Parameter("compliance_stop", 500e-6, "A", 1e-9, 10e-3,
-                  "largest SET compliance (lowest LRS)"),
-        Parameter("reset_compliance", 500e-6, "A", 1e-9, 10e-3, "compliance of RESET pulses"),
+        Parameter("compliance_start", 10e-6, "A", description="smallest SET compliance "
+                  "(highest LRS)", station=GATE_COMPLIANCE),
+        Parameter("compliance_stop", 500e-6, "A", description="largest SET compliance "
+                  "(lowest LRS)", station=GATE_COMPLIANCE),
+        Parameter("reset_compliance", 500e-6, "A", description="compliance of RESET pulses",
+                  station=GATE_COMPLIANCE),
         Parameter("pulse_width", 1e-3, "s", 0, 10, "time at the pulse level"),
         Parameter("max_pulses", 100, "", 1, 100_000, "give up after this many pulses", kind=int),
     )
@@ -60,13 +64,6 @@ class MemristorProgram(Procedure):
             raise UserInputError(f"parameter reset_compliance = {self.reset_compliance:g} A: "
                                  f"below compliance_stop = {self.compliance_stop:g} A, an LRS "
                                  "set at that compliance could not be RESET")
-
-    def check_station(self, config) -> None:
-        check_gate_values(config.gate.limits,
-                          {"set_stop": self.set_stop, "reset_stop": self.reset_stop},
-                          {"compliance_stop": self.compliance_stop,
-                           "reset_compliance": self.reset_compliance,
-                           "read_compliance": self.read_compliance})
 
     def goal(self) -> float | str:
         return self.target if self.state == "value" else self.state

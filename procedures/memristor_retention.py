@@ -10,13 +10,12 @@ import math
 
 import numpy as np
 
-from labctl.errors import Interrupted, UserInputError
+from labctl.errors import UserInputError
 from labctl.schema import Quantity, Schema, Stream
 from procedures.base import Parameter, Procedure, Results, RunContext
 from procedures.memristor_ops import (
-    MAX_READ_VOLTAGE,
+    READ_PARAMETERS,
     STATE_THRESHOLD,
-    check_gate_values,
     ohm_text,
     read_memristor,
 )
@@ -25,11 +24,11 @@ from procedures.memristor_ops import (
 class MemristorRetention(Procedure):
     name = "memristor-retention"
     title = "Memristor retention (read resistance versus time at V_M = 0 between reads)"
+    readings = {"current": "i_m"}
     parameters = (
         Parameter("duration", 3600.0, "s", 0, 1e7, "total time"),
         Parameter("interval", 60.0, "s", 1e-3, 1e6, "time between reads"),
-        Parameter("v_read", 0.1, "V", 1e-3, MAX_READ_VOLTAGE, "read voltage"),
-        Parameter("read_compliance", 100e-6, "A", 1e-9, 10e-3, "compliance of the reads"),
+        *READ_PARAMETERS,
         Parameter("state_threshold", STATE_THRESHOLD, "ohm", 1.0, 1e13,
                   "HRS/LRS boundary for the summary"),
     )
@@ -38,10 +37,6 @@ class MemristorRetention(Procedure):
         if self.interval > self.duration > 0:
             raise UserInputError(f"parameter interval = {self.interval:g} s: longer than "
                                  f"duration = {self.duration:g} s")
-
-    def check_station(self, config) -> None:
-        check_gate_values(config.gate.limits, {"v_read": self.v_read},
-                          {"read_compliance": self.read_compliance})
 
     def planned_points(self) -> int:
         return int(math.floor(self.duration / self.interval + 1e-9)) + 1
@@ -59,8 +54,8 @@ class MemristorRetention(Procedure):
         t0 = st.clock.now() - ctx.start * self.interval
         for k in range(ctx.start, self.planned_points()):
             wait = t0 + k * self.interval - st.clock.now()
-            if wait > 0 and not st.clock.sleep(wait, st.stop):
-                raise Interrupted(f"{self.name}: interrupted before read {k}")
+            if wait > 0:
+                ctx.sleep(wait)
             reading = read_memristor(st.gate, self.v_read, self.read_compliance)
             if reading.compliance_hit:
                 ctx.log(f"read {k} clamped at the compliance: R is an upper bound", "warning")

@@ -1,8 +1,11 @@
-"""What the oscillator procedures share: spectrum parameters, peak quantities, tracking."""
+"""What the oscillator procedures share: spectrum parameters, peak quantities, tracking, and
+the spectrum step itself (settle, read, acquire, fit, track) of freq-current, field-sweep and
+sync-map."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -20,10 +23,9 @@ from labctl.analysis.spectra import (
     smooth_background,
 )
 from labctl.analysis.threshold_sweep import PEAK_LINE, PEAK_SIDEBAND, PEAK_THERMAL
-from labctl.config import StationConfig
-from labctl.errors import LimitError
+from labctl.parameters import ANALYZER_FREQUENCY, ANALYZER_POINTS
 from labctl.schema import Axis, Quantity
-from procedures.base import Parameter
+from procedures.base import Parameter, Row, RunContext
 
 MAX_PEAKS = 8
 # 4 "uncertain": one line, or fewer than the chain has, and no more ever seen in the sweep
@@ -33,9 +35,12 @@ _MERGE_DISTANCE = 10e6  # Hz: fitted peaks closer than this are one line
 _EDGE_WIDTHS = 6.0  # a line may broaden this much (x max_linewidth) at a locking edge
 
 SPECTRUM_PARAMETERS = (
-    Parameter("f_start", 8.0e9, "Hz", 1e6, 110e9, "analyzer start frequency"),
-    Parameter("f_stop", 12.0e9, "Hz", 1e6, 110e9, "analyzer stop frequency"),
-    Parameter("points", 10001, "", 101, 1_000_001, "trace points", kind=int),
+    Parameter("f_start", 8.0e9, "Hz", description="analyzer start frequency",
+              station=ANALYZER_FREQUENCY),
+    Parameter("f_stop", 12.0e9, "Hz", description="analyzer stop frequency",
+              station=ANALYZER_FREQUENCY),
+    Parameter("points", 10001, "", 101, description="trace points", kind=int,
+              station=ANALYZER_POINTS),
     Parameter("rbw", 1e6, "Hz", 1, 50e6, "resolution bandwidth"),
     Parameter("vbw", 0.0, "Hz", 0, 50e6, "video bandwidth (0: RBW/10)"),
     Parameter("averages", 50, "", 1, 10000, "sweeps averaged per spectrum", kind=int),
@@ -93,18 +98,6 @@ def peak_quantities() -> tuple[Quantity, ...]:
         Quantity("excess_power", "W", "float32", ("band",),
                  "power above the background per coarse band, at the device"),
     )
-
-
-def check_spectrum(values: dict, config: StationConfig) -> None:
-    lim = config.spectrum.limits
-    for name in ("f_start", "f_stop"):
-        v = values[name]
-        if not lim.min_frequency <= v <= lim.max_frequency:
-            raise LimitError(f"parameter {name} = {v:g} Hz: outside the analyzer range "
-                             f"[{lim.min_frequency:g}, {lim.max_frequency:g}] Hz")
-    if values["points"] > lim.max_points:
-        raise LimitError(f"parameter points = {values['points']}: above the analyzer's "
-                         f"{lim.max_points}")
 
 
 def configure_analyzer(station, values: dict) -> np.ndarray:
@@ -267,3 +260,54 @@ def floor_bands(background: np.ndarray | None, values: dict) -> np.ndarray | Non
     smooth = smooth_background(np.asarray(background, dtype=float), df)
     return excess_profile(smooth, -math.inf, values["rbw"], df, band_block(values),
                           values["gain_db"], flatten=False)
+
+
+class SpectrumSweep:
+    """The spectrum step of a sweep: the analyzer configured once, a background trace at
+    I_SHNO = 0, then per step a settle, the procedure's read-backs, one trace, fitted and
+    tracked. On a resume the background and the peak identities come from the file."""
+
+    def __init__(self, ctx: RunContext, values: dict):
+        self.ctx = ctx
+        self.values = values
+        self.freq = configure_analyzer(ctx.station, values)
+        self.background: np.ndarray | None = None
+        self.tracker = PeakTracker()
+
+    def record_background(self) -> Iterator[Row]:
+        """Yield the background Row (if the run records one and the file has none yet)."""
+        if not self.values["background"]:
+            return
+        recorded = self.ctx.recorded("background_trace", "background")
+        if len(recorded):
+            self.background = recorded[-1]
+            return
+        st = self.ctx.station
+        st.shno_source.ramp_to(0.0)
+        _, self.background = st.spectrum.acquire()
+        yield Row("background", {"background_trace": self.background})
+
+    def track_from(self, row: int | None) -> None:
+        """Start peak identities afresh (None), or continue them on a resume from the rows
+        recorded since main-stream row ``row``, where this tracking began."""
+        self.tracker = PeakTracker()
+        if row is not None:
+            recorded = self.ctx.recorded
+            self.tracker.restore(recorded("peak_frequency")[row:], recorded("peak_id")[row:],
+                                 recorded("n_lines")[row:], recorded("peak_fwhm")[row:],
+                                 recorded("peak_kind")[row:])
+
+    def measure(self, before: dict[str, Callable[[], float]] | None = None,
+                after: dict[str, Callable[[], float]] | None = None) -> dict:
+        """Settle, read ``before``, acquire, read ``after``: the trace, the read-backs and
+        the fitted peak quantities of one row."""
+        if self.values["settle"]:
+            self.ctx.sleep(self.values["settle"])
+        row = {name: read() for name, read in (before or {}).items()}
+        _, trace = self.ctx.station.spectrum.acquire()
+        row.update({name: read() for name, read in (after or {}).items()})
+        row["trace"] = trace
+        row.update(analyse_spectrum(self.freq, trace, self.values, self.tracker,
+                                    self.background))
+        return row
+

@@ -19,15 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from labctl.errors import LimitError, UserInputError
+from labctl.errors import UserInputError
+from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from procedures.analysed import measure_then_analyse
 from procedures.base import Parameter, Procedure, Row, RunContext
 from procedures.freq_current import SYNC_NAMES, current_steps
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
+    MAX_READ_VOLTAGE,
     check_gate_level,
-    check_gate_values,
     ohm_text,
     program_memristor,
     read_resistance,
@@ -37,10 +38,7 @@ from procedures.memristor_ops import (
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
-    PeakTracker,
-    analyse_spectrum,
-    check_spectrum,
-    configure_analyzer,
+    SpectrumSweep,
     peak_quantities,
     spectrum_axes,
 )
@@ -83,20 +81,6 @@ class TargetsParameter(Parameter):
         return float(v)
 
 
-def measure_current_step(st, freq, current: float, values: dict, tracker: PeakTracker,
-                         background) -> dict:
-    """One frequency–current row: ramp, read back, acquire, fit (as freq-current does)."""
-    st.shno_source.ramp_to(current)
-    if values["settle"]:
-        st.clock.sleep(values["settle"], st.stop)
-    voltage = st.shno_source.read_voltage()
-    _, trace = st.spectrum.acquire()
-    row = {"current": current, "voltage": voltage, "field_measured": st.field.read_field(),
-           "trace": trace}
-    row.update(analyse_spectrum(freq, trace, values, tracker, background))
-    return row
-
-
 def full_sync_ranges(currents: np.ndarray, sync: np.ndarray) -> list[list[float]]:
     """[first, last] current of each unbroken run of full synchronization."""
     full = np.append(np.asarray(sync) == SYNC_CODES["full"], False)
@@ -113,23 +97,32 @@ def full_sync_ranges(currents: np.ndarray, sync: np.ndarray) -> list[list[float]
 class SyncMap(Procedure):
     name = "sync-map"
     title = "Synchronization map: frequency-current sweeps for V_M levels and memristor states"
+    readings = {"voltage": "v_shno", "field_measured": "field"}
     parameters = (
-        Parameter("gate_voltages", [0.0], "V", -20, 20, "V_M levels, one sweep each",
-                  kind=list),
+        Parameter("gate_voltages", [0.0], "V", description="V_M levels, one sweep each",
+                  kind=list, station=GATE_VOLTAGE),
         TargetsParameter("memristor_targets", [], "", description="memristor states "
                          "programmed before the sweeps: HRS, LRS or ohm (empty: leave as is)",
                          kind=list),
-        Parameter("i_start", 0.8e-3, "A", -10e-3, 10e-3, "first I_SHNO of each sweep"),
-        Parameter("i_stop", 2.2e-3, "A", -10e-3, 10e-3, "last I_SHNO of each sweep"),
+        Parameter("i_start", 0.8e-3, "A", description="first I_SHNO of each sweep",
+                  station=SHNO_CURRENT),
+        Parameter("i_stop", 2.2e-3, "A", description="last I_SHNO of each sweep",
+                  station=SHNO_CURRENT),
         Parameter("i_step", 50e-6, "A", 1e-7, 1e-3, "I_SHNO step between spectra"),
-        Parameter("field", 0.65, "T", -2.0, 2.0, "magnet field (closed loop)"),
-        Parameter("gate_compliance", 100e-6, "A", 1e-9, 10e-3, "V_M current compliance"),
-        Parameter("v_read", 0.1, "V", 1e-3, 0.2, "memristor read voltage"),
-        Parameter("read_compliance", 100e-6, "A", 1e-9, 10e-3, "compliance of a read"),
+        Parameter("field", 0.65, "T", description="magnet field (closed loop)", station=FIELD),
+        Parameter("gate_compliance", 100e-6, "A", description="V_M current compliance",
+                  station=GATE_COMPLIANCE),
+        Parameter("v_read", 0.1, "V", 1e-3, MAX_READ_VOLTAGE, "memristor read voltage",
+                  station=GATE_VOLTAGE),
+        Parameter("read_compliance", 100e-6, "A", description="compliance of a read",
+                  station=GATE_COMPLIANCE),
         Parameter("tolerance", 0.1, "", 1e-3, 0.99, "relative tolerance of a target in ohm"),
-        Parameter("set_stop", 5.0, "V", 0.1, 20, "highest SET pulse"),
-        Parameter("reset_stop", -2.0, "V", -20, -0.1, "deepest RESET pulse"),
-        Parameter("compliance_stop", 500e-6, "A", 1e-9, 10e-3, "largest SET compliance"),
+        Parameter("set_stop", 5.0, "V", 0.1, description="highest SET pulse",
+                  station=GATE_VOLTAGE),
+        Parameter("reset_stop", -2.0, "V", maximum=-0.1, description="deepest RESET pulse",
+                  station=GATE_VOLTAGE),
+        Parameter("compliance_stop", 500e-6, "A", description="largest SET compliance",
+                  station=GATE_COMPLIANCE),
         Parameter("max_pulses", 100, "", 1, 10000, "pulses per programming", kind=int),
         *GATE_SAFETY_PARAMETERS,
         *SPECTRUM_PARAMETERS,
@@ -159,24 +152,11 @@ class SyncMap(Procedure):
                 check_gate_level(volts, target_state(target), self.values, "gate_voltages",
                                  f" with memristor target {target}")
 
-    def check_station(self, config) -> None:
-        lim = config.shno_source.limits
-        for name in ("i_start", "i_stop"):
-            self.within(name, self.values[name], lim.max_current, "A", "max |I_SHNO|")
-        self.within("field", self.field, config.field.limits.max_field, "T", "max |B|")
-        g = config.gate.limits
-        for v in self.gate_voltages:
-            if not g.min_voltage <= v <= g.max_voltage:
-                raise LimitError(f"parameter gate_voltages: {v:g} V outside the station's V_M "
-                                 f"range [{g.min_voltage:g}, {g.max_voltage:g}] V")
-        compliances = {"gate_compliance": self.gate_compliance,
-                       "read_compliance": self.read_compliance}
-        voltages = {}
-        if self.memristor_targets:
-            compliances["compliance_stop"] = self.compliance_stop
-            voltages = {"set_stop": self.set_stop, "reset_stop": self.reset_stop}
-        check_gate_values(g, voltages, compliances)
-        check_spectrum(self.values, config)
+    def unused(self) -> set[str]:
+        """Without memristor targets nothing is programmed: the pulse limits play no part."""
+        return set() if self.memristor_targets else {"set_stop", "reset_stop",
+                                                     "compliance_stop", "tolerance",
+                                                     "max_pulses"}
 
     def schema(self) -> Schema:
         point = Stream("point", (
@@ -247,16 +227,9 @@ class SyncMap(Procedure):
     def _measure(self, ctx: RunContext):
         st = ctx.station
         st.field.set_field(self.field)
-        freq = configure_analyzer(st, self.values)
+        spectra = SpectrumSweep(ctx, self.values)
         st.shno_source.ramp_to(0.0)
-        background = None
-        if self.background:
-            recorded = ctx.recorded("background_trace", "background")
-            if len(recorded):
-                background = recorded[-1]
-            else:
-                _, background = st.spectrum.acquire()
-                yield Row("background", {"background_trace": background})
+        yield from spectra.record_background()
         currents = self.currents()
         n = len(currents)
         done_states = ctx.recorded("state_resistance", "state_row")
@@ -286,18 +259,15 @@ class SyncMap(Procedure):
                                        "gate_voltages", f" (state {k})")
             if warning:
                 ctx.log(warning, "warning")
-            tracker = PeakTracker()
-            start = position if k == first else 0
-            if start:
-                tracker.restore(ctx.recorded("peak_frequency")[first * n:],
-                                ctx.recorded("peak_id")[first * n:],
-                                ctx.recorded("n_lines")[first * n:],
-                                ctx.recorded("peak_fwhm")[first * n:],
-                                ctx.recorded("peak_kind")[first * n:])
             st.gate.ramp_to(volts, compliance=self.gate_compliance)
+            start = position if k == first else 0
+            spectra.track_from(first * n if start else None)
             for current in currents[start:]:
-                row = measure_current_step(st, freq, current, self.values, tracker, background)
-                row.update(state=k, gate_voltage=volts, memristor_resistance=resistance)
+                st.shno_source.ramp_to(current)
+                row = spectra.measure(before={"voltage": st.shno_source.read_voltage},
+                                      after={"field_measured": st.field.read_field})
+                row.update(current=current, state=k, gate_voltage=volts,
+                           memristor_resistance=resistance)
                 yield row
             yield from self._check_after(ctx, k, resistance, bool(warning))
 

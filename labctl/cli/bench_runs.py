@@ -315,7 +315,7 @@ def freq_current_breakdown(path: Path, n_points: int | None = None) -> dict[str,
     the roles' calls and the fit are wrapped with timers, and only the time spent while
     producing a main-stream row counts (the setup and the final threshold fit are separate).
     """
-    import procedures.freq_current as fc
+    import procedures.spectra as fc  # where the spectrum step calls the fit
 
     station, acc = _sim_station(), defaultdict(float)
     device, sp, src = station.sim.device, station.spectrum, station.shno_source

@@ -47,6 +47,8 @@ def _procedure_help(name: str) -> None:
             rng = f" [{lo}..{hi}]"
         if p.choices:
             rng = f" {{{'|'.join(p.choices)}}}"
+        if p.station is not None:
+            rng += f" and the station's {p.station.what}"
         default = ",".join(f"{v:g}" for v in p.default) if p.kind is list else p.default
         echo(f"  {p.name:16s} {p.unit:4s} default {default}{rng}  {p.description}")
 

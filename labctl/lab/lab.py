@@ -18,31 +18,28 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import labctl.station
-from labctl.config import StationConfig, default_sim_station, load_station, parse_station
+from labctl.config import StationConfig, default_sim_station, load_station
 from labctl.errors import UserInputError
 from labctl.events import OUTPUT, OWNER, READING, EventBus, Subscriber, station_event
 from labctl.lab.handles import RunHandle, RunResult
 from labctl.lab.queue_run import QueueHandle, open_state
 from labctl.lab.reading import ReadingTracker, StationReading, read_instruments
+from labctl.lab.runs import default_run_path, make_procedure, stored_run
 from labctl.lab.signals import Interrupt, wait_aborting
 from labctl.locks import ExclusiveLock, station_lock
 from labctl.procedure import Procedure
 from labctl.queue import Queue, load_queue
-from labctl.registry import procedure_class
-from labctl.runfile import attr_json, attr_text, open_run
 from labctl.runner import Runner
 from labctl.station import Station
 
 log = logging.getLogger(__name__)
 OUTPUT_ROLES = ("shno_source", "gate", "field")
-METADATA = ("sample", "device", "operator", "comment")
 _open_labs: weakref.WeakSet[Lab] = weakref.WeakSet()
 
 
@@ -86,27 +83,6 @@ def station_locks(config: StationConfig) -> list[ExclusiveLock]:
                    config.field.gaussmeter)
     return [station_lock(f"visa:{address}", config.name)
             for address in sorted({i.address for i in instruments})]
-
-
-def default_run_path(out: str | Path, procedure: str) -> Path:
-    """``<out>/<date-time>_<procedure>.h5``."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    return Path(out) / f"{stamp}_{procedure}.h5"
-
-
-def stored_run(path: str | Path) -> tuple[Procedure, StationConfig | None]:
-    """The procedure (with its parameters) and the station a run file was recorded with."""
-    with open_run(path) as f:
-        name = attr_text(f, "procedure")
-        params = attr_json(f, "parameters", {})
-        station = attr_json(f, "station", None)
-    config = None
-    if isinstance(station, dict):
-        source = station.pop("source", "")
-        config = parse_station(station, f"station stored in '{path}'")
-        if source:  # the station it was: the same station lock
-            config = config.model_copy(update={"source": source})
-    return procedure_class(name)(**params), config
 
 
 class Lab:
@@ -226,6 +202,7 @@ class Lab:
                       metadata: dict[str, Any] | None, keep_outputs: bool) -> RunHandle:
         proc.check_station(self.config)  # bad input touches nothing, busy or not
         self._claim("run")
+        thread = None
         try:
             runner = Runner(proc, self.station, path, resume=resume, metadata=metadata,
                             keep_outputs=keep_outputs, bus=self.bus)
@@ -238,7 +215,8 @@ class Lab:
             self._workers.add(thread)
             thread.start()
         except BaseException:
-            self._release("run")
+            if thread is None or not thread.is_alive():  # started: it releases when it ends
+                self._release("run")
             raise
         return handle
 
@@ -254,6 +232,7 @@ class Lab:
                                  f"({self.config.source})")
         state, note = open_state(queue, resume)
         self._claim("queue")
+        handle = None
         try:
             queue.out.mkdir(parents=True, exist_ok=True)
             state.save()
@@ -261,7 +240,8 @@ class Lab:
             handle.start()
             self._workers.add(handle._thread)
         except BaseException:
-            self._release("queue")
+            if handle is None or handle._thread is None:  # started: it releases at its end
+                self._release("queue")
             raise
         return handle
 
@@ -341,6 +321,9 @@ class Lab:
         """
         if self._closed:
             return []
+        if threading.current_thread() in self._workers:
+            raise RuntimeError("Lab.close() from a run's own thread would wait for itself; "
+                               "abort the run there and close the lab from another thread")
 
         def shut() -> list[str]:
             self._stop_everything("the lab was closed")
@@ -365,24 +348,6 @@ class Lab:
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._owner or "idle")
         return f"<Lab {self.config.name!r} {state}>"
-
-
-def make_procedure(procedure: str | type[Procedure] | Procedure,
-                   parameters: dict[str, Any] | None = None) -> Procedure:
-    """A procedure instance from a name, a class or an instance, with ``parameters``."""
-    if isinstance(procedure, Procedure):
-        if parameters:
-            raise UserInputError(f"{procedure.name}: give parameters to the class or name, "
-                                 "not with an instance")
-        return procedure
-    cls = procedure_class(procedure) if isinstance(procedure, str) else procedure
-    if not (isinstance(cls, type) and issubclass(cls, Procedure)):
-        raise UserInputError(f"{procedure!r} is not a procedure (a name, class or instance)")
-    values = {}
-    for name, value in (parameters or {}).items():
-        p = cls.parameter(name)
-        values[name] = p.parse(value) if isinstance(value, str) and p.kind is not str else value
-    return cls(**values)
 
 
 def _finish_waiting(handle: RunHandle) -> RunResult:

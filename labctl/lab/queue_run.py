@@ -189,7 +189,7 @@ class QueueHandle:
     def _runner(self, run: QueueRun, path, resume: bool) -> Runner:
         """A runner armed for ``run`` (called holding the lock, so an abort is never lost)."""
         runner = Runner(run.instance, self._lab.station, path, resume=resume,
-                        metadata=getattr(run, "metadata", None), bus=self._lab.bus)
+                        metadata=run.metadata, bus=self._lab.bus)
         self._lab._follow(run.instance)
         try:
             runner.prepare()

@@ -181,3 +181,13 @@ def test_resume_continues_into_the_same_file(tmp_path):
         assert again.path == handle.path
     info = read_info(handle.path)
     assert info["resumed"] == 1 and info["rows"]["point"] == 9
+
+
+def test_close_releases_every_instrument_session(monkeypatch):
+    from labctl.sim.adapter import SimAdapter
+
+    closed = []
+    monkeypatch.setattr(SimAdapter, "close", lambda self: closed.append(self.instrument.name))
+    with open_lab(sim=True):
+        assert closed == []
+    assert sorted(closed) == ["gate", "gaussmeter", "shno_source", "spectrum", "supply"]
