@@ -143,7 +143,8 @@ class PowerThreshold:
     """Fit of the integrated power P(I) = offset + scale·I²·p(I; I_th, Q, width)."""
 
     i_th: float  # A
-    i_th_err: float  # A, 1 σ (statistical, scaled by the reduced χ² when above 1)
+    i_th_err: float  # A, 1 σ: statistical and the systematic of the smeared onset
+    i_th_err_stat: float  # A, statistical (scaled by the reduced χ² when above 1)
     q: float  # the universal model's Q
     width: float  # rounding of the onset in p (thermal noise, spread of the thresholds)
     scale: float  # W/A²
@@ -211,7 +212,12 @@ def threshold_from_power(currents, powers, errors) -> PowerThreshold:
     except np.linalg.LinAlgError:
         err = math.inf
     i_th *= scale_i
-    return PowerThreshold(i_th=float(i_th), i_th_err=float(err), q=float(q), width=float(w),
+    # The onset is smeared over ~w (1 + Q) I_th (thermal noise, and the constrictions'
+    # slightly different thresholds): where in that smear "the" threshold sits depends on
+    # the model, so half of it is added as a systematic uncertainty.
+    systematic = 0.5 * w * (1.0 + q) * i_th
+    return PowerThreshold(i_th=float(i_th), i_th_err=float(math.hypot(err, systematic)),
+                          i_th_err_stat=float(err), q=float(q), width=float(w),
                           scale=float(s * scale_p / scale_i**2), offset=float(off * scale_p),
                           chi2_red=float(chi2_red), n_above=int(np.count_nonzero(x > i_th)),
                           n_below=int(np.count_nonzero(x <= i_th)),
