@@ -17,12 +17,14 @@ from labctl.analysis.peaks import (
     track_peaks,
 )
 from labctl.analysis.spectra import (
+    SMOOTH_SPAN,
     BandPower,
+    background_spurs,
     estimate_background,
     excess_profile,
     smooth_background,
 )
-from labctl.analysis.threshold_sweep import PEAK_LINE, PEAK_SIDEBAND, PEAK_THERMAL
+from labctl.analysis.threshold_sweep import PEAK_LINE, PEAK_SIDEBAND, PEAK_SPUR, PEAK_THERMAL
 from labctl.parameters import ANALYZER_FREQUENCY, ANALYZER_POINTS
 from labctl.schema import Axis, Quantity
 from procedures.base import Parameter, Row, RunContext
@@ -32,6 +34,7 @@ MAX_PEAKS = 8
 SYNC_CODES = {"off": 0, "none": 1, "partial": 2, "full": 3, "uncertain": 4}
 BAND = 10e6  # Hz: width of the coarse bands the excess power is integrated over
 _MERGE_DISTANCE = 10e6  # Hz: fitted peaks closer than this are one line
+_SPUR_WIDTHS = 3.0  # RBW: a peak this narrow, this close to a background spur, is the spur
 _EDGE_WIDTHS = 6.0  # a line may broaden this much (x max_linewidth) at a locking edge
 
 SPECTRUM_PARAMETERS = (
@@ -88,7 +91,8 @@ def peak_quantities() -> tuple[Quantity, ...]:
         Quantity("peak_uncertainty", "", dims=("peak_slot", "peak_error"),
                  description="1 sigma of centre (Hz), FWHM (Hz), integrated power (W)"),
         Quantity("peak_kind", "", "int8", ("peak_slot",),
-                 "0 oscillator line, 1 modulation sideband, 2 broad thermal peak, -1 empty"),
+                 "0 oscillator line, 1 modulation sideband, 2 broad thermal peak, "
+                 "3 what is left of a spur of the background trace, -1 empty"),
         Quantity("peak_id", "", "int64", ("peak_slot",), "tracked identity across the sweep"),
         Quantity("n_lines", "", "int64",
                  description="distinct auto-oscillation lines (no sidebands, no thermal)"),
@@ -117,6 +121,7 @@ class PeakTracker:
         self.sync: SyncTracker | None = None
         self.lines: set[int] = set()  # ids that were oscillator lines in the last spectrum
         self.merges = MergeTracker()
+        self.spurs: list[float] = []  # Hz: spurs of the background trace
         self._background: tuple[int, np.ndarray, BandPower] | None = None
 
     def restore(self, frequencies: np.ndarray, ids: np.ndarray, line_counts=(),
@@ -162,6 +167,8 @@ class PeakTracker:
         if self._background is None or self._background[0] != id(background):
             smooth = smooth_background(background, df)
             meter = BandPower(smooth, values["rbw"], df, band_block(values), values["gain_db"])
+            freq = values["f_start"] + df * np.arange(len(background))
+            self.spurs = background_spurs(background, freq)
             self._background = (id(background), smooth, meter)
         return self._background[1], self._background[2]
 
@@ -222,6 +229,13 @@ def analyse_spectrum(freq, trace, values: dict, tracker: PeakTracker,
                          min_snr_db=values["min_snr_db"])
     ids = tracker.assign(peaks)
     kinds = peak_kinds(peaks, values["max_linewidth"], ids, tracker.lines)
+    # a narrow peak at a spur of the background is what is left of the spur (there the
+    # background is subtracted as measured, with its noise)
+    rbw = values["rbw"]
+    near = 0.5 * SMOOTH_SPAN + _SPUR_WIDTHS * rbw
+    kinds = [PEAK_SPUR if p.fwhm < _SPUR_WIDTHS * rbw and any(
+        abs(p.frequency - f) < near for f in tracker.spurs) else k
+        for p, k in zip(peaks, kinds)]
     tracker.lines = {i for i, k in zip(ids, kinds) if k == PEAK_LINE}
     values_of = np.full((6, MAX_PEAKS), np.nan)
     n_fit = min(len(peaks), MAX_PEAKS)

@@ -91,7 +91,7 @@ def estimate_background(trace_dbm: np.ndarray, segments: int = 1) -> float | np.
     return np.interp(np.arange(y.size), centres, levels)
 
 
-_SMOOTH_SPAN = 20e6  # Hz: the floor (gain ripple) varies slowly against this
+SMOOTH_SPAN = 20e6  # Hz: the floor (gain ripple) varies slowly against this
 _SPUR_Z = 6.0  # a background point this many σ above its smoothed floor is a spur: kept raw
 _SPUR_MIN_DB = 1.0  # ... and at least this much (a CW spur stands several dB out)
 
@@ -103,10 +103,27 @@ def smooth_background(trace_dbm: np.ndarray, df: float) -> np.ndarray:
     corrects (amplifier gain ripple) is smooth, and what is not smooth (the analyzer's own
     CW spurs) stands far out of the noise and is left untouched.
     """
+    return _smooth_and_spurs(trace_dbm, df)[0]
+
+
+def background_spurs(trace_dbm: np.ndarray, freq: np.ndarray) -> list[float]:
+    """Frequencies (Hz) of the spurs in a background trace: CW lines of the analyzer or the
+    lab that are there without the device, so a peak at one is not an oscillator."""
     y = np.asarray(trace_dbm, dtype=float)
-    k = max(1, int(round(_SMOOTH_SPAN / df)) | 1)  # odd, centred
+    _, peaks = _smooth_and_spurs(y, float(freq[1] - freq[0]))
+    out: list[float] = []
+    for run in np.split(peaks, np.flatnonzero(np.diff(peaks) > 1) + 1):
+        if run.size:
+            out.append(float(freq[run[np.argmax(y[run])]]))
+    return out
+
+
+def _smooth_and_spurs(trace_dbm: np.ndarray, df: float) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed background and the indices of the points standing out as spurs."""
+    y = np.asarray(trace_dbm, dtype=float)
+    k = max(1, int(round(SMOOTH_SPAN / df)) | 1)  # odd, centred
     if k == 1 or y.size < 4 * k:
-        return y.copy()
+        return y.copy(), np.empty(0, dtype=int)
     lin = np.power(10.0, y / 10.0)
     c = np.concatenate([[0.0], np.cumsum(lin)])
     half = k // 2
@@ -116,10 +133,11 @@ def smooth_background(trace_dbm: np.ndarray, df: float) -> np.ndarray:
     _, sigma = floor_statistics(y - smooth)
     # a spur lifts its neighbourhood's average too: widen the kept region by the window
     spur = y - smooth > max(_SPUR_Z * sigma, _SPUR_MIN_DB)
+    tops = np.flatnonzero(spur)
     if spur.any():
         spur = np.convolve(spur, np.ones(k), mode="same") > 0
         smooth[spur] = y[spur]
-    return smooth
+    return smooth, tops
 
 
 def excess_profile(trace_dbm: np.ndarray, background_dbm: np.ndarray | float, rbw: float,

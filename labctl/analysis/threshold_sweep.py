@@ -21,7 +21,7 @@ from labctl.analysis.threshold import threshold_from_inverse_power, threshold_fr
 WINDOW_WIDTHS = 6.0  # bands within this many linewidths of a line are summed ...
 WINDOW_MIN = 150e6  # ... and at least this far (Hz): a faint line near threshold is broad
 WINDOW_MAX = 300e6  # ... and at most (two lines blurred while beating fit very broad)
-PEAK_LINE, PEAK_SIDEBAND, PEAK_THERMAL = 0, 1, 2  # peak kinds as the sweeps record them
+PEAK_LINE, PEAK_SIDEBAND, PEAK_THERMAL, PEAK_SPUR = 0, 1, 2, 3  # peak kinds as recorded
 _MAD = 1.4826  # σ of a normal distribution per median absolute deviation
 _MIN_THERMAL = 4  # sub-threshold currents with a resolved thermal peak for the 1/P check
 REL_UNCERTAIN, REL_UNRELIABLE = 0.03, 0.08  # 1 σ / I_th beyond which the verdict drops
@@ -63,7 +63,7 @@ def line_window(band_centres: np.ndarray, peak_frequency: np.ndarray, peak_fwhm:
     f = np.asarray(peak_frequency, dtype=float).ravel()
     w = np.asarray(peak_fwhm, dtype=float).ravel()
     k = np.asarray(peak_kind).ravel()
-    use = np.isfinite(f) & np.isfinite(w) & (k != PEAK_THERMAL) & (k >= 0)
+    use = np.isfinite(f) & np.isfinite(w) & ((k == PEAK_LINE) | (k == PEAK_SIDEBAND))
     inside = np.zeros(band_centres.size, dtype=bool)
     for fc, width in zip(f[use].tolist(), w[use].tolist()):
         inside |= np.abs(band_centres - fc) < min(max(WINDOW_WIDTHS * width, WINDOW_MIN),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from labctl.analysis.spectra import (
+    background_spurs,
     dbm_to_psd,
     estimate_background,
     excess_profile,
@@ -75,3 +76,14 @@ def test_excess_profile_integrates_a_line_and_flattens_the_gain_ripple():
     assert bands.sum() == pytest.approx(power, rel=0.03)
     raw = excess_profile(trace, background, rbw, df, 25, gain_db, flatten=False)
     assert abs(raw.sum() / power - 1) > abs(bands.sum() / power - 1)
+
+
+def test_background_spurs_are_found_where_they_stand_out():
+    rng = np.random.default_rng(7)
+    f = np.linspace(8e9, 12e9, 10001)
+    y = -79.0 + rng.normal(0, 0.2, f.size)
+    for f_spur in (8.75e9, 10.4e9):
+        y[np.argmin(np.abs(f - f_spur))] = -72.0
+    assert background_spurs(y, f) == [pytest.approx(8.75e9, abs=1e6),
+                                      pytest.approx(10.4e9, abs=1e6)]
+    assert background_spurs(-79.0 + rng.normal(0, 0.2, f.size), f) == []
