@@ -6,7 +6,7 @@ import inspect
 import random
 import threading
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from pyvisa.util import to_ieee_block
@@ -40,14 +40,18 @@ class SimCommandError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class CommandRecord:
-    """One entry of a simulated instrument's command log."""
+class CommandRecord(NamedTuple):
+    """One entry of a simulated instrument's command log (a tuple: cheap to make, and every
+    command of a run makes one)."""
 
     time: float  # virtual station time in s
-    command: str  # the header and arguments as received
     header: str
     args: str
+
+    @property
+    def command(self) -> str:
+        """The header and arguments as received."""
+        return f"{self.header} {self.args}".strip()
 
 
 class SimInstrument:
@@ -85,6 +89,7 @@ class SimInstrument:
         self._lock = threading.RLock()
         self._handlers = self._collect_handlers()
         self._routes: dict[str, tuple] = {}
+        self._messages: dict[str, list[tuple[str, str]]] = {}
 
     def _collect_handlers(self):
         handlers = []
@@ -99,13 +104,13 @@ class SimInstrument:
             if not self.connected:
                 raise SimDisconnected(self.name)
             self.commands_received += 1
-            self._inject_faults(message)
-            if not self.connected:
-                raise SimDisconnected(self.name)
+            if self.faults:
+                self._inject_faults(message)
+                if not self.connected:
+                    raise SimDisconnected(self.name)
             start = len(self._pending)  # replies of earlier messages are not joined to ours
-            for header, args in split_message(message):
-                self.log.append(CommandRecord(self.clock.now(), f"{header} {args}".strip(),
-                                              header, args))
+            for header, args in self._parse(message):
+                self.log.append(CommandRecord(self.clock.now(), header, args))
                 response = self._dispatch(header, args)
                 if response is None:
                     continue
@@ -165,6 +170,16 @@ class SimInstrument:
             return out.decode(errors="replace").rstrip("\r\n")
 
     # ---- dispatch ---------------------------------------------------------------------
+    def _parse(self, message: str) -> list[tuple[str, str]]:
+        """``split_message``, remembered for queries: a sweep asks the same few many times
+        (settings carry values that change, and are parsed afresh)."""
+        units = self._messages.get(message)
+        if units is None:
+            units = split_message(message)
+            if "?" in message and len(self._messages) < 1024:  # bounded, whatever is sent
+                self._messages[message] = units
+        return units
+
     def _route(self, header: str) -> tuple:
         """The handler (and numeric suffix) of a header; remembered, since a sweep loop sends
         the same few headers thousands of times and scanning every pattern is slow."""

@@ -17,6 +17,7 @@ import warnings
 
 import pytest
 from pymeasure.adapters import Adapter
+from pymeasure.instruments.common_base import DynamicProperty
 
 from drivers.base import UnsafeCommand
 from labctl.clock import VirtualClock
@@ -222,3 +223,31 @@ def test_the_meta_test_sees_an_unsafe_member():
     exercise(raw, "disable_source")
     exercise(raw, "apply_voltage")
     assert changes_an_output("keithley2450", adapter.written)
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_reserved_names_of_dynamic_properties_stay_hidden(name):
+    # pymeasure's rule, kept by labctl's cheaper attribute access: the per-instance
+    # parameters of a dynamic property (``<name>_values`` ...) are set, never read back
+    driver, adapter = make(name)
+    dynamic = [n for n, m in inspect.getmembers(type(driver)) if isinstance(m, DynamicProperty)]
+    for prop in dynamic:
+        with pytest.raises(AttributeError, match="reserved"):
+            getattr(driver, f"{prop}_values")
+    if dynamic:
+        return
+    driver.anything_else = 1  # a model without dynamic properties: plain attributes
+    assert driver.anything_else == 1
+    assert adapter.written == []
+
+
+def test_a_dynamic_property_follows_what_is_set_for_this_instance():
+    driver, adapter = make("keysight_xseries")
+    driver.set_max_frequency(13.6e9)
+    driver.stop_frequency = 13.6e9
+    with pytest.raises(ValueError):
+        driver.stop_frequency = 13.7e9
+    other, _ = make("keysight_xseries")
+    other.set_max_frequency(26.5e9)
+    other.stop_frequency = 20e9  # the limit belongs to the instance, not the class
+    assert adapter.written == [":SENS:FREQ:STOP 13600000000"]
