@@ -21,8 +21,32 @@ from pyvisa.errors import VisaIOError
 from labctl.clock import Clock, RealClock
 from labctl.errors import InstrumentError, LabctlError
 
-_get = object.__getattribute__
 _RESERVED_PREFIX = CommonBase._CommonBase__reserved_prefix  # pymeasure's, "___"
+_NO_VALUE = object()
+
+
+def _reserved_names(cls) -> list[str]:
+    """The names pymeasure reserves for the dynamic properties of ``cls``."""
+    params = sorted(set(CommonBase._fget_params_list + CommonBase._fset_params_list))
+    return [f"{prop}_{param}" for prop, member in inspect.getmembers(cls)
+            if isinstance(member, DynamicProperty) for param in params]
+
+
+class _Reserved:
+    """A reserved name of a pymeasure dynamic property: set per instance (stored where the
+    property looks for it), never read back from one; read from the class, its default."""
+
+    def __init__(self, name: str, default=_NO_VALUE):
+        self.name = name
+        self.default = default
+
+    def __get__(self, obj, owner=None):
+        if obj is not None:
+            raise AttributeError(f"{self.name} is a reserved variable name and it cannot be read")
+        return self if self.default is _NO_VALUE else self.default
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[_RESERVED_PREFIX + self.name] = value
 
 
 class UnsafeCommand(LabctlError, NotImplementedError):
@@ -67,33 +91,26 @@ class LabInstrument:
     # pymeasure's CommonBase hides the reserved names of its dynamic properties
     # (``<control>_values`` ...) behind a __getattribute__ and __setattr__ that call hasattr()
     # and scan a list on every attribute access: ~0.6 µs each, hundreds of accesses per point.
-    # A model without dynamic properties has no reserved name, so Python's own attribute
-    # access does the same; one with them keeps the rule, its names in a set.
-    _reserved: frozenset[str] = frozenset()
-
+    # The same rule at no cost per access: Python's own attribute access, and each reserved
+    # name a class attribute (a _Reserved guard) that refuses to be read from an instance
+    # and stores what is set where the dynamic property looks for it.
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if any(isinstance(member, DynamicProperty) for _, member in inspect.getmembers(cls)):
-            cls.__getattribute__ = LabInstrument._guarded_getattribute
-            cls.__setattr__ = LabInstrument._guarded_setattr
-        else:
-            cls.__getattribute__ = object.__getattribute__
-            cls.__setattr__ = object.__setattr__
+        cls.__getattribute__ = object.__getattribute__
+        cls.__setattr__ = object.__setattr__
+        for name in _reserved_names(cls):
+            value = inspect.getattr_static(cls, name, _NO_VALUE)
+            if not isinstance(value, _Reserved):
+                setattr(cls, name, _Reserved(name, value))
 
     def _setup_special_names(self) -> list[str]:
         names = super()._setup_special_names()
-        object.__setattr__(self, "_reserved", frozenset(names))
+        # pymeasure copies each reserved name's class value to the instance; a name without
+        # one came through as its guard, which is no value
+        for name in names:
+            if isinstance(self.__dict__.get(_RESERVED_PREFIX + name), _Reserved):
+                del self.__dict__[_RESERVED_PREFIX + name]
         return names
-
-    def _guarded_getattribute(self, name: str):
-        if name in _get(self, "_reserved"):
-            raise AttributeError(f"{name} is a reserved variable name and it cannot be read")
-        return _get(self, name)
-
-    def _guarded_setattr(self, name: str, value) -> None:
-        if name in _get(self, "_reserved"):
-            name = _RESERVED_PREFIX + name  # where pymeasure's dynamic properties look
-        object.__setattr__(self, name, value)
 
     def session(self) -> threading.RLock:
         """The lock of this instrument session (re-entrant): hold it for a sequence."""

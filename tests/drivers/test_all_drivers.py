@@ -251,3 +251,18 @@ def test_a_dynamic_property_follows_what_is_set_for_this_instance():
     other.set_max_frequency(26.5e9)
     other.stop_frequency = 20e9  # the limit belongs to the instance, not the class
     assert adapter.written == [":SENS:FREQ:STOP 13600000000"]
+
+
+def test_a_subclass_may_narrow_a_dynamic_property_at_class_level():
+    # pymeasure's way of adapting a model: the class value is each instance's starting value
+    base = driver_class("keysight_xseries")
+    narrow = type("NarrowAnalyzer", (base,), {"stop_frequency_values": (10.0, 1e9)})
+    assert narrow.stop_frequency_values == (10.0, 1e9)
+    driver = narrow(RecordingAdapter(), name="probe")
+    with pytest.raises(ValueError):
+        driver.stop_frequency = 2e9
+    with pytest.raises(AttributeError, match="reserved"):
+        driver.stop_frequency_values  # noqa: B018
+    wide, adapter = make("keysight_xseries")
+    wide.stop_frequency = 2e9  # the base class keeps its own values
+    assert adapter.written == [":SENS:FREQ:STOP 2000000000"]
