@@ -119,8 +119,13 @@ class TraceNoise:
         if table is None:
             if len(self._smoothed) >= _SMOOTHED_KEPT:
                 self._smoothed.pop(next(iter(self._smoothed)))
-            c = np.concatenate([[0.0], np.cumsum(self._normal, dtype=np.float64)])
-            table = ((c[width:] - c[:-width]) / math.sqrt(width)).astype(np.float32)
+            # moving sums from the running sum (made in place: the table is 2^20 long)
+            c = np.empty(self._normal.size + 1)
+            c[0] = 0.0
+            np.cumsum(self._normal, dtype=np.float64, out=c[1:])
+            sums = np.subtract(c[width:], c[:-width])
+            sums /= math.sqrt(width)
+            table = sums.astype(np.float32)
             self._smoothed[width] = table
         return table
 
