@@ -108,7 +108,7 @@ class SimInstrument:
                 if not self.connected:
                     raise SimDisconnected(self.name)
             start = len(self._pending)  # replies of earlier messages are not joined to ours
-            for header, args in self._parse(message):
+            for header, args in self._messages.get(message) or self._parse(message):
                 self.log.append(CommandRecord(self.clock.now(), header, args))
                 response = self._dispatch(header, args)
                 if response is None:
@@ -203,7 +203,7 @@ class SimInstrument:
         return route
 
     def _dispatch(self, header: str, args: str):
-        method, suffix = self._route(header)
+        method, suffix = self._routes.get(header) or self._route(header)
         if method is None:
             self.errors.append(UNDEFINED_HEADER)
             return None
