@@ -76,8 +76,11 @@ def _origin(path: Path) -> str:
     return f"queue file '{path}'"
 
 
-def load_queue(path: str | Path) -> Queue:
-    """Read, expand and validate a queue file; UserInputError (one line) on any mistake."""
+def load_queue(path: str | Path, station: StationConfig | None = None) -> Queue:
+    """Read, expand and validate a queue file; UserInputError (one line) on any mistake.
+
+    ``station`` replaces the station the file names (``labctl queue FILE --sim``).
+    """
     path = Path(path)
     origin = _origin(path)
     try:
@@ -93,7 +96,7 @@ def load_queue(path: str | Path) -> Queue:
         raise UserInputError(f"{origin}: unknown key '{unknown[0]}' "
                              f"(known: {', '.join(sorted(TOP_KEYS))})")
     base = path.resolve().parent
-    station = _station(data.get("station"), base, origin)
+    station = station or _station(data.get("station"), base, origin)
     out = data.get("out")
     if not isinstance(out, str) or not out.strip():
         raise UserInputError(f"{origin}: out = {out!r}: needs a folder for the run files")
@@ -190,7 +193,7 @@ def _coerce(cls, name: str, value: Any) -> Any:
     if isinstance(value, str) and p.kind is not str:
         return p.parse(value)
     if p.kind is list and isinstance(value, list) and p.validate.__func__ is _BASE_VALIDATE:
-        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float)]
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float | str)]
         if bad:
             raise UserInputError(f"parameter {name} = {value!r}: {bad[0]!r} is not a number")
     if isinstance(value, dict) or hasattr(value, "isoformat"):  # a table, date or time

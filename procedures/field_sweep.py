@@ -19,10 +19,12 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from labctl.analysis.kittel_fit import KittelFit, fit_kittel
+from labctl.duration import span
 from labctl.errors import UserInputError
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SpectrumSweep,
@@ -117,6 +119,21 @@ class FieldSweep(Procedure):
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
         return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        fields = self.fields()
+        plan.say("field", span(self.b_start, self.b_stop, self.b_step, "T", len(fields))
+                 + " (closed loop)")
+        plan.set_field(fields[0])
+        plan.say("V_M", f"{format_value(self.gate_voltage, 'V')}, compliance "
+                 f"{format_value(self.gate_compliance, 'A')}")
+        plan.ramp("gate", self.gate_voltage)
+        SpectrumSweep.plan_background(plan, self.values)
+        plan.say("I_SHNO", format_value(self.i_shno, "A"))
+        plan.ramp("shno_source", self.i_shno)
+        for b in fields:
+            plan.set_field(b)
+            SpectrumSweep.plan_measure(plan, self.values, readings=1)
 
     def execute(self, ctx: RunContext):
         st = ctx.station

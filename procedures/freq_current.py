@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from labctl.analysis.threshold import threshold_from_inverse_power
+from labctl.duration import span
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
@@ -62,6 +64,19 @@ class FreqCurrent(Procedure):
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
         return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        plan.say("field", f"{format_value(self.field, 'T')} (closed loop)")
+        plan.set_field(self.field)
+        plan.say("V_M", f"{format_value(self.gate_voltage, 'V')}, compliance "
+                 f"{format_value(self.gate_compliance, 'A')}")
+        plan.ramp("gate", self.gate_voltage)
+        SpectrumSweep.plan_background(plan, self.values)
+        currents = self.currents()
+        plan.say("I_SHNO", span(self.i_start, self.i_stop, self.i_step, "A", len(currents)))
+        for current in currents:
+            plan.ramp("shno_source", current)
+            SpectrumSweep.plan_measure(plan, self.values, readings=1)
 
     def execute(self, ctx: RunContext):
         st = ctx.station

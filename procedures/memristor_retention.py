@@ -12,11 +12,13 @@ import numpy as np
 
 from labctl.errors import UserInputError
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.memristor_ops import (
     READ_PARAMETERS,
     STATE_THRESHOLD,
     ohm_text,
+    plan_read,
     read_memristor,
 )
 
@@ -47,6 +49,13 @@ class MemristorRetention(Procedure):
             Quantity("resistance", "ohm", description="read at v_read"),
             Quantity("current", "A", description="read current"),
         ), "read", swept="time"),))
+
+    def estimate(self, plan: Plan) -> None:
+        n = self.planned_points()
+        plan.say("reads", f"{n} at {format_value(self.v_read, 'V')}, every "
+                 f"{format_value(self.interval, 's')} for {format_value(self.duration, 's')}")
+        plan.wait((n - 1) * self.interval, "waits")  # reads run on a fixed schedule
+        plan_read(plan, self.v_read)  # the last read ends the run
 
     def execute(self, ctx: RunContext):
         st = ctx.station

@@ -10,9 +10,11 @@ import numpy as np
 
 from labctl.analysis.lorentz import Peak, fit_spectrum
 from labctl.analysis.peaks import classify_sync, count_lines, track_peaks
+from labctl.duration import format_duration
 from labctl.parameters import ANALYZER_FREQUENCY, ANALYZER_POINTS
 from labctl.schema import Axis, Quantity
-from procedures.base import Parameter, Row, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Row, RunContext
 
 MAX_PEAKS = 8
 SYNC_CODES = {"off": 0, "none": 1, "partial": 2, "full": 3}
@@ -169,3 +171,29 @@ class SpectrumSweep:
         row.update(analyse_spectrum(self.freq, trace, self.values, self.tracker,
                                     self.background))
         return row
+
+    # ---- the duration estimate, step by step as above ---------------------------------------
+    @staticmethod
+    def plan_background(plan: Plan, values: dict) -> None:
+        """Describe the spectra; the background trace at I_SHNO = 0, if the run records one."""
+        vbw = values["vbw"] or values["rbw"] / 10
+        one = plan.sweep(values["f_start"], values["f_stop"], values["points"], values["rbw"],
+                         vbw, values["averages"], n=0)
+        settle = f", settle {format_value(values['settle'], 's')}" if values["settle"] else ""
+        plan.say("spectra", f"{format_value(values['f_start'], 'Hz')} - "
+                 f"{format_value(values['f_stop'], 'Hz')}, {values['points']} points, RBW "
+                 f"{format_value(values['rbw'], 'Hz')}, VBW {format_value(vbw, 'Hz')}, "
+                 f"{values['averages']} averages: {format_duration(one)} each{settle}"
+                 + ("; background at I_SHNO = 0" if values["background"] else ""))
+        if values["background"]:
+            plan.ramp("shno_source", 0.0)
+            SpectrumSweep.plan_measure(plan, values, readings=0, settle=False)
+
+    @staticmethod
+    def plan_measure(plan: Plan, values: dict, readings: int = 1, settle: bool = True) -> None:
+        """One step of :meth:`measure`: settle, ``readings`` source-meter readings, a spectrum."""
+        if settle:
+            plan.wait(values["settle"], "settle")
+        plan.readings(readings)
+        plan.sweep(values["f_start"], values["f_stop"], values["points"], values["rbw"],
+                   values["vbw"] or values["rbw"] / 10, values["averages"])

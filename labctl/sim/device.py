@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from labctl.analysis.kittel import kittel_frequency
+from labctl.duration import sweep_time
 from labctl.sim.chain import Lines, lines_from_values
 from labctl.sim.magnet import Magnet
 from labctl.sim.memristor import Memristor, Source, solve_circuit
@@ -186,11 +187,9 @@ class DeviceModel:
         return self._floor_dbm_hz
 
     def sweep_time(self, f_start, f_stop, points, rbw, vbw, averages) -> float:
-        """Realistic duration (s) of the whole measurement, swept-tuned analyzer."""
-        span = abs(float(f_stop) - float(f_start))
-        one = max(self.params.sweep_k * span / (float(rbw) * float(vbw)),
-                  1e-3 * max(1.0, int(points) / 1001))
-        return max(1, int(averages)) * one
+        """Realistic duration (s) of the whole measurement, swept-tuned analyzer: the one rule
+        (labctl.duration.sweep_time) that a run's duration estimate uses too."""
+        return sweep_time(f_start, f_stop, points, rbw, vbw, averages, self.params.sweep_k)
 
     def _mean_trace(self, state: tuple, lines: Lines, f_start: float, f_stop: float,
                     points: int, rbw: float) -> np.ndarray:
