@@ -45,13 +45,18 @@ class RampBar:
             self.target = data["target"]
             self.bar = tqdm(total=steps + 1, desc="magnet", unit="step", leave=False,
                             position=position, disable=not self.enabled, dynamic_ncols=True,
+                            postfix=self._where(data),
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} "
                                        "[{elapsed}<{remaining}]")
-        self.bar.set_postfix_str(f"{data['level']:.3f} {data['unit']} → "
-                                 f"{data['target']:.3f} {data['unit']}", refresh=False)
+        else:
+            self.bar.set_postfix_str(self._where(data), refresh=False)
         self.bar.update(1)
         if data["done"]:
             self.close()
+
+    @staticmethod
+    def _where(data: dict) -> str:
+        return f"{data['level']:.3f} {data['unit']} → {data['target']:.3f} {data['unit']}"
 
     def close(self) -> None:
         if self.bar is not None:
