@@ -164,3 +164,19 @@ def test_run_without_procedure_shows_usage(capsys):
     assert code == 0 and "--station" in out and "--set" in out
     code, out, _ = run(capsys, "run")
     assert code == 2 and "Usage" in out
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (("max_current = 2.5e-3", "max_curent = 2.5e-3"),
+     "unknown key 'shno_source.limits.max_curent' = 0.0025 (did you mean 'max_current'?)"),
+    (("[field.gaussmeter]", "[field.gausmeter]"),
+     "unknown key 'field.gausmeter'"),
+    (("seed = 1", "sed = 1"), "unknown key 'sim.sed' = 1 (did you mean 'seed'?)"),
+    (('name = "simulated probe station"', 'nmae = "x"\nname = "y"'),
+     "unknown key 'nmae' = 'x' (did you mean 'name'?)"),
+])
+def test_misspelt_station_file_keys_get_a_suggestion(capsys, write_station, edit, words):
+    station = write_station(edit)
+    code, _, err = run(capsys, "station", "check", "--station", str(station))
+    assert code == 2 and err.count("\n") == 1
+    assert words in err

@@ -62,3 +62,12 @@ def test_a_retention_run_says_how_long_it_took_on_the_station(capsys, tmp_path):
 def test_an_empty_folder(capsys, tmp_path):
     assert main(["inspect", str(tmp_path)]) == 0
     assert "no run files" in capsys.readouterr().out
+
+
+def test_resuming_a_completed_run_says_so_and_sends_nothing(capsys, tmp_path):
+    run = run_into(tmp_path, "iv-stripe", {"i_step": "500 uA"})
+    before = run.path.stat().st_mtime_ns
+    assert main(["resume", str(run.path)]) == 2
+    err = capsys.readouterr().err
+    assert "already completed, nothing to resume" in err and "failed" not in err
+    assert err.count("\n") == 1 and run.path.stat().st_mtime_ns == before
