@@ -114,11 +114,12 @@ def run_cmd(
     proc = cls.from_text(_parse_sets(sets or []))
     config = choose_station(sim, station)
     proc.check_station(config)  # bad input: nothing is opened, nothing is sent
-    print_run_plan(proc, config, dry_run=dry_run, quiet=quiet)
     if dry_run:
+        print_run_plan(proc, config, dry_run=True)
         return
     metadata = {"sample": sample, "device": device, "operator": operator, "comment": comment}
-    with open_lab(config=config) as lab:
+    with open_lab(config=config) as lab:  # a station in use: refused in one line, first
+        print_run_plan(proc, config, dry_run=False, quiet=quiet)
         handle = run_procedure(lab, proc, default_run_path(out, procedure),
                                progress=not quiet, metadata=metadata)
     _report(handle, proc)
