@@ -26,7 +26,7 @@ from labctl.runner import METADATA
 
 _BASE_VALIDATE = Parameter.validate
 
-TOP_KEYS = {"station", "out", "on_failure", "run", *METADATA}
+TOP_KEYS = {"station", "out", "on_failure", "plots", "run", *METADATA}
 RUN_KEYS = {"procedure", "set", "foreach", *METADATA}
 ON_FAILURE = ("continue", "stop")
 STATE_VERSION = 1
@@ -57,6 +57,7 @@ class Queue:
     out: Path
     on_failure: str
     runs: list[QueueRun]
+    plots: bool = False  # write each run's figures (`labctl plot`) into <out>/figures
 
     @property
     def state_path(self) -> Path:
@@ -104,6 +105,9 @@ def load_queue(path: str | Path, station: StationConfig | None = None) -> Queue:
     if on_failure not in ON_FAILURE:
         raise UserInputError(f"{origin}: on_failure = {on_failure!r}: must be "
                              f"{' or '.join(map(repr, ON_FAILURE))}")
+    plots = data.get("plots", False)
+    if not isinstance(plots, bool):
+        raise UserInputError(f"{origin}: plots = {plots!r}: must be true or false")
     tables = data.get("run")
     if not isinstance(tables, list) or not tables:
         raise UserInputError(f"{origin}: no runs: add at least one [[run]] table")
@@ -111,7 +115,7 @@ def load_queue(path: str | Path, station: StationConfig | None = None) -> Queue:
     runs: list[QueueRun] = []
     for entry, table in enumerate(tables, start=1):
         runs.extend(_expand(table, entry, len(runs), station, origin, defaults))
-    return Queue(path, station, base / out, on_failure, runs)
+    return Queue(path, station, base / out, on_failure, runs, plots)
 
 
 def _station(value: Any, base: Path, origin: str) -> StationConfig:

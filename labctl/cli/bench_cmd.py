@@ -17,7 +17,7 @@ from pathlib import Path
 
 from labctl.cli import bench_runs as bench
 
-KINDS = ("storage", "inspect", "freq-current", "spectrum")
+KINDS = ("storage", "inspect", "freq-current", "spectrum", "gui")
 STORAGE_SIZES = (1_000, 10_000, 100_000)
 INSPECT_POINTS = 2_000
 INSPECT_REPEATS = 5  # cold `labctl inspect` processes; the median is shown
@@ -176,8 +176,16 @@ def spectrum(scratch: Path, points: int | None) -> None:
     _echo(f"   same state (repeated sweep, new noise only)  {r['same_state_us']:8.0f} µs/call")
 
 
+def gui(scratch: Path, points: int | None) -> None:
+    """The GUI's live display, opening a recorded run, memory (gui.bench)."""
+    from gui.bench import run_all
+
+    run_all(scratch, points or 20_000)
+
+
 RUNNERS: dict[str, Callable[[Path, int | None], None]] = {
-    "storage": storage, "inspect": inspect, "freq-current": freq_current, "spectrum": spectrum}
+    "storage": storage, "inspect": inspect, "freq-current": freq_current, "spectrum": spectrum,
+    "gui": gui}
 
 
 def run_bench(kind: str = "all", points: int | None = None, out: Path | None = None) -> int:

@@ -248,7 +248,8 @@ def queue_cmd(
 
 @app.command("bench")
 def bench_cmd(
-    kind: Annotated[str, typer.Argument(help="storage | inspect | freq-current | spectrum | all")]
+    kind: Annotated[str, typer.Argument(
+        help="storage | inspect | freq-current | spectrum | gui | all")]
     = "all",
     points: Annotated[int | None, typer.Option("--points", help="points per run")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="folder for scratch files")] = None,
@@ -257,6 +258,48 @@ def bench_cmd(
     from labctl.cli.bench_cmd import run_bench
 
     raise typer.Exit(run_bench(kind, points=points, out=out))
+
+
+@app.command("gui")
+def gui_cmd(
+    runfiles: Annotated[list[Path] | None, typer.Argument(help="run files or folders to browse")]
+    = None,
+    sim: Sim = False,
+    station: StationFile = None,
+) -> None:
+    """The probe-station GUI; with run files and no station, only the browser (no instrument)."""
+    from labctl.cli.common import choose_station
+
+    if sim or station is not None:
+        choose_station(sim, station)  # a bad station file: one line, before any window opens
+    for p in runfiles or []:
+        if not p.exists():
+            raise_input(f"run file '{p}': no such file or folder")
+    from gui.app import run_gui
+
+    raise typer.Exit(run_gui(list(runfiles or []), sim=sim, station=station))
+
+
+@app.command("plot")
+def plot_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="run files or folders of runs")],
+    out: Annotated[Path | None, typer.Option("--out", help="folder for the figures "
+                                             "(default: next to each run)")] = None,
+    formats: Annotated[str, typer.Option("--format", help="png, pdf or png,pdf")] = "png,pdf",
+) -> None:
+    """Write the standard figures of runs (PNG and PDF), drawn as the GUI draws them."""
+    from gui.export import export_run
+
+    files = []
+    for p in runs:
+        if not p.exists():
+            raise_input(f"run file '{p}': no such file or folder")
+        files.extend(sorted(p.glob("*.h5")) if p.is_dir() else [p])
+    kinds = tuple(f.strip() for f in formats.split(",") if f.strip())
+    for f in files:
+        for figure in export_run(f, out, kinds):
+            for written in figure.files:
+                echo(str(written))
 
 
 @app.command("version")

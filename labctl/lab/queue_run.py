@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STOPPED = "stopped"  # queue status: it ended before its last run (an abort, on_failure)
+
+
+def write_figures(path, folder) -> subprocess.Popen:
+    """`labctl plot RUN --out FOLDER` in its own process: Qt draws in a main thread, and the
+    queue goes on with its next run meanwhile."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "plot.log", "a") as log_file:
+        return subprocess.Popen([sys.executable, "-m", "labctl.cli.main", "plot", str(path),
+                                 "--out", str(folder)], stdout=log_file, stderr=log_file,
+                                stdin=subprocess.DEVNULL)
 
 
 def open_state(queue: Queue, resume: bool) -> tuple[QueueState, str]:
@@ -73,6 +85,7 @@ class QueueHandle:
         self._current: Runner | None = None
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._figures: list[subprocess.Popen] = []
 
     # ---- control (any thread) -------------------------------------------------------------
     @property
@@ -130,6 +143,8 @@ class QueueHandle:
             try:
                 self._reconcile()
             finally:
+                for drawing in self._figures:  # figures of the last runs, still being drawn
+                    drawing.wait()
                 runs = self._state.runs
                 if stopped:
                     self.status, self.reason = STOPPED, stopped
@@ -180,6 +195,8 @@ class QueueHandle:
                              rows=main_rows(attempt.path), finished=now_iso())
             self._publish(ENTRY_FINISHED, index=run.index, total=n, status=status,
                           reason=reason, procedure=run.procedure)
+            if queue.plots and attempt.path.exists():
+                self._figures.append(write_figures(attempt.path, queue.out / "figures"))
             if status == ABORTED:
                 return f"run {run.index} aborted ({reason}); --resume continues it"
             if status != COMPLETED and queue.on_failure == "stop":
