@@ -53,11 +53,11 @@ def make(out: Path) -> list[Path]:
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from labctl.lab import open_lab
     from PyQt5.QtCore import QSettings
 
     from gui.app import setup_app
     from gui.window import MainWindow
+    from labctl.lab import open_lab
 
     app = setup_app()
     out.mkdir(parents=True, exist_ok=True)

@@ -32,13 +32,18 @@ class Group(TyperGroup):
         return command
 
 
+# what an option without a metavar of its own takes, by its Python type
+METAVARS = {"Path": "PATH", "str": "TEXT", "int": "N", "float": "NUMBER"}
+
+
 def _untyped(params: list) -> list:
     for p in params:
         if isinstance(p, TyperArgument):
             # an argument shows its name (its metavar) and its help, not its Python type
             p.display_type_rich = lambda ctx: None
-        elif p.metavar is None and getattr(p, "is_flag", False):
-            p.metavar = ""
+        elif p.metavar is None:
+            p.metavar = "" if getattr(p, "is_flag", False) else \
+                METAVARS.get(p.bare_type(), p.name.upper())
     return params
 
 

@@ -136,7 +136,8 @@ def _report(handle, proc) -> None:
 
 @app.command("resume")
 def resume_cmd(
-    runfile: Annotated[Path, typer.Argument(help="run file of an interrupted run")],
+    runfile: Annotated[Path, typer.Argument(
+        help="run file of an interrupted run", metavar="RUNFILE")],
     station: StationFile = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
@@ -186,7 +187,7 @@ def inspect_cmd(
 
 @app.command("replay")
 def replay_cmd(
-    runfile: Annotated[Path, typer.Argument(help="run file")],
+    runfile: Annotated[Path, typer.Argument(help="run file", metavar="RUNFILE")],
     speed: Annotated[float | None, typer.Option("--speed", help="rows per second")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:

@@ -113,7 +113,13 @@ def test_procedure_help_shows_the_limits_of_the_station_given(capsys, write_stat
 
 
 def test_no_type_tags_and_a_version(capsys):
-    for argv in ([], ["run"], ["queue"], ["inspect"], ["station", "check"], ["resume"]):
+    import typer
+
+    from labctl.cli.main import app
+
+    commands = typer.main.get_command(app).commands
+    assert {"run", "queue", "inspect", "resume", "station"} <= set(commands)
+    for argv in ([], *([name] for name in commands), ["station", "check"]):
         code, out, _ = run(capsys, *argv, "--help")
         assert code == 0 and "Usage" in out
         assert not re.search(r"<(bool|str|path|int|float|list)", out), (argv, out)
