@@ -46,24 +46,35 @@ def print_queue_plan(queue: Queue, done: dict[int, float] | None = None) -> None
     echo(f"dry run: queue '{queue.path}' on the {station_name(queue.station)}, "
          f"{len(queue.runs)} runs into '{queue.out}'; nothing is sent to an instrument")
     rows = [("#", "procedure", "values", "points", "estimate")]
-    total, upper, unknown = 0.0, False, 0
-    for run in queue.runs:
-        plan = run.instance.plan(queue.station)
-        left = 1.0 - done.get(run.index, 0.0)
-        seconds = plan.seconds * left
-        if math.isfinite(seconds):
-            total += seconds
-        else:
-            unknown += 1
-        upper |= plan.upper
+    for run, plan, left in queue_plans(queue, done):
         points = run.instance.planned_points()
         estimate = "done" if left <= 0 else ("at most " if plan.upper else "") + \
-            format_duration(seconds) + (f" (of {format_duration(plan.seconds)})"
-                                        if 0 < left < 1 else "")
+            format_duration(plan.seconds * left) + (
+                f" (of {format_duration(plan.seconds)})" if 0 < left < 1 else "")
         rows.append((str(run.index), run.procedure, run.label or "-",
                      str(points) if points else "-", estimate))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     for r in rows:
         echo("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    echo(f"  total: {queue_estimate(queue, done)}")
+
+
+def queue_plans(queue: Queue, done: dict[int, float]):
+    """(run, its plan, share of it still to measure) for every run of the queue."""
+    for run in queue.runs:
+        yield run, run.instance.plan(queue.station), 1.0 - done.get(run.index, 0.0)
+
+
+def queue_estimate(queue: Queue, done: dict[int, float] | None = None) -> str:
+    """The time the queue (what is left of it) will take: ``at most 35 min 55 s``."""
+    total, upper, unknown = 0.0, False, 0
+    for _, plan, left in queue_plans(queue, done or {}):
+        if left <= 0:
+            continue
+        if math.isfinite(plan.seconds):
+            total += plan.seconds * left
+        else:
+            unknown += 1
+        upper |= plan.upper
     note = f" (+ {unknown} run(s) of unknown length)" if unknown else ""
-    echo(f"  total: {'at most ' if upper else ''}{format_duration(total)}{note}")
+    return f"{'at most ' if upper else ''}{format_duration(total)}{note}"

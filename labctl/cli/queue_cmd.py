@@ -1,4 +1,5 @@
-"""``labctl queue FILE [--resume]``: run an overnight queue on a lab, and print what it does.
+"""``labctl queue FILE [--resume] [--sim] [--dry-run]``: run an overnight queue on a lab, and
+print what it does (with --dry-run: what it would do, and how long it would take).
 
 A thin client of the Lab (which validates the queue, keeps its state file and runs it in a
 worker thread): Ctrl-C or SIGTERM at any moment stops the queue, the run in progress is
@@ -9,10 +10,11 @@ otherwise, 2 for a bad queue file.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 from labctl.cli.common import echo
-from labctl.cli.plan_cmd import print_queue_plan
+from labctl.cli.plan_cmd import print_queue_plan, queue_estimate
 from labctl.cli.run_cmd import ProgressBar
 from labctl.events import ENTRY_FINISHED, ENTRY_STARTED, QUEUE_STARTED, RunEvent
 from labctl.lab import interrupt_on_signals, open_lab, wait_aborting
@@ -66,6 +68,9 @@ def run_queue_file(file: Path, *, resume: bool = False, quiet: bool = False,
         print_queue_plan(queue, measured_share(queue) if resume else None)
         return 0
     with open_lab(config=queue.station) as lab:
+        if not quiet:
+            share = measured_share(queue) if resume else None
+            print(f"queue: estimated {queue_estimate(queue, share)}", file=sys.stderr)
         unsubscribe = lab.subscribe(QueuePrinter(file, quiet, queue.station))
         with interrupt_on_signals():
             handle = lab.start_queue(queue, resume=resume)

@@ -103,6 +103,11 @@ def test_queue_on_the_simulator_whatever_station_it_names(capsys, tmp_path):
     assert not (tmp_path / "runs" / "night").exists()  # the real queue's folder stays clean
     state = json.loads((tmp_path / "runs" / "night-sim.queue.json").read_text())
     assert [r["status"] for r in state["runs"]] == ["completed"] * 3
+    # what is left of it: nothing
+    assert main(["queue", str(queue), "--sim", "--dry-run", "--resume"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[-1] for line in lines[2:5]] == ["done"] * 3
+    assert lines[-1].split() == ["total:", "0", "s"]
 
 
 def test_queue_on_the_simulator_is_held_to_its_limits(capsys, tmp_path):
