@@ -15,7 +15,6 @@ from functools import lru_cache
 import numpy as np
 
 from labctl.analysis.kittel import kittel_frequency
-from labctl.duration import sweep_time
 from labctl.sim.chain import Lines, lines_from_values
 from labctl.sim.magnet import Magnet
 from labctl.sim.memristor import Memristor, Source, solve_circuit
@@ -189,6 +188,8 @@ class DeviceModel:
     def sweep_time(self, f_start, f_stop, points, rbw, vbw, averages) -> float:
         """Realistic duration (s) of the whole measurement, swept-tuned analyzer: the one rule
         (labctl.duration.sweep_time) that a run's duration estimate uses too."""
+        from labctl.duration import sweep_time
+
         return sweep_time(f_start, f_stop, points, rbw, vbw, averages, self.params.sweep_k)
 
     def _mean_trace(self, state: tuple, lines: Lines, f_start: float, f_stop: float,

@@ -75,8 +75,9 @@ def test_every_surface_takes_units_and_lists():
 
     assert FreqCurrent(i_stop="2.2 mA", f_start="7.5GHz").values["i_stop"] == \
         pytest.approx(2.2e-3)
-    m = SyncMap(gate_voltages=["0 V", "-500 mV", -1], memristor_targets="[HRS, 10 kΩ]")
-    assert m.values["gate_voltages"] == [0.0, -0.5, -1.0]
+    # (levels a memristor in LRS stands: a V_M beyond ±0.3 V could switch it)
+    m = SyncMap(gate_voltages=["0 V", "-200 mV", 0.1], memristor_targets="[HRS, 10 kΩ]")
+    assert m.values["gate_voltages"] == [0.0, -0.2, 0.1]
     assert m.values["memristor_targets"] == ["HRS", 10e3]
     assert SyncMap.from_text({"gate_voltages": "[0 V, -500 mV]"}).values["gate_voltages"] == \
         [0.0, -0.5]
@@ -93,13 +94,13 @@ def test_queue_file_values_with_units(tmp_path):
 
     path = tmp_path / "q.toml"
     path.write_text('station = "sim"\nout = "runs"\n[[run]]\nprocedure = "sync-map"\n'
-                    'set = { i_stop = "2.2 mA", gate_voltages = ["0 V", "-500 mV"], '
+                    'set = { i_stop = "2.2 mA", gate_voltages = ["0 V", "-200 mV"], '
                     'f_start = "9.5 GHz", memristor_targets = ["HRS", "10 kOhm"] }\n'
                     'foreach = { field = ["600 mT", 0.7] }\n', encoding="utf-8")
     runs = load_queue(path).runs
     assert [r.parameters["field"] for r in runs] == [pytest.approx(0.6), 0.7]
     p = runs[0].parameters
-    assert p["i_stop"] == pytest.approx(2.2e-3) and p["gate_voltages"] == [0.0, -0.5]
+    assert p["i_stop"] == pytest.approx(2.2e-3) and p["gate_voltages"] == [0.0, -0.2]
     assert p["f_start"] == pytest.approx(9.5e9) and p["memristor_targets"] == ["HRS", 10e3]
 
 

@@ -25,7 +25,7 @@ CASES = [(name, QUICK.get(name, {})) for name in available_procedures()] + [
                      "fit_offset": False}),
     ("field-sweep", {"b_start": -0.3, "b_stop": -0.6, "b_step": 0.05, "averages": 5,
                      "points": 2001, "fit_offset": False}),
-    ("sync-map", {"memristor_targets": ["HRS", "LRS"], "gate_voltages": [0.0, -1.0],
+    ("sync-map", {"memristor_targets": ["HRS", "LRS"], "gate_voltages": [0.0, 0.2],
                   "i_step": 200e-6, "averages": 5, "max_pulses": 60}),
     ("memristor-cycles", {"cycles": 3, "dwell": 0.2, "v_step": 0.25}),
     ("memristor-retention", {"duration": 100.0, "interval": 7.0}),
