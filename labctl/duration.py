@@ -77,13 +77,15 @@ def format_duration(seconds: float) -> str:
 class Plan:
     """What a run will do and how long it will take, on the station of ``config``.
 
-    ``lines``: the plan in words; ``parts``: seconds by kind of work; ``upper``: the seconds
-    are an upper bound, the run may end earlier (a write-verify stops at its target).
+    ``lines``: the plan in words; ``parts``: seconds by kind of work; ``rows``: when each row
+    of the main stream is due (s from the start); ``upper``: the seconds are an upper bound,
+    the run may end earlier (a write-verify stops at its target).
     """
 
     config: StationConfig
     lines: list[tuple[str, str]] = field(default_factory=list)
     parts: dict[str, float] = field(default_factory=dict)
+    rows: list[float] = field(default_factory=list)
     upper: bool = False
     known: bool = True
     levels: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OUTPUTS, 0.0))
@@ -109,10 +111,31 @@ class Plan:
 
     def repeat(self, n: int, step: Callable[[], None]) -> None:
         """``step`` done ``n`` times, timed once: a cycle that ends where it began."""
-        before = dict(self.parts)
+        before, t0, first = dict(self.parts), self.elapsed, len(self.rows)
         step()
+        cycle, due = self.elapsed - t0, self.rows[first:]
+        del self.rows[first:]
+        self.rows.extend(t + k * cycle for k in range(n) for t in due)
         for kind, total in self.parts.items():
             self.parts[kind] = before.get(kind, 0.0) + n * (total - before.get(kind, 0.0))
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds planned so far."""
+        return sum(self.parts.values())
+
+    def row(self) -> None:
+        """A row of the main stream is written now."""
+        self.rows.append(self.elapsed)
+
+    def remaining(self, done: int, start: int, elapsed: float) -> float | None:
+        """Time left after ``done`` rows, ``elapsed`` s after row ``start`` (a resume's first):
+        the plan's time still to go, at the pace the run has kept so far."""
+        if not self.known or not 0 < done <= len(self.rows):
+            return None
+        so_far = self.rows[done - 1] - (self.rows[start - 1] if start > 0 else 0.0)
+        pace = elapsed / so_far if so_far > 0 and elapsed > 0 else 1.0
+        return max(0.0, self.seconds - self.rows[done - 1]) * pace
 
     # ---- time ------------------------------------------------------------------------------
     def add(self, kind: str, seconds: float) -> None:

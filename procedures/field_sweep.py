@@ -134,6 +134,7 @@ class FieldSweep(Procedure):
         for b in fields:
             plan.set_field(b)
             SpectrumSweep.plan_measure(plan, self.values, readings=1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
         st = ctx.station

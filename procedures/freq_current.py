@@ -77,6 +77,7 @@ class FreqCurrent(Procedure):
         for current in currents:
             plan.ramp("shno_source", current)
             SpectrumSweep.plan_measure(plan, self.values, readings=1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
         st = ctx.station

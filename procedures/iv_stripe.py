@@ -76,6 +76,7 @@ class IVStripe(Procedure):
             plan.ramp("shno_source", current)
             plan.wait(self.settle, "settle")
             plan.readings(1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
         src = ctx.station.shno_source

@@ -104,6 +104,7 @@ class MemristorCycles(Procedure):
                 plan.ramp("gate", float(volts))
                 plan.wait(self.dwell, "dwell")
                 plan.readings(1)
+                plan.row()
             plan_read(plan, self.v_read)
             plan_read(plan, self.v_read)
 

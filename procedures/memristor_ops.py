@@ -205,15 +205,19 @@ def plan_read(plan: Plan, v_read: float) -> None:
 
 
 def plan_program(plan: Plan, max_pulses: int, v_read: float, pulse_width: float,
-                 level: float) -> None:
+                 level: float, rows: bool = False) -> None:
     """The time of :func:`program_memristor`: a read, then up to ``max_pulses`` pulses (of at
     most ``level`` V) each followed by a read; it stops as soon as the target is met, so the
-    plan counts the whole budget and says so."""
+    plan counts the whole budget and says so. ``rows``: each read is a main-stream row."""
     plan_read(plan, v_read)
+    if rows:
+        plan.row()
 
     def pulse_and_read() -> None:
         plan.pulse(level, pulse_width)
         plan_read(plan, v_read)
+        if rows:
+            plan.row()
 
     plan.repeat(max_pulses, pulse_and_read)
     plan.at_most()

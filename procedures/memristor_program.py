@@ -91,7 +91,7 @@ class MemristorProgram(Procedure):
                  f" → {format_value(self.reset_stop, 'V')}), each read at "
                  f"{format_value(self.v_read, 'V')}")
         plan_program(plan, self.max_pulses, self.v_read, self.pulse_width,
-                     max(self.set_stop, -self.reset_stop))
+                     max(self.set_stop, -self.reset_stop), rows=True)
 
     def execute(self, ctx: RunContext):
         st = ctx.station

@@ -54,8 +54,17 @@ class MemristorRetention(Procedure):
         n = self.planned_points()
         plan.say("reads", f"{n} at {format_value(self.v_read, 'V')}, every "
                  f"{format_value(self.interval, 's')} for {format_value(self.duration, 's')}")
-        plan.wait((n - 1) * self.interval, "waits")  # reads run on a fixed schedule
-        plan_read(plan, self.v_read)  # the last read ends the run
+        t0 = plan.elapsed
+        plan_read(plan, self.v_read)
+        plan.row()
+        read = plan.elapsed - t0
+
+        def next_read() -> None:  # reads run on a fixed schedule: the wait makes up the rest
+            plan.wait(max(0.0, self.interval - read))
+            plan_read(plan, self.v_read)
+            plan.row()
+
+        plan.repeat(n - 1, next_read)
 
     def execute(self, ctx: RunContext):
         st = ctx.station

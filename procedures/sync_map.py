@@ -211,6 +211,7 @@ class SyncMap(Procedure):
             for current in currents:
                 plan.ramp("shno_source", current)
                 SpectrumSweep.plan_measure(plan, self.values, readings=1)
+                plan.row()
 
     def _program(self, st, k: int, target):
         """Write–verify the memristor for state ``k``; yields program rows, returns reached."""

@@ -13,10 +13,12 @@ from typing import Any
 from tqdm import tqdm
 
 from labctl.config import StationConfig
-from labctl.duration import ramp_steps
+from labctl.duration import Plan, format_duration, ramp_steps
+from labctl.errors import LabctlError
 from labctl.events import FINISHED, LOG, OUTPUT, PROGRESS, STARTED, RunEvent
 from labctl.lab import Lab, RunHandle, interrupt_on_signals, wait_aborting
 from labctl.procedure import Procedure
+from labctl.registry import procedure_class
 
 LONG_RAMP = 5.0  # s: a magnet ramp at least this long gets a bar of its own
 
@@ -46,8 +48,8 @@ class RampBar:
             self.bar = tqdm(total=steps + 1, desc="magnet", unit="step", leave=False,
                             position=position, disable=not self.enabled, dynamic_ncols=True,
                             postfix=self._where(data),
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} "
-                                       "[{elapsed}<{remaining}]")
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+                                       "[{elapsed}<{remaining}{postfix}]")
         else:
             self.bar.set_postfix_str(self._where(data), refresh=False)
         self.bar.update(1)
@@ -70,7 +72,10 @@ class ProgressBar:
 
     def __init__(self, enabled: bool = True, config: StationConfig | None = None):
         self.enabled = enabled
+        self.config = config
         self.bar: tqdm | None = None
+        self.plan: Plan | None = None
+        self.start = 0
         self.ramp = RampBar(config, enabled)
 
     def __call__(self, event: RunEvent) -> None:
@@ -80,14 +85,24 @@ class ProgressBar:
         if event.source != "run":
             return
         if event.kind == STARTED:
+            self.plan, self.start = self._plan(event.data), event.data["start"]
+            # with a plan, the time left is the plan's, at the pace kept so far (tqdm's own
+            # would count the magnet's first ramp as the time of a point)
+            fmt = None if self.plan is None else \
+                "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
             self.bar = tqdm(total=event.data["planned"], initial=event.data["start"],
-                            desc=event.data["procedure"], unit="pt",
+                            desc=event.data["procedure"], unit="pt", bar_format=fmt,
+                            postfix=None if self.plan is None else "time left: estimating",
                             disable=not self.enabled, dynamic_ncols=True, leave=True)
         elif self.bar is None:
             if event.kind == LOG and event.data["level"] in ("warning", "error"):
                 print(f"{event.data['level']}: {event.data['message']}", file=sys.stderr)
         elif event.kind == PROGRESS:
             self.bar.n = event.data["done"]
+            if self.plan is not None:
+                left = self.plan.remaining(event.data["done"], self.start, event.data["elapsed"])
+                if left is not None:
+                    self.bar.set_postfix_str(f"{format_duration(left)} left", refresh=False)
             self.bar.refresh()
         elif event.kind == LOG and event.data["level"] in ("warning", "error"):
             self.bar.write(f"{event.data['level']}: {event.data['message']}", file=sys.stderr)
@@ -96,6 +111,18 @@ class ProgressBar:
             self.bar.n = event.data["rows"]
             self.bar.close()
             self.bar = None
+
+
+    def _plan(self, started: dict) -> Plan | None:
+        """The run's plan on this station (None: no station known, or no estimate)."""
+        if self.config is None:
+            return None
+        try:
+            proc = procedure_class(started["procedure"])(**started["parameters"])
+            plan = proc.plan(self.config)
+        except LabctlError:  # a progress bar never stops a run
+            return None
+        return plan if plan.known and plan.rows else None
 
 
 def run_procedure(lab: Lab, procedure: Procedure, path: Path, *, resume: bool = False,

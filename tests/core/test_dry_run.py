@@ -125,6 +125,6 @@ def test_a_run_shows_its_estimate_progress_and_the_magnet_ramping(capsys, tmp_pa
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "freq-current: 10 points, estimated " in err
-    assert "10/10" in err  # the run's bar, with its time remaining
+    assert "10/10" in err and " left]" in err  # the run's bar, with the time left
     # the magnet's own bar: up to the field (10.833 A at 650 mT) and back down to 0 A
     assert "magnet:" in err and "→ 10.833 A" in err and "→ 0.000 A" in err

@@ -89,3 +89,20 @@ def test_every_procedure_describes_its_plan():
         plan = procedure_class(name)().plan(config)
         text = "\n".join(plan.describe())
         assert plan.known and "estimate" in text and "unknown" not in text, name
+
+
+def test_the_plan_knows_when_each_row_is_due():
+    """One planned row per row the run will write, in time order, so that the time remaining
+    after any row can be told from the plan."""
+    config = default_sim_station()
+    for name, parameters in CASES:
+        proc = procedure_class(name)(**parameters)
+        plan = proc.plan(config)
+        rows = np.asarray(plan.rows)
+        planned = proc.planned_points() or 1 + proc.values["max_pulses"]
+        assert len(rows) == planned, name
+        assert np.all(np.diff(rows) >= 0) and 0 < rows[-1] <= plan.seconds + 1e-9, name
+        assert plan.remaining(len(rows), 0, rows[-1]) == pytest.approx(plan.seconds - rows[-1])
+        half = len(rows) // 2 or 1  # a run going at twice the planned pace: half the time left
+        assert plan.remaining(half, 0, rows[half - 1] / 2) == \
+            pytest.approx((plan.seconds - rows[half - 1]) / 2)
