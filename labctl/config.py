@@ -24,7 +24,8 @@ CEILING_FIELD = 2.0  # T
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "2.5e-3" (text), true (a boolean) or 1.0 for a count are mistakes, not numbers
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class InstrumentConfig(_Strict):
@@ -91,6 +92,14 @@ class FieldConfig(_Strict):
     # calibration table: supply current (A) -> field (T), monotonic; a line if two points
     calibration: list[tuple[float, float]] = Field(min_length=2)
 
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _pairs(cls, table: Any) -> Any:
+        """TOML and JSON give [current, field] pairs as lists; strict mode wants tuples."""
+        if isinstance(table, list):
+            return [tuple(pair) if isinstance(pair, list) else pair for pair in table]
+        return table
+
     @field_validator("calibration")
     @classmethod
     def _calibration_monotonic(cls, table: list[tuple[float, float]]):
@@ -141,12 +150,30 @@ def _format_error(origin: str, err: ValidationError, data: dict[str, Any]) -> st
     if kind == "missing":
         return f"{origin}: missing key '{loc}'"
     if kind == "extra_forbidden":
-        return f"{origin}: unknown key '{loc}' = {first['input']!r}{_suggest(first['loc'])}"
+        return f"{origin}: unknown key '{loc}' = {_shown(first['input'])}{_suggest(first['loc'])}"
     msg = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     if isinstance(value, dict):
         return f"{origin}: {loc}: {msg}"
-    return f"{origin}: {loc} = {value!r}: {msg}"
+    if kind in ("float_type", "int_type", "bool_type"):
+        msg = _type_mistake(kind, value)
+    return f"{origin}: {loc} = {_shown(value)}: {msg}"
+
+
+def _type_mistake(kind: str, value: Any) -> str:
+    want = {"float_type": "a number", "int_type": "a whole number",
+            "bool_type": "true or false"}[kind]
+    if isinstance(value, str):
+        return f"text where {want} belongs: write it without quotes"
+    if isinstance(value, bool):
+        return f"a boolean where {want} belongs"
+    return f"must be {want}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the file spells it (TOML booleans in lower case), cut to one short line."""
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _first_error(errors: list[dict]) -> dict:
@@ -200,15 +227,53 @@ def load_station(path: str | Path) -> StationConfig:
     """Read and validate a station TOML file."""
     p = Path(path)
     origin = f"station file '{p}'"
+    return parse_station(read_toml(p, origin, ConfigError), origin)
+
+
+MAX_FILE_BYTES = 1 << 20  # a station or queue file is a few kB
+MAX_DEPTH = 16  # tables and arrays within each other
+
+
+def read_toml(path: Path, origin: str, error: type[Exception] = ConfigError) -> dict[str, Any]:
+    """A TOML file decoded, or ``error`` in one line: unreadable, too large, not UTF-8 (e.g.
+    saved as UTF-16), not TOML, nested too deeply."""
     try:
-        text = p.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise error(f"{origin}: {size} bytes; a station or queue file is a few kB "
+                        f"(at most {MAX_FILE_BYTES})")
+        raw = path.read_bytes()
     except OSError as err:
-        raise ConfigError(f"{origin}: cannot read: {err.strerror or err}") from None
+        raise error(f"{origin}: cannot read: {err.strerror or err}") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise error(f"{origin}: saved as UTF-16 text; save it as UTF-8")
+    try:
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{origin}: not UTF-8 text (byte {err.start}: {raw[err.start:err.start + 1]!r}"
+                    "); save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{origin}: not valid TOML: {err}") from None
-    return parse_station(data, origin)
+        raise error(f"{origin}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise error(f"{origin}: nested more than {MAX_DEPTH} levels deep") from None
+    if _depth(data) > MAX_DEPTH:
+        raise error(f"{origin}: nested more than {MAX_DEPTH} levels deep")
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deeply tables and arrays nest in ``data`` (without recursion)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                items = value.values() if isinstance(value, dict) else value
+                todo.extend((v, level + 1) for v in items)
+    return deepest
 
 
 def default_sim_station() -> StationConfig:

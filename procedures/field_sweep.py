@@ -25,6 +25,7 @@ from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from labctl.units import format_value
 from procedures.base import Parameter, Plan, Procedure, Results, RunContext
+from procedures.checks import check_field_currents, check_span
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SpectrumSweep,
@@ -100,9 +101,11 @@ class FieldSweep(Procedure):
         if self.b_start * self.b_stop < 0:
             raise UserInputError(f"parameters b_start = {self.b_start:g} T, b_stop = "
                                  f"{self.b_stop:g} T: the sweep must not cross zero field")
-        if self.f_stop <= self.f_start:
-            raise UserInputError(f"parameter f_stop = {self.f_stop:g} Hz: must be above "
-                                 f"f_start = {self.f_start:g} Hz")
+        check_span(self.values)
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"b_start": self.b_start, "b_stop": self.b_stop})
 
     def schema(self) -> Schema:
         point = Stream("point", (

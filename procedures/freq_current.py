@@ -10,6 +10,7 @@ from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from labctl.units import format_value
 from procedures.base import Parameter, Plan, Procedure, Results, RunContext
+from procedures.checks import check_field_currents, check_span
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
@@ -50,6 +51,13 @@ class FreqCurrent(Procedure):
 
     def planned_points(self) -> int:
         return len(self.currents())
+
+    def check(self) -> None:
+        check_span(self.values)
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"field": self.field})
 
     def schema(self) -> Schema:
         point = Stream("point", (

@@ -25,6 +25,7 @@ from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
 from labctl.units import format_value, parse_value
 from procedures.base import Parameter, Plan, Procedure, Results, Row, RunContext
+from procedures.checks import check_field_currents, check_span
 from procedures.freq_current import SYNC_NAMES, current_steps
 from procedures.memristor_ops import (
     MAX_READ_VOLTAGE,
@@ -142,6 +143,13 @@ class SyncMap(Procedure):
 
     def planned_points(self) -> int:
         return len(self.states()) * len(self.currents())
+
+    def check(self) -> None:
+        check_span(self.values)
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"field": self.field})
 
     def unused(self) -> set[str]:
         """Without memristor targets nothing is programmed: the pulse limits play no part."""

@@ -101,6 +101,7 @@ def run_cmd(
     from labctl.cli.help_text import procedure_help
     from labctl.cli.plan_cmd import print_run_plan
     from labctl.cli.run_cmd import run_procedure
+    from labctl.diskspace import check_output
     from labctl.lab import default_run_path, open_lab
 
     if procedure is None:
@@ -114,14 +115,15 @@ def run_cmd(
     proc = cls.from_text(_parse_sets(sets or []))
     config = choose_station(sim, station)
     proc.check_station(config)  # bad input: nothing is opened, nothing is sent
+    path = default_run_path(out, procedure)
+    check_output(path, proc.schema(), proc.planned_points())  # a folder with room for it
     if dry_run:
         print_run_plan(proc, config, dry_run=True)
         return
     metadata = {"sample": sample, "device": device, "operator": operator, "comment": comment}
     with open_lab(config=config) as lab:  # a station in use: refused in one line, first
         print_run_plan(proc, config, dry_run=False, quiet=quiet)
-        handle = run_procedure(lab, proc, default_run_path(out, procedure),
-                               progress=not quiet, metadata=metadata)
+        handle = run_procedure(lab, proc, path, progress=not quiet, metadata=metadata)
     _report(handle, proc)
 
 
@@ -138,22 +140,20 @@ def _report(handle, proc) -> None:
 def resume_cmd(
     runfile: Annotated[Path, typer.Argument(
         help="run file of an interrupted run", metavar="RUNFILE")],
+    sim: Sim = False,
     station: StationFile = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Continue an interrupted run from its last complete point, into the same file."""
     from labctl.cli.run_cmd import run_procedure
-    from labctl.config import load_station
-    from labctl.lab import open_lab, stored_run
+    from labctl.diskspace import check_output
+    from labctl.lab import open_lab
+    from labctl.resuming import resumable_procedure, resume_station
 
-    proc, stored = stored_run(runfile)
-    if station is not None:
-        config = load_station(station)
-    elif stored is None:
-        fail(f"run file '{runfile}': no station stored; give --station FILE")
-    else:
-        config = stored
+    proc = resumable_procedure(runfile)  # the file first: status, layout, procedure
+    config = resume_station(runfile, station, sim)  # a stored real station is never trusted
     proc.check_station(config)
+    check_output(runfile, proc.schema(), proc.planned_points(), resume=True)
     with open_lab(config=config) as lab:
         handle = run_procedure(lab, proc, runfile, resume=True, progress=not quiet)
     _report(handle, proc)

@@ -18,7 +18,8 @@ from labctl.cli.plan_cmd import print_queue_plan, queue_estimate
 from labctl.cli.run_cmd import ProgressBar
 from labctl.events import ENTRY_FINISHED, ENTRY_STARTED, QUEUE_STARTED, RunEvent
 from labctl.lab import interrupt_on_signals, open_lab, wait_aborting
-from labctl.queue import PENDING, QueueState, load_queue
+from labctl.queue import PENDING, load_queue
+from labctl.queuestate import check_queue_start, read_state
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING
 
 
@@ -67,6 +68,7 @@ def run_queue_file(file: Path, *, resume: bool = False, quiet: bool = False,
     if dry_run:
         print_queue_plan(queue, measured_share(queue) if resume else None)
         return 0
+    check_queue_start(queue, resume)  # its progress file, its out folder: still nothing open
     with open_lab(config=queue.station) as lab:
         if not quiet:
             share = measured_share(queue) if resume else None
@@ -88,7 +90,7 @@ def measured_share(queue) -> dict[int, float]:
     if not queue.state_path.exists():
         return {}
     share = {}
-    for r in QueueState.load(queue).runs:
+    for r in read_state(queue)["runs"]:
         planned = r.get("planned") or 0
         share[r["index"]] = 1.0 if r["status"] == COMPLETED else \
             min(1.0, r.get("rows", 0) / planned) if planned else 0.0

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from labctl.config import StationConfig, parse_station
-from labctl.errors import RunFileError, UserInputError
+from labctl.errors import UserInputError
 from labctl.procedure import Procedure
 from labctl.registry import procedure_class
-from labctl.runlayout import COMPLETED
-from labctl.runreader import attr_json, attr_status, attr_text, open_run
+from labctl.runreader import attr_json, attr_text, open_run
 
 
 def default_run_path(out: str | Path, procedure: str) -> Path:
@@ -22,11 +21,8 @@ def default_run_path(out: str | Path, procedure: str) -> Path:
 
 
 def stored_run(path: str | Path) -> tuple[Procedure, StationConfig | None]:
-    """The procedure (with its parameters) and the station a run file was recorded with;
-    RunFileError (one line, before anything is opened) for a run that is already complete."""
+    """The procedure (with its parameters) and the station a run file was recorded with."""
     with open_run(path) as f:
-        if attr_status(f) == COMPLETED:
-            raise RunFileError(f"run file '{path}': run already completed, nothing to resume")
         name = attr_text(f, "procedure")
         params = attr_json(f, "parameters", {})
         station = attr_json(f, "station", None)

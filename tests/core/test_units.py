@@ -125,3 +125,13 @@ def test_command_line_lists_as_in_queue_files(capsys):
                  "--set", "i_start=1.5 mA"]) == 0
     out = capsys.readouterr().out
     assert "0 V, -1 V (compliance" in out and "1.5 mA → 2.2 mA" in out
+
+
+def test_queue_lists_take_quantities_not_quoted_numbers(tmp_path):
+    from labctl.queue import load_queue
+
+    path = tmp_path / "q.toml"
+    path.write_text('station = "sim"\nout = "runs"\n[[run]]\nprocedure = "sync-map"\n'
+                    'set = { gate_voltages = [0.0, "-0.5"] }\n', encoding="utf-8")
+    with pytest.raises(UserInputError, match="'-0.5': text where a number belongs"):
+        load_queue(path)
