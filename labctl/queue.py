@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.config import StationConfig, default_sim_station, load_station, read_toml
-from labctl.errors import LabctlError, UserInputError
+from labctl.errors import LabctlError, UserInputError, did_you_mean
 from labctl.procedure import Parameter
 from labctl.runner import METADATA
 
@@ -86,7 +86,8 @@ def load_queue(path: str | Path, station: StationConfig | None = None) -> Queue:
     data = read_toml(path, origin, UserInputError)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
-        raise UserInputError(f"{origin}: unknown key '{unknown[0]}' "
+        raise UserInputError(f"{origin}: unknown key '{unknown[0]}'"
+                             f"{did_you_mean(unknown[0], TOP_KEYS)} "
                              f"(known: {', '.join(sorted(TOP_KEYS))})")
     base = path.resolve().parent
     station = station or _station(data.get("station"), base, origin)
@@ -142,7 +143,8 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         raise UserInputError(f"{where}: must be a table")
     unknown = sorted(set(table) - RUN_KEYS)
     if unknown:
-        raise UserInputError(f"{where}: unknown key '{unknown[0]}' "
+        raise UserInputError(f"{where}: unknown key '{unknown[0]}'"
+                             f"{did_you_mean(unknown[0], RUN_KEYS)} "
                              f"(known: {', '.join(sorted(RUN_KEYS))})")
     name = table.get("procedure")
     if not isinstance(name, str):

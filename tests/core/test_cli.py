@@ -186,3 +186,14 @@ def test_misspelt_station_file_keys_get_a_suggestion(capsys, write_station, edit
     code, _, err = run(capsys, "station", "check", "--station", str(station))
     assert code == 2 and err.count("\n") == 1
     assert words in err
+
+
+def test_misspelt_queue_keys_get_a_suggestion(capsys, tmp_path):
+    queue = tmp_path / "q.toml"
+    queue.write_text('station = "sim"\nout = "runs"\non_failur = "stop"\n', encoding="utf-8")
+    code, _, err = run(capsys, "queue", str(queue), "--dry-run")
+    assert code == 2 and "unknown key 'on_failur' (did you mean 'on_failure'?)" in err
+    queue.write_text('station = "sim"\nout = "runs"\n[[run]]\nprocedure = "iv-stripe"\n'
+                     'sett = { i_stop = 1e-3 }\n', encoding="utf-8")
+    code, _, err = run(capsys, "queue", str(queue), "--dry-run")
+    assert code == 2 and "unknown key 'sett' (did you mean 'set'?)" in err
