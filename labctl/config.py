@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from labctl.errors import ConfigError
+from labctl.field_calibration import Calibration
+from labctl.power_up import PowerUpConfig
 
 # Hard ceilings no station file may exceed: protection against a typo in a unit
 # (2.5 instead of 2.5e-3) on a device that burns out at a few mA.
@@ -21,6 +23,9 @@ CEILING_SHNO_CURRENT = 10e-3  # A
 CEILING_GATE_VOLTAGE = 20.0  # V
 CEILING_GATE_COMPLIANCE = 10e-3  # A
 CEILING_FIELD = 2.0  # T
+# share of the supply's current limit that max_field may need by the calibration table: the
+# rest is left for remanence, probe offset and calibration error
+FIELD_CURRENT_MARGIN = 0.05
 
 
 class _Strict(BaseModel):
@@ -32,6 +37,9 @@ class InstrumentConfig(_Strict):
     driver: str = Field(description="driver name from the registry, e.g. keithley2450")
     address: str = Field("", description="VISA resource name; ignored on a simulated station")
     timeout: float = Field(5.0, gt=0, le=600, description="I/O timeout in s")
+    # what differs between units of one model (a Kepco's rating, an analyzer's frequency
+    # option, a gaussmeter's probe): names the driver declares in STATION_OPTIONS
+    options: dict[str, float | int | str | bool] = Field(default_factory=dict)
 
 
 class ShnoLimits(_Strict):
@@ -111,10 +119,28 @@ class FieldConfig(_Strict):
             raise ValueError("the table must rise in both current and field")
         return table
 
+    @model_validator(mode="after")
+    def _max_field_reachable(self) -> FieldConfig:
+        # remanence, probe offset and calibration error all eat into the current: a max_field
+        # the table puts right at max_current cannot be reached, only ramped towards
+        table = Calibration(self.calibration)
+        needed = max(abs(table.current_for(b))
+                     for b in (self.limits.max_field, -self.limits.max_field))
+        usable = self.limits.max_current * (1 - FIELD_CURRENT_MARGIN)
+        if needed > usable:
+            raise ValueError(
+                f"limits.max_field = {self.limits.max_field:g} T needs {needed:g} A by the "
+                f"calibration table, more than {usable:g} A ({1 - FIELD_CURRENT_MARGIN:.0%} of "
+                f"limits.max_current = {self.limits.max_current:g} A): lower max_field or "
+                "raise max_current"
+            )
+        return self
+
 
 class FaultConfig(_Strict):
     instrument: Literal["shno_source", "gate", "spectrum", "supply", "gaussmeter"]
-    kind: Literal["timeout", "error", "disconnect", "breakdown"]
+    # late: the reply comes after the VISA timeout and waits in the output queue
+    kind: Literal["timeout", "late", "error", "disconnect", "breakdown"]
     at_command: int | None = Field(None, ge=1, description="fault on this command number")
     probability: float = Field(0.0, ge=0, le=1, description="fault chance per command")
     code: int = Field(-300, description="error-queue code for kind='error'")
@@ -126,6 +152,7 @@ class SimConfig(_Strict):
     realtime_factor: float = Field(0.0, ge=0, le=1, description="real s per simulated s")
     device: dict[str, Any] = Field(default_factory=dict, description="physics overrides")
     faults: list[FaultConfig] = Field(default_factory=list)
+    power_up: PowerUpConfig = PowerUpConfig()
 
 
 class StationConfig(_Strict):
@@ -208,7 +235,7 @@ def parse_station(data: dict[str, Any], origin: str) -> StationConfig:
         cfg = StationConfig.model_validate({**data, "source": origin})
     except ValidationError as err:
         raise ConfigError(_format_error(origin, err, data)) from None
-    from labctl.registry import known_driver
+    from labctl.registry import check_driver
 
     roles = {
         "shno_source": cfg.shno_source,
@@ -218,8 +245,9 @@ def parse_station(data: dict[str, Any], origin: str) -> StationConfig:
         "field.gaussmeter": cfg.field.gaussmeter,
     }
     for key, inst in roles.items():
-        if not known_driver(inst.driver):
-            raise ConfigError(f"{origin}: {key}.driver = {inst.driver!r}: unknown driver")
+        problem = check_driver(key, inst.driver, inst.options)
+        if problem:
+            raise ConfigError(f"{origin}: {key}.{problem}")
     return cfg
 
 

@@ -151,25 +151,3 @@ class ReplayPrinter:
             self.bar.write(f"log: {event.data['level']}: {event.data['message']}")
         elif event.kind == FINISHED and self.bar is not None:
             self.bar.close()
-
-
-def station_report(station) -> str:
-    lines = [f"station      {station.config.name}"
-             + (" (simulated)" if station.config.simulated else "")]
-    for key, idn in station.identities().items():
-        lines.append(f"{key:17s} {idn}")
-    lines.append(f"I_SHNO       {station.shno_source.read_current():.6g} A, "
-                 f"V = {station.shno_source.read_voltage():.6g} V")
-    v, i, tripped = station.gate.measure()
-    lines.append(f"V_M          {v:.6g} V, I = {i:.6g} A" + (" (compliance)" if tripped else ""))
-    lines.append(f"field        {station.field.read_field():.6g} T")
-    c = station.config
-    shno = c.shno_source.limits
-    lines.append(f"limits       |I_SHNO| <= {shno.max_current:g} A, "
-                 f"step {shno.max_step:g} A, dwell {shno.dwell:g} s")
-    lines.append(f"             V_M in [{c.gate.limits.min_voltage:g}, "
-                 f"{c.gate.limits.max_voltage:g}] V, compliance <= "
-                 f"{c.gate.limits.max_compliance:g} A")
-    lines.append(f"             |B| <= {c.field.limits.max_field:g} T, "
-                 f"ramp <= {c.field.limits.max_ramp_rate:g} A/s")
-    return "\n".join(lines)

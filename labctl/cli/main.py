@@ -208,26 +208,41 @@ def replay_cmd(
 def safe_cmd(sim: Sim = False, station: StationFile = None) -> None:
     """Ramp every output of a station to zero (after a crash left them on)."""
     from labctl.lab import open_lab
+    from labctl.station_check import safe_report
 
     config = choose_station(sim, station)
     with open_lab(config=config) as lab:  # refused while another process owns the station
         failures = lab.ramp_down()
-        for name in lab.station.roles:
-            echo(f"{name:12s} ramped down" if not any(f.startswith(name) for f in failures)
-                 else f"{name:12s} FAILED")
+        for line in safe_report(lab.station, failures):
+            echo(line)
     if failures:
         fail("; ".join(failures), code=1)
 
 
 @station_app.command("check")
 def station_check_cmd(sim: Sim = False, station: StationFile = None) -> None:
-    """Connect, print each role's identity, read-backs and limits."""
-    from labctl.cli.inspect_cmd import station_report
-    from labctl.lab import open_lab
+    """Ask every instrument its state (nothing is changed) and say what a run would change."""
+    from labctl.station_check import check_station_config
 
-    config = choose_station(sim, station)
-    with open_lab(config=config) as lab:
-        echo(station_report(lab.station))
+    # asks only: the station is locked while it is asked, and released with nothing ramped
+    text, failed = check_station_config(choose_station(sim, station))
+    echo(text)
+    if failed:
+        fail(f"station check: {', '.join(failed)} did not answer as expected", code=1)
+
+
+@station_app.command("list")
+def station_list_cmd(
+    backend: Annotated[str, typer.Option("--backend", help="pyvisa backend, e.g. @py")] = "",
+) -> None:
+    """List the VISA resources pyvisa can see (addresses for the station file)."""
+    from labctl.station_check import visa_resources
+
+    found = visa_resources(backend)
+    for name, alias in found:
+        echo(f"{name}" + (f"    ({alias})" if alias else ""))
+    if not found:
+        echo("no VISA resources found")
 
 
 @app.command("queue")

@@ -154,11 +154,15 @@ PARAMETERS = [
     Kind("unit of another quantity", run_sets("i_stop=2 V"), ("i_stop", "2 V")),
     Kind("bandwidth wider than the span", run_sets("f_start=8e9", "f_stop=8.01e9", "rbw=20e6"),
          ("rbw", "2e+07", "span")),
+    # a station whose max_field the supply cannot reach is refused as a station file (its
+    # max_field must be reachable within 95 % of max_current by the calibration table), so a
+    # field within max_field is always within the supply
     Kind("field beyond the supply by the calibration", lambda d: [
-        "run", "freq-current", "--station", str(_calibrated(d))], ("field", "0.65", "16.25 A")),
+        "run", "freq-current", "--station", str(_calibrated(d))],
+         ("max_field = 0.9 T", "22.5 A", "max_current")),
     Kind("field sweep ending beyond the supply", lambda d: [
         "run", "field-sweep", "--station", str(_calibrated(d)), "--set", "b_start=0.5",
-        "--set", "b_stop=0.85"], ("b_stop", "0.85", "A")),
+        "--set", "b_stop=0.85"], ("max_field", "22.5 A")),
 ]
 
 

@@ -72,7 +72,7 @@ def test_a_racing_create_never_truncates(tmp_path, monkeypatch):
     with pytest.raises(RunFileError, match="already exists"):
         RunFile.create(path, schema(), {})
     assert path.read_bytes() == theirs
-    assert [p.name for p in tmp_path.iterdir()] == ["r.h5", "r.h5.lock"]  # nothing left
+    assert [p.name for p in tmp_path.iterdir()] == ["r.h5"]  # nothing left, not even a lock
 
 
 def test_resumes_use_private_files_and_one_at_a_time(tmp_path):
