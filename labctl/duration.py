@@ -37,6 +37,9 @@ FIELD_READINGS = 5
 FIELD_READING_INTERVAL = 0.1  # s
 FIELD_CORRECTIONS = 1
 COIL_DECAY = 0.3  # s: the coil current's decay after the setpoint reached 0 A (L/R)
+# The runner asks every instrument's error queue once per row; the Lake Shore 425 takes at most
+# 30 transactions a second (drivers.lakeshore425.MAX_RATE), so rows closer than that wait
+ROW_CHECK_INTERVAL = 1 / 30  # s
 
 OUTPUTS = ("shno_source", "gate", "field")
 
@@ -87,6 +90,7 @@ class Plan:
     parts: dict[str, float] = field(default_factory=dict)
     rows: list[float] = field(default_factory=list)
     upper: bool = False
+    last_check: float = -math.inf
     known: bool = True
     levels: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OUTPUTS, 0.0))
     field_on: bool = False
@@ -114,6 +118,7 @@ class Plan:
         before, t0, first = dict(self.parts), self.elapsed, len(self.rows)
         step()
         cycle, due = self.elapsed - t0, self.rows[first:]
+        self.last_check += (n - 1) * cycle
         del self.rows[first:]
         self.rows.extend(t + k * cycle for k in range(n) for t in due)
         for kind, total in self.parts.items():
@@ -125,7 +130,9 @@ class Plan:
         return sum(self.parts.values())
 
     def row(self) -> None:
-        """A row of the main stream is written now."""
+        """A row of the main stream is written now (after the runner's error check)."""
+        self.add("error checks", self.last_check + ROW_CHECK_INTERVAL - self.elapsed)
+        self.last_check = self.elapsed
         self.rows.append(self.elapsed)
 
     def remaining(self, done: int, start: int, elapsed: float) -> float | None:
