@@ -49,6 +49,16 @@ def test_run_dry_run_prints_the_plan_and_touches_nothing(name, capsys, untouchab
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("command", [["run", "sync-map"], ["queue", "examples/overnight.toml"]])
+def test_dry_run_on_the_simulator_opens_nothing_either(command, capsys, untouchable):
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    argv = [command[0], str(root / command[1]) if command[0] == "queue" else command[1]]
+    assert main([*argv, "--sim", "--dry-run"]) == 0, capsys.readouterr().err
+    assert "nothing is sent to an instrument" in capsys.readouterr().out
+
+
 def test_dry_run_still_refuses_bad_input(capsys, untouchable, lab_station):
     code = main(["run", "freq-current", "--station", str(lab_station), "--dry-run",
                  "--set", "i_stop=3 mA"])
