@@ -37,9 +37,12 @@ FIELD_READINGS = 5
 FIELD_READING_INTERVAL = 0.1  # s
 FIELD_CORRECTIONS = 1
 COIL_DECAY = 0.3  # s: the coil current's decay after the setpoint reached 0 A (L/R)
-# The runner asks every instrument's error queue once per row; the Lake Shore 425 takes at most
-# 30 transactions a second (drivers.lakeshore425.MAX_RATE), so rows closer than that wait
-ROW_CHECK_INTERVAL = 1 / 30  # s
+# The Lake Shore 425 takes at most 30 transactions a second (drivers.lakeshore425.MAX_RATE):
+# a field reading is two (UNIT?, RDGFIELD?), the runner's error check of every instrument
+# once per row is one, the start of a run (identities, snapshot) four
+GAUSSMETER_TRANSACTION = 1 / 30  # s
+FIELD_READING = 2
+RUN_START = 4
 
 OUTPUTS = ("shno_source", "gate", "field")
 
@@ -90,7 +93,7 @@ class Plan:
     parts: dict[str, float] = field(default_factory=dict)
     rows: list[float] = field(default_factory=list)
     upper: bool = False
-    last_check: float = -math.inf
+    last_gaussmeter: float = -math.inf  # when the gaussmeter was last asked (paced)
     known: bool = True
     levels: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OUTPUTS, 0.0))
     field_on: bool = False
@@ -118,7 +121,7 @@ class Plan:
         before, t0, first = dict(self.parts), self.elapsed, len(self.rows)
         step()
         cycle, due = self.elapsed - t0, self.rows[first:]
-        self.last_check += (n - 1) * cycle
+        self.last_gaussmeter += (n - 1) * cycle
         del self.rows[first:]
         self.rows.extend(t + k * cycle for k in range(n) for t in due)
         for kind, total in self.parts.items():
@@ -131,9 +134,22 @@ class Plan:
 
     def row(self) -> None:
         """A row of the main stream is written now (after the runner's error check)."""
-        self.add("error checks", self.last_check + ROW_CHECK_INTERVAL - self.elapsed)
-        self.last_check = self.elapsed
+        self.gaussmeter(1, "error checks")
         self.rows.append(self.elapsed)
+
+    def gaussmeter(self, transactions: int, kind: str = "readings") -> None:
+        """Exchanges with the gaussmeter, which waits between them (its pacing)."""
+        for _ in range(transactions):
+            self.add(kind, self.last_gaussmeter + GAUSSMETER_TRANSACTION - self.elapsed)
+            self.last_gaussmeter = self.elapsed
+
+    def field_reading(self) -> None:
+        """One read-back of the field (the gaussmeter)."""
+        self.gaussmeter(FIELD_READING)
+
+    def start(self) -> None:
+        """The start of a run: every instrument's identity and a snapshot of the station."""
+        self.gaussmeter(RUN_START, "start")
 
     def remaining(self, done: int, start: int, elapsed: float) -> float | None:
         """Time left after ``done`` rows, ``elapsed`` s after row ``start`` (a resume's first):
@@ -194,9 +210,13 @@ class Plan:
         if side * (present - pre) > 0 or side * (target - present) < 0:
             distance = abs(pre - present) + abs(target - pre)
         self._magnet_ramp(distance)
-        self.add("magnet", (1 + FIELD_CORRECTIONS) * (
-            lim.settle_time + (FIELD_READINGS - 1) * FIELD_READING_INTERVAL))
-        self._magnet_ramp(FIELD_CORRECTIONS * lim.tolerance / slope)
+        for k in range(1 + FIELD_CORRECTIONS):
+            if k:
+                self._magnet_ramp(lim.tolerance / slope)
+            self.add("magnet", lim.settle_time)
+            for r in range(FIELD_READINGS):
+                self.add("magnet", FIELD_READING_INTERVAL if r else 0.0)
+                self.gaussmeter(FIELD_READING, "magnet")
         self.levels["field"] = tesla
 
     def _magnet_ramp(self, amps: float) -> None:
@@ -206,11 +226,13 @@ class Plan:
     def ramp_down(self) -> None:
         """Every output to zero at the end of the run (I_SHNO, the magnet, V_M)."""
         self.ramp("shno_source", 0.0)
+        lim = self.config.field.limits
+        # a supply found on (also at 0 A) dwells one step before its ramp to zero
+        self.add("magnet", lim.step_time)
         if self.field_on:
-            lim = self.config.field.limits
             table = np.asarray(self.config.field.calibration, dtype=float)
             amps = float(np.interp(self.levels["field"], table[:, 1], table[:, 0]))
-            self.add("magnet", lim.step_time + COIL_DECAY)
+            self.add("magnet", COIL_DECAY)
             self._magnet_ramp(amps)
             self.levels["field"], self.field_on = 0.0, False
         self.ramp("gate", 0.0)

@@ -169,6 +169,7 @@ class Procedure:
         """What a run with these parameters will do on ``config``'s station, and how long it
         will take; nothing is sent to an instrument."""
         plan = Plan(config)
+        plan.start()
         self.estimate(plan)
         plan.ramp_down()
         return plan

@@ -16,7 +16,8 @@ from labctl.errors import UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from labctl.schema import Quantity, Schema, Stream
 from labctl.units import format_value
-from procedures.base import Parameter, Plan, Procedure, Results, Row, RunContext
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Plan, Procedure, Row, RunContext
 from procedures.memristor_ops import (
     READ_PARAMETERS,
     ladder,
@@ -112,6 +113,9 @@ class MemristorCycles(Procedure):
 
     # ---- running --------------------------------------------------------------------------
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         gate = st.gate
         levels, n_set = self.cycle_levels()
@@ -149,7 +153,6 @@ class MemristorCycles(Procedure):
             r_hrs = read_resistance(gate, self.v_read, self.read_compliance)
             yield Row("cycle", self.cycle_row(np.array(v_cycle), np.array(i_cycle),
                                               r_hrs, r_lrs))
-        yield Results(self.results(ctx))
 
     def cycle_row(self, voltages: np.ndarray, currents: np.ndarray, r_hrs: float,
                   r_lrs: float) -> dict:

@@ -14,6 +14,7 @@ from procedures.memristor_ops import (
     READ_PARAMETERS,
     STATE_THRESHOLD,
     STATES,
+    TargetNotReached,
     ohm_text,
     plan_program,
     program_memristor,
@@ -114,7 +115,16 @@ class MemristorProgram(Procedure):
             row["compliance_hit"] = int(row["compliance_hit"])
             row["within_tolerance"] = int(row["within_tolerance"])
             yield row
-        yield Results(self.results(ctx))
+        results = self.results(ctx)
+        yield Results(results)
+        if not results["success"]:
+            # the run fails, so a queue with on_failure = "stop" does not go on with a
+            # memristor in the wrong state
+            final = results.get("final_resistance")
+            raise TargetNotReached(
+                f"memristor target {self._goal_text()} not reached: "
+                f"{ohm_text(final) if final is not None else 'not read'} after "
+                f"{results['pulses_used']} pulse(s)")
 
     def results(self, ctx: RunContext) -> dict:
         r = ctx.recorded("resistance")
@@ -127,6 +137,10 @@ class MemristorProgram(Procedure):
         else:
             out["success"] = False
         return out
+
+    def _goal_text(self) -> str:
+        goal = self.goal()
+        return f"{ohm_text(goal)} ± {self.tolerance:.0%}" if not isinstance(goal, str) else goal
 
     def summarize(self, results: dict) -> list[str]:
         goal = results.get("goal")
