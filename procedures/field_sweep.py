@@ -69,7 +69,9 @@ class FieldSweep(Procedure):
         Parameter("b_start", 0.5, "T", description="first field setpoint", station=FIELD),
         Parameter("b_stop", 0.8, "T", description="last field setpoint", station=FIELD),
         Parameter("b_step", 0.025, "T", 1e-4, 1.0, "field step between spectra"),
-        Parameter("i_shno", 1.5e-3, "A", description="I_SHNO during the sweep (above "
+        # default where the chain is locked: one line to follow. Below (1.5 mA on the default
+        # device) several lines of a partly locked chain make the Kittel fit "uncertain"
+        Parameter("i_shno", 2.0e-3, "A", description="I_SHNO during the sweep (above "
                   "threshold: the line must be visible)", station=SHNO_CURRENT),
         Parameter("gate_voltage", 0.0, "V", description="V_M during the sweep",
                   station=GATE_VOLTAGE),
