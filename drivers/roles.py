@@ -190,6 +190,16 @@ class Spectrum:
         self.driver.single_sweep()
         return self._freq, self.driver.read_trace()
 
+    SETTING_NAMES = ("f_start", "f_stop", "points", "rbw", "vbw", "averages", "detector",
+                     "reference_level")
+
+    @property
+    def settings(self) -> dict:
+        """The sweep as last configured (requested values; {} before any), with what the
+        instrument reports using where it says (RBW and VBW quantised, sweep time)."""
+        requested = dict(zip(self.SETTING_NAMES, self._settings or ()))
+        return {**requested, **(self.settings_used or {})} if requested else {}
+
     @property
     def settings_used(self) -> dict | None:
         """RBW, VBW, sweep time, detector and averaging as the instrument reports using them."""

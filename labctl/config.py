@@ -171,13 +171,13 @@ class StationConfig(_Strict):
 
 
 def _format_error(origin: str, err: ValidationError, data: dict[str, Any]) -> str:
-    first = err.errors()[0]
+    first = _first_error(err.errors())
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     kind = first["type"]
     if kind == "missing":
         return f"{origin}: missing key '{loc}'"
     if kind == "extra_forbidden":
-        return f"{origin}: unknown key '{loc}' = {_shown(first['input'])}"
+        return f"{origin}: unknown key '{loc}' = {_shown(first['input'])}{_suggest(first['loc'])}"
     msg = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     if isinstance(value, dict):
@@ -201,6 +201,32 @@ def _shown(value: Any) -> str:
     """A value as the file spells it (TOML booleans in lower case), cut to one short line."""
     text = str(value).lower() if isinstance(value, bool) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _first_error(errors: list[dict]) -> dict:
+    """The error to report: a misspelt key (unknown beside a missing one) before the missing
+    key, so that the message can say which was meant."""
+    from labctl.errors import did_you_mean
+
+    missing = [e["loc"] for e in errors if e["type"] == "missing"]
+    for e in errors:
+        if e["type"] == "extra_forbidden" and did_you_mean(
+                e["loc"][-1], [m[-1] for m in missing if m[:-1] == e["loc"][:-1]]):
+            return e
+    return errors[0]
+
+
+def _suggest(loc: tuple) -> str:
+    """`` (did you mean 'max_current'?)`` for a misspelt key at ``loc`` of a station file."""
+    from labctl.errors import did_you_mean
+
+    model: Any = StationConfig
+    for part in loc[:-1]:
+        info = getattr(model, "model_fields", {}).get(part)
+        model = getattr(info, "annotation", None)
+        if not isinstance(model, type) or not issubclass(model, BaseModel):
+            return ""  # inside a free table (sim.device) or a list: no names to offer
+    return did_you_mean(loc[-1], [k for k in model.model_fields if k != "source"])
 
 
 def parse_station(data: dict[str, Any], origin: str) -> StationConfig:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.config import StationConfig, default_sim_station, load_station, read_toml
-from labctl.errors import LabctlError, UserInputError
+from labctl.errors import LabctlError, UserInputError, did_you_mean
 from labctl.procedure import Parameter
 from labctl.runner import METADATA
 
@@ -76,17 +76,21 @@ def _origin(path: Path) -> str:
     return f"queue file '{path}'"
 
 
-def load_queue(path: str | Path) -> Queue:
-    """Read, expand and validate a queue file; UserInputError (one line) on any mistake."""
+def load_queue(path: str | Path, station: StationConfig | None = None) -> Queue:
+    """Read, expand and validate a queue file; UserInputError (one line) on any mistake.
+
+    ``station`` replaces the station the file names (``labctl queue FILE --sim``).
+    """
     path = Path(path)
     origin = _origin(path)
     data = read_toml(path, origin, UserInputError)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
-        raise UserInputError(f"{origin}: unknown key '{unknown[0]}' "
+        raise UserInputError(f"{origin}: unknown key '{unknown[0]}'"
+                             f"{did_you_mean(unknown[0], TOP_KEYS)} "
                              f"(known: {', '.join(sorted(TOP_KEYS))})")
     base = path.resolve().parent
-    station = _station(data.get("station"), base, origin)
+    station = station or _station(data.get("station"), base, origin)
     out = data.get("out")
     if not isinstance(out, str) or not out.strip():
         raise UserInputError(f"{origin}: out = {out!r}: needs a folder for the run files")
@@ -139,7 +143,8 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         raise UserInputError(f"{where}: must be a table")
     unknown = sorted(set(table) - RUN_KEYS)
     if unknown:
-        raise UserInputError(f"{where}: unknown key '{unknown[0]}' "
+        raise UserInputError(f"{where}: unknown key '{unknown[0]}'"
+                             f"{did_you_mean(unknown[0], RUN_KEYS)} "
                              f"(known: {', '.join(sorted(RUN_KEYS))})")
     name = table.get("procedure")
     if not isinstance(name, str):
@@ -195,9 +200,13 @@ def _coerce(cls, name: str, value: Any) -> Any:
                                  f"{p.kind.__name__} belongs: write it without quotes")
         return p.parse(value)
     if p.kind is list and isinstance(value, list) and p.validate.__func__ is _BASE_VALIDATE:
-        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float)]
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float | str)]
         if bad:
             raise UserInputError(f"parameter {name} = {value!r}: {bad[0]!r} is not a number")
+        quoted = [v for v in value if isinstance(v, str) and _NUMBER.fullmatch(v.strip())]
+        if quoted:  # "-500 mV" is a quantity, "-0.5" a number in quotes
+            raise UserInputError(f"parameter {name} = {value!r}: {quoted[0]!r}: text where a "
+                                 "number belongs: write it without quotes")
     if isinstance(value, dict) or hasattr(value, "isoformat"):  # a table, date or time
         raise UserInputError(f"parameter {name} = {value!r}: must be a {p.kind.__name__}")
     return value

@@ -9,6 +9,7 @@ that owns the main thread turns Ctrl-C and SIGTERM into :meth:`Runner.abort`.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
 PENDING, PAUSED, ABORTING, FINISHED_STATE = "pending", "paused", "aborting", "finished"
 METADATA = ("sample", "device", "operator", "comment")  # text a lab stores with every run
+# the run log's last line of every session that closes the file: the time the run took on
+# the station's clock (a simulated station's virtual time; resumed runs add their sessions)
+STATION_CLOCK = re.compile(r"station clock: (\S+) s this session$")
 
 class Runner:
     """Run one procedure on a station into one run file."""
@@ -69,6 +73,7 @@ class Runner:
         self._done = threading.Event()
         self._runfile: RunFile | None = None
         self._state_lock = threading.Lock()
+        self._clock0 = 0.0  # the station clock when the run began (this session)
 
     # ---- control (any thread) ---------------------------------------------------------------
     def subscribe(self, callback: Subscriber):
@@ -177,6 +182,7 @@ class Runner:
         status, reason = FAILED, ""
         generator = None
         planned = self.procedure.planned_points()
+        self._clock0 = self.station.clock.now()
         try:
             if self._abort_reason:  # aborted before it started: touch nothing
                 raise Interrupted(self._abort_reason)
@@ -316,6 +322,8 @@ class Runner:
                            else "outputs ramped down and confirmed at zero")
                 self._log("info" if status == COMPLETED else "warning",
                           f"{status}: {reason} ({outputs})")
+                elapsed = self.station.clock.now() - self._clock0
+                self._log("info", f"station clock: {elapsed:.9g} s this session")
                 problem = rf.close(status, reason, self.results)  # never raises
                 if problem:  # e.g. a full disk: the rows are safe, the outcome is not recorded
                     reason = self.reason = f"{reason}; {problem}"
@@ -330,3 +338,18 @@ class Runner:
                     "status": self.status, "reason": self.reason, "path": str(self.path),
                     "rows": self.rows}))
                 self._done.set()
+
+
+def station_seconds(log: list[bytes]) -> float | None:
+    """The time a run took on its station's clock, from its log (None: not recorded, e.g. a
+    session that was killed)."""
+    total, found = 0.0, False
+    for line in log:
+        match = STATION_CLOCK.search(line.decode(errors="replace").rstrip())
+        if match:
+            try:
+                total += float(match.group(1))
+                found = True
+            except ValueError:
+                continue
+    return total if found else None

@@ -18,11 +18,13 @@ from dataclasses import replace
 import numpy as np
 
 from labctl.analysis.kittel_fit import KittelFit, fit_kittel
+from labctl.duration import span
 from labctl.errors import UserInputError
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
+from labctl.units import format_value
 from procedures.analysed import measure_then_analyse
-from procedures.base import Parameter, Procedure, RunContext
+from procedures.base import Parameter, Plan, Procedure, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
@@ -67,7 +69,9 @@ class FieldSweep(Procedure):
         Parameter("b_start", 0.5, "T", description="first field setpoint", station=FIELD),
         Parameter("b_stop", 0.8, "T", description="last field setpoint", station=FIELD),
         Parameter("b_step", 0.025, "T", 1e-4, 1.0, "field step between spectra"),
-        Parameter("i_shno", 1.5e-3, "A", description="I_SHNO during the sweep (above "
+        # default where the chain is locked: one line to follow. Below (1.5 mA on the default
+        # device) several lines of a partly locked chain make the Kittel fit "uncertain"
+        Parameter("i_shno", 2.0e-3, "A", description="I_SHNO during the sweep (above "
                   "threshold: the line must be visible)", station=SHNO_CURRENT),
         Parameter("gate_voltage", 0.0, "V", description="V_M during the sweep",
                   station=GATE_VOLTAGE),
@@ -116,6 +120,22 @@ class FieldSweep(Procedure):
                      "trace at I_SHNO = 0"),), "background trace")
         return Schema(streams=(point, background, memristor_check_stream()),
                       axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        fields = self.fields()
+        plan.say("field", span(self.b_start, self.b_stop, self.b_step, "T", len(fields))
+                 + " (closed loop)")
+        plan.set_field(fields[0])
+        plan.say("V_M", f"{format_value(self.gate_voltage, 'V')}, compliance "
+                 f"{format_value(self.gate_compliance, 'A')}")
+        plan.ramp("gate", self.gate_voltage)
+        SpectrumSweep.plan_background(plan, self.values)
+        plan.say("I_SHNO", format_value(self.i_shno, "A"))
+        plan.ramp("shno_source", self.i_shno)
+        for b in fields:
+            plan.set_field(b)
+            SpectrumSweep.plan_measure(plan, self.values, readings=1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
         return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))

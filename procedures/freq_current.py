@@ -6,10 +6,12 @@ import numpy as np
 
 from labctl.analysis.peaks import classify_sync
 from labctl.analysis.threshold_sweep import threshold_of_sweep
+from labctl.duration import span
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
+from labctl.units import format_value
 from procedures.analysed import measure_then_analyse
-from procedures.base import Parameter, Procedure, RunContext
+from procedures.base import Parameter, Plan, Procedure, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
@@ -84,6 +86,20 @@ class FreqCurrent(Procedure):
                      "trace at I_SHNO = 0"),), "background trace")
         return Schema(streams=(point, background, memristor_check_stream()),
                       axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        plan.say("field", f"{format_value(self.field, 'T')} (closed loop)")
+        plan.set_field(self.field)
+        plan.say("V_M", f"{format_value(self.gate_voltage, 'V')}, compliance "
+                 f"{format_value(self.gate_compliance, 'A')}")
+        plan.ramp("gate", self.gate_voltage)
+        SpectrumSweep.plan_background(plan, self.values)
+        currents = self.currents()
+        plan.say("I_SHNO", span(self.i_start, self.i_stop, self.i_step, "A", len(currents)))
+        for current in currents:
+            plan.ramp("shno_source", current)
+            SpectrumSweep.plan_measure(plan, self.values, readings=1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
         return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))

@@ -17,7 +17,7 @@ import numpy as np
 from labctl.analysis.memristor import resistance_at
 from labctl.errors import LabctlError, UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
-from procedures.base import Parameter, Row, check_gate_values
+from procedures.base import Parameter, Plan, Row, check_gate_values
 
 MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, §5)
 # Between the LRS (4–40 kΩ) and the HRS (> 1 GΩ): which side a read falls on decides the state.
@@ -207,6 +207,32 @@ def program_memristor(gate, target: float | str, *, tolerance: float = 0.1,
         else:
             reset_k = 0 if switched else reset_k + 1
         yield row(n, kind, volts, amps, current, hit, r)
+
+
+def plan_read(plan: Plan, v_read: float) -> None:
+    """The time of :func:`read_memristor`: V_read, one reading, back to 0 V."""
+    plan.ramp("gate", v_read)
+    plan.readings(1)
+    plan.ramp("gate", 0.0)
+
+
+def plan_program(plan: Plan, max_pulses: int, v_read: float, pulse_width: float,
+                 level: float, rows: bool = False) -> None:
+    """The time of :func:`program_memristor`: a read, then up to ``max_pulses`` pulses (of at
+    most ``level`` V) each followed by a read; it stops as soon as the target is met, so the
+    plan counts the whole budget and says so. ``rows``: each read is a main-stream row."""
+    plan_read(plan, v_read)
+    if rows:
+        plan.row()
+
+    def pulse_and_read() -> None:
+        plan.pulse(level, pulse_width)
+        plan_read(plan, v_read)
+        if rows:
+            plan.row()
+
+    plan.repeat(max_pulses, pulse_and_read)
+    plan.at_most()
 
 
 def ohm_text(r: float) -> str:

@@ -7,7 +7,8 @@ import numpy as np
 from labctl.errors import UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.memristor_ops import (
     READ_ONLY,
     READ_PARAMETERS,
@@ -15,6 +16,7 @@ from procedures.memristor_ops import (
     STATES,
     TargetNotReached,
     ohm_text,
+    plan_program,
     program_memristor,
 )
 
@@ -80,6 +82,17 @@ class MemristorProgram(Procedure):
             Quantity("within_tolerance", "", "int8", description="1 once the goal is met"),
             Quantity("time", "s", description="station clock"),
         ), "pulse and read", swept="pulse"),))
+
+    def estimate(self, plan: Plan) -> None:
+        goal = self.goal()
+        wanted = goal if isinstance(goal, str) else f"{ohm_text(goal)} ± {self.tolerance:.0%}"
+        plan.say("memristor", f"write-verify to {wanted}: up to {self.max_pulses} pulses "
+                 f"(SET {format_value(self.set_start, 'V')} → "
+                 f"{format_value(self.set_stop, 'V')}, RESET {format_value(self.reset_start, 'V')}"
+                 f" → {format_value(self.reset_stop, 'V')}), each read at "
+                 f"{format_value(self.v_read, 'V')}")
+        plan_program(plan, self.max_pulses, self.v_read, self.pulse_width,
+                     max(self.set_stop, -self.reset_stop), rows=True)
 
     def execute(self, ctx: RunContext):
         st = ctx.station

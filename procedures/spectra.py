@@ -25,9 +25,11 @@ from labctl.analysis.spectra import (
     smooth_background,
 )
 from labctl.analysis.threshold_sweep import PEAK_LINE, PEAK_SIDEBAND, PEAK_SPUR, PEAK_THERMAL
+from labctl.duration import format_duration
 from labctl.parameters import ANALYZER_FREQUENCY, ANALYZER_POINTS
 from labctl.schema import Axis, Quantity
-from procedures.base import Parameter, Row, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Row, RunContext
 
 MAX_PEAKS = 8
 # 4 "uncertain": one line, or fewer than the chain has, and no more ever seen in the sweep
@@ -325,3 +327,32 @@ class SpectrumSweep:
                                     self.background))
         return row
 
+    # ---- the duration estimate, step by step as above ---------------------------------------
+    @staticmethod
+    def plan_background(plan: Plan, values: dict) -> None:
+        """Describe the spectra; the background trace at I_SHNO = 0, if the run records one."""
+        vbw = values["vbw"] or values["rbw"] / 10
+        one = plan.sweep(values["f_start"], values["f_stop"], values["points"], values["rbw"],
+                         vbw, values["averages"], n=0)
+        settle = f", settle {format_value(values['settle'], 's')}" if values["settle"] else ""
+        plan.say("spectra", f"{format_value(values['f_start'], 'Hz')} - "
+                 f"{format_value(values['f_stop'], 'Hz')}, {values['points']} points, RBW "
+                 f"{format_value(values['rbw'], 'Hz')}, VBW {format_value(vbw, 'Hz')}, "
+                 f"{values['averages']} averages: {format_duration(one)} each{settle}"
+                 + ("; background at I_SHNO = 0" if values["background"] else ""))
+        if values["background"]:
+            plan.ramp("shno_source", 0.0)
+            SpectrumSweep.plan_measure(plan, values, readings=0, settle=False, field=False)
+
+    @staticmethod
+    def plan_measure(plan: Plan, values: dict, readings: int = 1, settle: bool = True,
+                     field: bool = True) -> None:
+        """One step of :meth:`measure`: settle, ``readings`` source-meter readings, a spectrum,
+        the field read back (``field``)."""
+        if settle:
+            plan.wait(values["settle"], "settle")
+        plan.readings(readings)
+        if field:
+            plan.field_reading()
+        plan.sweep(values["f_start"], values["f_stop"], values["points"], values["rbw"],
+                   values["vbw"] or values["rbw"] / 10, values["averages"])

@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from labctl.duration import span
 from labctl.errors import UserInputError
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
+from labctl.units import format_value, parse_value
 from procedures.analysed import measure_then_analyse
-from procedures.base import Parameter, Procedure, Row, RunContext
+from procedures.base import Parameter, Plan, Procedure, Row, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.freq_current import SYNC_NAMES, current_steps
 from procedures.memristor_ops import (
@@ -31,6 +33,8 @@ from procedures.memristor_ops import (
     MAX_READ_VOLTAGE,
     check_gate_level,
     ohm_text,
+    plan_program,
+    plan_read,
     program_memristor,
     read_resistance,
     state_of,
@@ -55,11 +59,14 @@ class TargetsParameter(Parameter):
     """A list of memristor targets: "HRS", "LRS" or a resistance in Ω; may be empty."""
 
     def parse(self, text: str) -> list:
-        return self.validate([t.strip() for t in text.replace(";", ",").split(",")
+        body = text.strip().removeprefix("[").removesuffix("]")
+        return self.validate([t.strip().strip("'\"") for t in body.replace(";", ",").split(",")
                               if t.strip()])
 
     def validate(self, value: Any) -> list:
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
+        if isinstance(value, str):
+            return self.parse(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, list | tuple):
             raise UserInputError(f"parameter {self.name} = {value!r}: needs a list of "
@@ -71,8 +78,8 @@ class TargetsParameter(Parameter):
             if v.strip().upper() in ("HRS", "LRS"):
                 return v.strip().upper()
             try:
-                v = float(v)
-            except ValueError:
+                v = parse_value(v, "ohm", self.name)  # "10 kΩ", "4.7 kOhm", "1e4"
+            except UserInputError:
                 raise UserInputError(f"parameter {self.name}: target {v!r} is not 'HRS', "
                                      "'LRS' or a resistance in ohm") from None
         if isinstance(v, bool) or not isinstance(v, int | float) or not (
@@ -212,6 +219,33 @@ class SyncMap(Procedure):
                      "trace at I_SHNO = 0"),), "background trace")
         return Schema(streams=(point, state, program, check, background),
                       axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        currents = self.currents()
+        states = self.states()
+        targets = ", ".join(t if isinstance(t, str) else ohm_text(t)
+                            for t in self.memristor_targets)
+        plan.say("field", f"{format_value(self.field, 'T')} (closed loop)")
+        plan.set_field(self.field)
+        plan.say("V_M", ", ".join(format_value(v, "V") for v in self.gate_voltages)
+                 + f" (compliance {format_value(self.gate_compliance, 'A')})"
+                 + (f" x memristor {targets} (write-verify, up to {self.max_pulses} pulses "
+                    "each)" if targets else ""))
+        SpectrumSweep.plan_background(plan, self.values)
+        plan.say("I_SHNO", span(self.i_start, self.i_stop, self.i_step, "A", len(currents))
+                 + f" x {len(states)} state{'s' if len(states) != 1 else ''}: "
+                 f"{self.planned_points()} points")
+        for t, volts in states:
+            plan.ramp("shno_source", 0.0)
+            if t >= 0:
+                plan_program(plan, self.max_pulses, self.v_read, 1e-3,
+                             max(self.set_stop, -self.reset_stop))
+            plan_read(plan, self.v_read)
+            plan.ramp("gate", volts)
+            for current in currents:
+                plan.ramp("shno_source", current)
+                SpectrumSweep.plan_measure(plan, self.values, readings=1)
+                plan.row()
 
     def _program(self, st, k: int, target):
         """Write–verify the memristor for state ``k``; yields program rows, returns reached."""

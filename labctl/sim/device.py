@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 
+from labctl.duration import sweep_time
 from labctl.sim.chain import Lines, lines_from_values
 from labctl.sim.magnet import Magnet
 from labctl.sim.memristor import Memristor, Source, solve_circuit
@@ -35,7 +36,6 @@ _BLOCK_MAX = 1 << 16  # all lines at once while their work array stays in cache 
 _DETECTORS = {"average": "mean", "rms": "mean", "sample": "sample", "peak": "max",
               "positive": "max", "normal": "max", "negative": "min"}
 _SPUR_REACH = 3.0  # a CW spur is drawn over +-this many RBW (Gaussian RBW filter)
-_MIN_SWEEP = 1e-3  # s per 1001 points: the fastest sweep of a swept analyzer
 
 
 class Terminal:
@@ -200,16 +200,9 @@ class DeviceModel:
         return self._floor_dbm_hz
 
     def sweep_time(self, f_start, f_stop, points, rbw, vbw, averages) -> float:
-        """Realistic duration (s) of the whole measurement, swept-tuned analyzer.
-
-        The detector must settle through the slower of the two filters: k·span/(RBW·VBW),
-        and k·span/RBW² once the video bandwidth is wider than the RBW.
-        """
-        span = abs(float(f_stop) - float(f_start))
-        rbw = float(rbw)
-        one = max(self.params.sweep_k * span / (rbw * min(float(vbw), rbw)),
-                  _MIN_SWEEP * max(1.0, int(points) / 1001))
-        return max(1, int(averages)) * one
+        """Realistic duration (s) of the whole measurement, swept-tuned analyzer: the one rule
+        (labctl.duration.sweep_time) that a run's duration estimate uses too."""
+        return sweep_time(f_start, f_stop, points, rbw, vbw, averages, self.params.sweep_k)
 
     def _ripple_db(self, f: np.ndarray | float) -> np.ndarray | float:
         """Gain ripple of the amplifier chain (dB) at ``f`` (Hz): cables and bias-T."""
