@@ -64,10 +64,18 @@ def line_window(band_centres: np.ndarray, peak_frequency: np.ndarray, peak_fwhm:
     w = np.asarray(peak_fwhm, dtype=float).ravel()
     k = np.asarray(peak_kind).ravel()
     use = np.isfinite(f) & np.isfinite(w) & ((k == PEAK_LINE) | (k == PEAK_SIDEBAND))
+    centres = f[use]
+    reach = np.minimum(np.maximum(WINDOW_WIDTHS * w[use], WINDOW_MIN), WINDOW_MAX)
     inside = np.zeros(band_centres.size, dtype=bool)
-    for fc, width in zip(f[use].tolist(), w[use].tolist()):
-        inside |= np.abs(band_centres - fc) < min(max(WINDOW_WIDTHS * width, WINDOW_MIN),
-                                                  WINDOW_MAX)
+    # most lines share the narrowest window, and a line is fitted again at every step: per
+    # window, a band is inside if its nearest line on either side is (the rounded |b - c|
+    # grows with the distance, so the nearest decides exactly)
+    for half in np.unique(reach):
+        lines = np.sort(centres[reach == half])
+        right = np.searchsorted(lines, band_centres).clip(0, lines.size - 1)
+        left = (right - 1).clip(0, lines.size - 1)
+        inside |= np.abs(band_centres - lines[left]) < half
+        inside |= np.abs(band_centres - lines[right]) < half
     return inside
 
 

@@ -121,3 +121,24 @@ def test_window_follows_lines_not_thermal_peaks_and_noise_scales_with_power():
     excess[:, ~inside] = np.random.default_rng(2).normal(0, 0.1, (2, 100 - 29))
     power, sigma = window_power(excess, floor, inside)
     assert power[1] == pytest.approx(10.0) and sigma[1] > sigma[0]
+
+
+def test_window_is_every_band_within_reach_of_any_line():
+    # the definition, band by band and line by line, on sweeps with lines exactly a window
+    # away from a band and lines of equal and of different widths
+    centres = 8e9 + np.arange(400) * 10e6
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        rows = int(rng.integers(0, 30))
+        freq = rng.uniform(7.5e9, 12.5e9, (rows, 8))
+        if trial % 2:
+            freq = centres[rng.integers(0, 400, (rows, 8))] + rng.choice([0.0, 150e6, -300e6],
+                                                                         (rows, 8))
+        fwhm = rng.choice([1e6, 20e6, 26e6, 60e6], (rows, 8))
+        kind = rng.choice([PEAK_LINE, PEAK_THERMAL, -1], (rows, 8))
+        freq[rng.random((rows, 8)) < 0.2] = np.nan
+        want = np.zeros(400, dtype=bool)
+        for f, w, k in zip(freq.ravel(), fwhm.ravel(), kind.ravel()):
+            if k == PEAK_LINE and np.isfinite(f):
+                want |= np.abs(centres - f) < min(max(6.0 * w, 150e6), 300e6)
+        assert np.array_equal(line_window(centres, freq, fwhm, kind), want)
