@@ -258,3 +258,16 @@ def test_binary_blocks_are_pyvisas_ieee_blocks(points):
         for big_endian in (False, True):
             want = bytes(to_ieee_block(values, datatype=datatype, is_big_endian=big_endian))
             assert SimInstrument.block(values, datatype, big_endian) == want
+
+
+@pytest.mark.parametrize("size", [2, 7, 32767, 32768, 32769, 100_003])
+def test_moving_sums_are_the_running_sum_differences(size):
+    from labctl.sim.noise import moving_sums
+
+    x = np.random.default_rng(size).standard_normal(size, dtype=np.float32)
+    x[::97] = -0.0
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    for width in (2, 3, 25, 40_000):
+        if width <= size:
+            want = ((c[width:] - c[:-width]) / math.sqrt(width)).astype(np.float32)
+            assert moving_sums(x, width).tobytes() == want.tobytes()
