@@ -266,3 +266,20 @@ def test_a_subclass_may_narrow_a_dynamic_property_at_class_level():
     wide, adapter = make("keysight_xseries")
     wide.stop_frequency = 2e9  # the base class keeps its own values
     assert adapter.written == [":SENS:FREQ:STOP 2000000000"]
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_the_exchange_labctl_writes_out_is_pymeasures(name):
+    # drivers.base.LabInstrument does pymeasure's ask/write/read itself (a layer of calls
+    # less per message): valid only while no pymeasure base of a driver changes them
+    from pymeasure.instruments import Instrument
+    from pymeasure.instruments.common_base import CommonBase
+
+    from drivers.base import LabInstrument
+
+    mro = driver_class(name).__mro__
+    below = mro[mro.index(LabInstrument) + 1:]
+    expected = {"ask": CommonBase, "wait_for": Instrument, "write": Instrument,
+                "read": Instrument, "write_bytes": Instrument, "read_bytes": Instrument}
+    for method, owner in expected.items():
+        assert next(k for k in below if method in vars(k)) is owner, (name, method)
