@@ -74,7 +74,7 @@ def plots_for(schema: Schema) -> list[PlotDef]:
         out.append(PlotDef(PEAKS, "fitted peaks", x,
                            ("peak_frequency", "peak_fwhm", "peak_power")))
     if {"total_power", "n_lines"} <= names and swept is not None and swept.unit == "A":
-        out.append(PlotDef(THRESHOLD, "threshold: 1/P vs I", x, ("total_power",)))
+        out.append(PlotDef(THRESHOLD, "threshold: line power vs I", x, ("total_power",)))
     if {"voltage", "current", "cycle_index"} <= names:
         out.append(PlotDef(LOOPS, "I-V loops", "voltage", ("current",)))
     for stream in schema.streams:
