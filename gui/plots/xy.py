@@ -223,6 +223,12 @@ class ScalarsPlot(RunPlot):
         if xn == "point":
             self.plot.setLabel("bottom", "point")
         rows = thin(len(x), 20_000)
+        # pyqtgraph's peak downsampling and clipping assume x in order: a swept value that
+        # goes back and forth (a voltage loop) would be drawn from a few of its points
+        steps = np.diff(x[np.isfinite(x)])
+        ordered = bool(np.all(steps >= 0) or np.all(steps <= 0))
+        self.curve.setDownsampling(auto=ordered, method="peak")
+        self.curve.setClipToView(ordered)
         few = len(x[rows]) <= MAX_SYMBOLS
         self.curve.setSymbol("o" if few else None)
         self.curve.setData(x[rows], y[rows], connect="finite")
