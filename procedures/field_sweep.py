@@ -28,6 +28,7 @@ from procedures.base import Parameter, Plan, Procedure, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
+    check_gate_at_the_door,
     gate_off,
     gate_on,
     memristor_check_stream,
@@ -99,6 +100,7 @@ class FieldSweep(Procedure):
             raise UserInputError(f"parameters b_start = {self.b_start:g} T, b_stop = "
                                  f"{self.b_stop:g} T: the sweep must not cross zero field")
         check_span(self.values)
+        check_gate_at_the_door(self.gate_voltage, self.values)
 
     def check_station(self, config) -> None:
         super().check_station(config)

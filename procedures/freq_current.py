@@ -15,6 +15,7 @@ from procedures.base import Parameter, Plan, Procedure, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
+    check_gate_at_the_door,
     gate_off,
     gate_on,
     memristor_check_stream,
@@ -67,6 +68,7 @@ class FreqCurrent(Procedure):
 
     def check(self) -> None:
         check_span(self.values)
+        check_gate_at_the_door(self.gate_voltage, self.values)
 
     def check_station(self, config) -> None:
         super().check_station(config)

@@ -135,6 +135,8 @@ PARAMETERS = [
     Kind("beyond max field", run_sets("field=1.0"), ("field", "1")),
     Kind("beyond the analyzer's points", run_sets("points=50001"), ("points", "50001")),
     Kind("V_M beyond the gate", run_sets("gate_voltage=10"), ("gate_voltage", "10")),
+    Kind("V_M that would switch the memristor in either state", run_sets("gate_voltage=2V"),
+         ("gate_voltage = 2 V", "whatever its state")),
     Kind("compliance beyond the gate", run_sets("gate_compliance=5e-3"),
          ("gate_compliance", "5 mA")),
     Kind("zero step", run_sets("i_step=0"), ("i_step", "0")),
