@@ -32,6 +32,21 @@ MAX_SKIP = 0.1  # s: the display never falls below 10 refreshes per second
 LIVE = "live"
 
 
+def latest_outputs(events: list) -> list:
+    """``events`` without the output events that a later one of the same role supersedes: a
+    ramp publishes one per step, and the station panel shows only where it is now."""
+    later: set = set()
+    keep = []
+    for event in reversed(events):
+        if event.kind == "output" and getattr(event, "source", "") == "station":
+            role = event.data.get("role")
+            if role in later:
+                continue
+            later.add(role)
+        keep.append(event)
+    return keep[::-1]
+
+
 class RunTabs(QTabWidget):
     """Tabs of run views; the first (``live``) shows the run the window's Lab is running."""
 
@@ -156,9 +171,9 @@ class RunTabs(QTabWidget):
         batch = self.buffer.drain()
         if batch and self._unshown is None:
             self._unshown = batch[0][0]
-        for _, event in batch:
-            if getattr(event, "source", "run") == "run":
-                self._take(event)
+        events = [event for _, event in batch]
+        self._take_all([e for e in events if getattr(e, "source", "run") == "run"])
+        for event in latest_outputs(events):
             for listener in self.listeners:
                 listener(event)
         now = time.monotonic()
@@ -179,6 +194,31 @@ class RunTabs(QTabWidget):
                 self.lags.append(time.perf_counter() - self._unshown)
                 self._unshown = None
 
+    def _take_all(self, events: list) -> None:
+        """Run events in order; consecutive points of one run go into its data as one block."""
+        points: list = []
+        for event in events:
+            if event.kind == "point" and (not points or points[-1].run_id == event.run_id):
+                points.append(event)
+                continue
+            if points:
+                self._take_points(points)
+            points = [event] if event.kind == "point" else []
+            if not points:
+                self._take(event)
+        if points:
+            self._take_points(points)
+
+    def _take_points(self, events: list) -> None:
+        entry = self.runs.get(events[0].run_id)
+        if entry is None:
+            return
+        data, view = entry
+        data.add_points([(e.data["index"], e.data["values"]) for e in events])
+        data.planned = events[-1].data.get("planned") or data.planned
+        if view is self.live:
+            self.shown_points = data.points
+
     def _take(self, event) -> None:
         kind, tag = event.kind, event.run_id
         if kind == "started":
@@ -197,8 +237,6 @@ class RunTabs(QTabWidget):
             return
         data = entry[0]
         data.feed(event)
-        if kind == "point" and entry[1] is self.live:
-            self.shown_points = data.points
         if kind == "log" and not event.data.get("replay"):
             self.log_line.emit("run", event.data["level"], event.data["message"])
         if kind == "finished":

@@ -12,7 +12,14 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import (
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 from gui.plotdefs import PlotDef, label, quantity
@@ -95,6 +102,9 @@ class RunPlot(QWidget):
             axis = item.getAxis(name)
             axis.setTickFont(theme.tick_font())
             axis.enableAutoSIPrefix(True)
+            # an axis is repainted whenever something under its bounding rect changes (a map
+            # tile reaches under it): from a pixmap while its ticks stay, not by pyqtgraph
+            axis.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         item.setProperty("x_name", x)
         item.setProperty("y_name", y)
         return item
