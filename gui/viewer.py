@@ -21,7 +21,7 @@ from gui.bridge import EventBuffer
 from gui.rundata import RunData
 from gui.runreader import RunReader
 from gui.runview import RunView
-from labctl.events import EventBus
+from labctl.events import LOST, EventBus, latest_only
 
 FOLLOW_INTERVAL = 0.5  # s between reads of a file another process is writing
 # The run's worker and the GUI thread share the GIL (and PyQt holds it while Qt paints): the
@@ -30,21 +30,6 @@ FOLLOW_INTERVAL = 0.5  # s between reads of a file another process is writing
 DISPLAY_BUDGET = 0.15
 MAX_SKIP = 0.1  # s: the display never falls below 10 refreshes per second
 LIVE = "live"
-
-
-def latest_outputs(events: list) -> list:
-    """``events`` without the output events that a later one of the same role supersedes: a
-    ramp publishes one per step, and the station panel shows only where it is now."""
-    later: set = set()
-    keep = []
-    for event in reversed(events):
-        if event.kind == "output" and getattr(event, "source", "") == "station":
-            role = event.data.get("role")
-            if role in later:
-                continue
-            later.add(role)
-        keep.append(event)
-    return keep[::-1]
 
 
 class RunTabs(QTabWidget):
@@ -64,6 +49,7 @@ class RunTabs(QTabWidget):
         self.tabBar().setTabButton(0, self.tabBar().RightSide, None)  # never closed
         self.runs: dict[str, tuple[RunData, RunView]] = {}  # by run_id
         self.readers: list[tuple[RunReader, RunView]] = []  # followed files
+        self.live_files: dict[str, RunReader] = {}  # by run_id: live runs read from their file
         self._replays: dict[str, threading.Event] = {}
         self._tags = itertools.count(1)
         self._last_follow = 0.0
@@ -168,14 +154,19 @@ class RunTabs(QTabWidget):
         if wall > w0:
             self.duty = 0.7 * self.duty + 0.3 * (cpu - c0) / (wall - w0)
         self._cpu_mark = (cpu, wall)
-        batch = self.buffer.drain()
-        if batch and self._unshown is None:
-            self._unshown = batch[0][0]
-        events = [event for _, event in batch]
+        events = self.buffer.drain()
+        if events and self._unshown is None:
+            self._unshown = events[0].time
         self._take_all([e for e in events if getattr(e, "source", "run") == "run"])
-        for event in latest_outputs(events):
+        for event in latest_only(events):  # a ramp: only where it is now
+            if event.kind == LOST:
+                self._lost(event.data.get("reason", ""))
             for listener in self.listeners:
                 listener(event)
+        for reader in self.live_files.values():
+            reader.poll()
+        if self.live.data is not None:
+            self.shown_points = self.live.data.points
         now = time.monotonic()
         if self.readers and now - self._last_follow >= FOLLOW_INTERVAL:
             self._last_follow = now
@@ -183,7 +174,8 @@ class RunTabs(QTabWidget):
                 reader.poll()
             self.readers = [(r, v) for r, v in self.readers if not r.finished]
         live = self.live.data
-        if (live is not None and live.status == "running" and self.duty > DISPLAY_BUDGET
+        in_process = live is not None and live.info.get("path") not in self._live_paths()
+        if (in_process and live.status == "running" and self.duty > DISPLAY_BUDGET
                 and wall - self._last_refresh < MAX_SKIP):
             self.skipped += 1  # the run comes first: this refresh waits for the next tick
             return
@@ -191,7 +183,7 @@ class RunTabs(QTabWidget):
             self._last_refresh = wall
             self.refreshes += 1
             if self._unshown is not None:
-                self.lags.append(time.perf_counter() - self._unshown)
+                self.lags.append(time.time() - self._unshown)
                 self._unshown = None
 
     def _take_all(self, events: list) -> None:
@@ -213,11 +205,30 @@ class RunTabs(QTabWidget):
         entry = self.runs.get(events[0].run_id)
         if entry is None:
             return
-        data, view = entry
-        data.add_points([(e.data["index"], e.data["values"]) for e in events])
+        data = entry[0]
         data.planned = events[-1].data.get("planned") or data.planned
-        if view is self.live:
-            self.shown_points = data.points
+        if events[0].run_id not in self.live_files:  # else the rows are read from its file
+            data.add_points([(e.data["index"], e.data["values"]) for e in events])
+
+    def _live_paths(self) -> set:
+        return {str(r.path) for r in self.live_files.values()}
+
+    def _end_live_file(self, tag: str) -> None:
+        """The run ended: its last rows, read from the file its writer has closed."""
+        reader = self.live_files.pop(tag, None)
+        if reader is not None:
+            reader.close()
+            reader.keep_open = False
+            reader.poll()
+
+    def _lost(self, reason: str) -> None:
+        """The lab process ended: what its live runs' files hold is all there is."""
+        for tag in list(self.live_files):
+            data = self.live_files[tag].data
+            self._end_live_file(tag)
+            if data.status == "running":
+                data.status, data.reason = "lost", reason
+                data.version += 1
 
     def _take(self, event) -> None:
         kind, tag = event.kind, event.run_id
@@ -230,13 +241,18 @@ class RunTabs(QTabWidget):
                 view = self.live
                 view.set_data(data)
                 self.setCurrentWidget(view)
+            if event.data.get("rows_in_file"):  # a run of a lab in another process
+                self.live_files[tag] = RunReader(event.data["path"], data, keep_open=True)
             self.runs[tag] = (data, view)
             return
         entry = self.runs.get(tag)
         if entry is None:
             return
         data = entry[0]
-        data.feed(event)
+        if kind != "row" or tag not in self.live_files:  # rows: read from the file
+            data.feed(event)
+        if kind == "finished":
+            self._end_live_file(tag)
         if kind == "log" and not event.data.get("replay"):
             self.log_line.emit("run", event.data["level"], event.data["message"])
         if kind == "finished":

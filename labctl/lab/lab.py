@@ -40,7 +40,7 @@ from labctl.station import Station
 
 log = logging.getLogger(__name__)
 OUTPUT_ROLES = ("shno_source", "gate", "field")
-_open_labs: weakref.WeakSet[Lab] = weakref.WeakSet()
+_open_labs: weakref.WeakSet = weakref.WeakSet()  # Lab and RemoteLab
 
 
 class StationBusy(UserInputError):
@@ -85,7 +85,43 @@ def station_locks(config: StationConfig) -> list[ExclusiveLock]:
             for address in sorted({i.address for i in instruments})]
 
 
-class Lab:
+class Owned:
+    """What a lab tells of itself wherever it runs (here: Lab; in its own process: RemoteLab):
+    who drives the station, whether it is closed, and its events."""
+
+    _owner: str | None = None
+    _closed = False
+    bus: EventBus
+
+    @property
+    def owner(self) -> str | None:
+        """Who drives the station: None, "run", "queue" or "manual"."""
+        return self._owner
+
+    @property
+    def busy(self) -> bool:
+        return self._owner is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Receive every event (runs, queue, station); returns a function that unsubscribes."""
+        return self.bus.subscribe(callback)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else (self._owner or "idle")
+        return f"<{type(self).__name__} {self.config.name!r} {state}>"
+
+
+class Lab(Owned):
     """One station, owned by this object until :meth:`close` (use it as a context manager)."""
 
     def __init__(self, config: StationConfig, station: Station,
@@ -106,23 +142,6 @@ class Lab:
         _open_labs.add(self)
 
     # ---- ownership ------------------------------------------------------------------------
-    @property
-    def owner(self) -> str | None:
-        """Who drives the station: None, "run", "queue" or "manual"."""
-        return self._owner
-
-    @property
-    def busy(self) -> bool:
-        return self._owner is not None
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Receive every event (runs, queue, station); returns a function that unsubscribes."""
-        return self.bus.subscribe(callback)
-
     def _claim(self, owner: str, wait: bool = False) -> None:
         with self._cv:
             if self._closed:
@@ -338,16 +357,6 @@ class Lab:
             for lock in self._locks:
                 lock.release()
             _open_labs.discard(self)
-
-    def __enter__(self) -> Lab:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else (self._owner or "idle")
-        return f"<Lab {self.config.name!r} {state}>"
 
 
 def _finish_waiting(handle: RunHandle) -> RunResult:

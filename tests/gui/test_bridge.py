@@ -37,18 +37,3 @@ def test_events_arrive_in_gui_thread(qtbot, tmp_path):
     qtbot.waitUntil(lambda: bool(replayed) and replayed[-1] == "finished", timeout=5000)
     assert replayed.count("point") == 5
 
-
-def test_a_ramp_shows_only_where_it_is_now_however_many_steps_one_refresh_takes_in():
-    from gui.viewer import latest_outputs
-    from labctl.events import RunEvent, station_event
-
-    def step(role, level, done=False):
-        return station_event("output", role=role, level=level, target=1.0, unit="A", done=done)
-
-    events = [step("shno_source", 0.1), RunEvent("point", "r", {"index": 0}),
-              step("gate", 0.5), step("shno_source", 0.2), station_event("owner", owner="run"),
-              step("shno_source", 0.3, done=True), step("field", 0.1)]
-    kept = latest_outputs(events)
-    assert [(e.kind, e.data.get("role"), e.data.get("level")) for e in kept] == [
-        ("point", None, None), ("output", "gate", 0.5), ("owner", None, None),
-        ("output", "shno_source", 0.3), ("output", "field", 0.1)]

@@ -1,0 +1,89 @@
+"""The window on a lab in a process of its own (what `labctl gui --sim` opens): a run started
+from the form shows live from its file, aborts, and leaves the outputs at zero; closing the
+window during a run ramps down; the lab process ending unexpectedly is said."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import Qt
+
+from labctl.lab import RemoteLab
+from labctl.runfile import read_info
+
+SMALL_FC = {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 50e-6, "points": 2001}
+
+
+@pytest.fixture
+def remote(write_station):
+    lab = RemoteLab(write_station(("realtime_factor = 0.0", "realtime_factor = 0.02")))
+    yield lab
+    lab.close()
+
+
+@pytest.fixture
+def window(window_on, remote):
+    return window_on(remote)
+
+
+def at_zero(reading) -> bool:
+    return (reading.i_shno == 0.0 and reading.v_m == 0.0 and not reading.shno_output
+            and not reading.gate_output and reading.supply_current == 0.0)
+
+
+def start(window, qtbot) -> None:
+    window.launcher.procedure.setCurrentText("freq-current")
+    window.launcher.form.set_values(SMALL_FC)
+    qtbot.waitUntil(window.launcher.start_button.isEnabled, timeout=5000)
+    qtbot.mouseClick(window.launcher.start_button, Qt.LeftButton)
+
+
+def test_a_run_shows_live_from_its_file_and_aborts_with_outputs_at_zero(window, qtbot,
+                                                                         remote):
+    start(window, qtbot)
+    live = window.tabs.live
+    qtbot.waitUntil(lambda: live.data is not None and live.data.maps["trace"].rows >= 3,
+                    timeout=30000)
+    assert live.data.info["path"] in window.tabs._live_paths()  # read from the file
+    trace = live.data.latest["trace"]
+    assert trace.shape == (2001,) and np.isfinite(trace).all()  # whole spectra, not events
+    qtbot.waitUntil(lambda: live.plots[0].tiles[0].image is not None, timeout=5000)
+    assert not window.launcher.start_button.isEnabled()  # the lab process's run owns it
+    assert not window.station_panel.set_buttons["shno_source"].isEnabled()
+    qtbot.mouseClick(window.launcher.abort_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: live.data.status != "running", timeout=30000)
+    handle = window.launcher.handle
+    assert handle.wait(10) and live.data.status == handle.status == "aborted"
+    assert "aborted from the GUI" in live.data.reason
+    assert not window.tabs.live_files  # the file is let go
+    info = read_info(handle.path)
+    assert live.data.points == info["rows"]["point"] >= 3  # every row written is shown
+    assert live.data.maps["trace"].rows == info["rows"]["point"]
+    assert at_zero(remote.read_station())
+    qtbot.waitUntil(window.launcher.start_button.isEnabled, timeout=5000)
+
+
+def test_closing_the_window_during_a_run_ramps_down_in_the_lab_process(window, qtbot, remote):
+    start(window, qtbot)
+    qtbot.waitUntil(lambda: remote.owner == "run" and window.tabs.live.data is not None
+                    and window.tabs.live.data.points >= 2, timeout=30000)
+    window.ask = lambda question: True  # "A run is in progress. Abort it ...?" Yes
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60000)
+    handle = window.launcher.handle
+    assert handle.status == "aborted" and "GUI window was closed" in handle.reason
+    assert at_zero(remote.read_station())
+
+
+def test_the_lab_process_ending_unexpectedly_is_told_and_the_window_closes(window, qtbot,
+                                                                           remote):
+    os.kill(remote.process.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "ended unexpectedly" in window.last_message, timeout=30000)
+    assert "labctl safe" in window.last_message
+    qtbot.waitUntil(lambda: "station: idle" in window.station_panel.owner.text(),
+                    timeout=5000)
+    window.close()  # nothing to ask or ramp down: the lab is gone
+    assert not window.isVisible()
