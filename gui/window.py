@@ -26,7 +26,7 @@ from gui.logpanel import LogForwarder, LogPanel
 from gui.viewer import RunTabs
 from labctl.errors import LabctlError
 
-REFRESH_HZ = 25  # the live spectrum and map; summaries redraw twice a second
+REFRESH_HZ = 25  # the live spectrum and map; summaries redraw once a second
 LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not misapplied
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from gui.plotdefs import PlotDef, label, quantity
 from gui.rundata import RunData
 from labctl.units import format_value
 
-SUMMARY_INTERVAL = 0.5  # s: plots of a whole run redraw at most twice a second during it
+SUMMARY_INTERVAL = 1.0  # s: plots of a whole run redraw at most once a second during it
 MAX_SCATTER_ROWS = 600  # rows drawn as symbols; longer runs are thinned evenly for display
 
 
