@@ -17,9 +17,38 @@ import threading
 
 from pyvisa.errors import VisaIOError
 
-from labctl.errors import InstrumentError
+from labctl.clock import Clock, RealClock
+from labctl.errors import InstrumentError, LabctlError
 
 _LOCK_GUARD = threading.Lock()
+
+
+class UnsafeCommand(LabctlError, NotImplementedError):
+    """A pymeasure shortcut that would change an output outside labctl's safe ramps."""
+
+
+def blocked(alternative: str):
+    """A method that refuses, naming the safe alternative; nothing is sent."""
+
+    def refuse(self, *args, **kwargs):
+        raise UnsafeCommand(f"{self.name}: not allowed (it could change an output outside "
+                            f"the station's safe ramps); use {alternative}")
+
+    refuse.__doc__ = f"Blocked by labctl: use {alternative}."
+    refuse.blocked = True
+    return refuse
+
+
+def read_only(control: property, alternative: str) -> property:
+    """A pymeasure control whose query still works and whose setting is blocked."""
+    return property(control.fget, blocked(alternative),
+                    doc=f"{control.__doc__ or ''} (read-only in labctl: use {alternative})")
+
+
+def blocked_property(alternative: str) -> property:
+    """A pymeasure property (query or setting) blocked whole, e.g. one whose query acts."""
+    refuse = blocked(alternative)
+    return property(refuse, refuse, doc=f"Blocked by labctl: use {alternative}.")
 
 
 def _locked(method):
@@ -37,6 +66,8 @@ class LabInstrument:
     """Put first in the bases: ``class Keithley2450(LabInstrument, pymeasure...Keithley2450)``."""
 
     last_command: str = ""
+    # the station's clock (a simulated station's is virtual): pacing and settling wait on it
+    clock: Clock = RealClock()
 
     def session(self) -> threading.RLock:
         """The lock of this instrument session (re-entrant): hold it for a sequence."""
@@ -53,15 +84,37 @@ class LabInstrument:
 
     @_locked
     def values(self, command: str, *args, **kwargs):
-        return super().values(command, *args, **kwargs)
+        try:
+            return super().values(command, *args, **kwargs)
+        except ValueError as err:  # a garbled or cut reply is the instrument's fault
+            raise InstrumentError(self.name, command, f"unexpected reply ({err})") from err
 
     @_locked
     def binary_values(self, command: str, *args, **kwargs):
         return super().binary_values(command, *args, **kwargs)
 
+    # the error-queue query, asked directly (it is read every point: pymeasure's property
+    # machinery costs more than the exchange itself); None: the model's own check_errors
+    ERROR_QUERY: str | None = None
+    MAX_ERRORS = 64  # a queue that never empties is itself a fault
+
     @_locked
     def check_errors(self) -> list:
-        return super().check_errors()
+        if self.ERROR_QUERY is None:
+            return super().check_errors()
+        errors = []
+        while len(errors) < self.MAX_ERRORS:
+            reply = self.ask(self.ERROR_QUERY).strip()
+            code, _, message = reply.partition(",")
+            try:
+                number = int(float(code))
+            except ValueError:
+                raise InstrumentError(self.name, self.ERROR_QUERY,
+                                      f"unexpected reply {reply!r}") from None
+            if number == 0:
+                break
+            errors.append((number, message.strip().strip('"')))
+        return errors
 
     @_locked
     def write(self, command: str, **kwargs) -> None:
@@ -83,14 +136,35 @@ class LabInstrument:
         try:
             return super().read(**kwargs)
         except VisaIOError as err:
-            raise InstrumentError(self.name, self.last_command, _describe(err)) from err
+            raise self._read_failed(err) from err
 
     @_locked
     def read_bytes(self, count: int = -1, **kwargs) -> bytes:
         try:
             return super().read_bytes(count, **kwargs)
         except VisaIOError as err:
-            raise InstrumentError(self.name, self.last_command, _describe(err)) from err
+            raise self._read_failed(err) from err
+
+    def _read_failed(self, err: VisaIOError) -> InstrumentError:
+        # a reply that comes after the timeout would otherwise answer the next query: clear
+        # the session so that every later read is the reply to its own query
+        if "TMO" in (getattr(err, "abbreviation", "") or ""):
+            with contextlib.suppress(InstrumentError):
+                self.device_clear()
+        return InstrumentError(self.name, self.last_command, _describe(err))
+
+    @_locked
+    def device_clear(self) -> None:
+        """Device clear (IEEE 488.1): the instrument's input and output queues are emptied."""
+        connection = getattr(self.adapter, "connection", None)
+        try:
+            clear = getattr(connection, "clear", None)
+            if callable(clear):
+                clear()
+            with contextlib.suppress(NotImplementedError):
+                self.adapter.flush_read_buffer()
+        except VisaIOError as err:
+            raise InstrumentError(self.name, "device clear", _describe(err)) from err
 
     def raise_errors(self) -> None:
         """Read the error queue; raise InstrumentError if it held anything."""

@@ -6,9 +6,41 @@ cached value), so ramps always start from what the instrument really outputs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+CURRENT, VOLTAGE = "current", "voltage"
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A source output as the instrument reports it (all asked, nothing assumed)."""
+
+    output: bool
+    function: str  # CURRENT or VOLTAGE: what the output follows
+    level: float  # programmed level of that function, A or V
+    compliance: float  # limit of that function: V for a current source, A for a voltage source
+    source_range: float | None  # fixed source range of that function; None when automatic
+
+    @property
+    def unit(self) -> str:
+        return "A" if self.function == CURRENT else "V"
+
+
+@runtime_checkable
+class SourceMeter(Protocol):
+    """What every source (current or voltage) lets a role ask and do at its boundaries."""
+
+    name: str
+
+    def read_state(self) -> SourceState:
+        """Output, function, level, limit and range, asked in one exchange."""
+    def read_level(self, function: str) -> float: ...
+    def set_level(self, function: str, value: float) -> None: ...
+    def device_clear(self) -> None:
+        """Clear the session (a late reply can no longer answer the next query)."""
 
 
 @runtime_checkable
@@ -20,7 +52,9 @@ class CurrentSource(Protocol):
     @property
     def id(self) -> str: ...
     def configure_current_source(self, compliance_voltage: float) -> None:
-        """Current-source mode, voltage compliance, measure voltage; output level untouched."""
+        """Current-source mode, voltage compliance, measure voltage; refused with output on."""
+    def read_compliance_voltage(self) -> float: ...
+    def set_compliance_voltage(self, volts: float) -> None: ...
     def read_source_current(self) -> float: ...
     def set_source_current(self, amps: float) -> None: ...
     def measure_voltage(self) -> float:
@@ -42,7 +76,7 @@ class VoltageSource(Protocol):
     @property
     def id(self) -> str: ...
     def configure_voltage_source(self, compliance_current: float) -> None:
-        """Voltage-source mode, current compliance, measure current; output level untouched."""
+        """Voltage-source mode, current compliance, measure current; refused with output on."""
     def read_compliance_current(self) -> float: ...
     def set_compliance_current(self, amps: float) -> None: ...
     def read_source_voltage(self) -> float: ...
@@ -86,7 +120,14 @@ class BipolarSupply(Protocol):
 
     @property
     def id(self) -> str: ...
-    def configure_current_mode(self, voltage_limit: float) -> None: ...
+    def configure_current_mode(self, voltage_limit: float) -> None:
+        """Current mode with a voltage limit; refused with the output on."""
+    def read_mode(self) -> str:
+        """CURRENT or VOLTAGE: what the output follows."""
+    def read_voltage_setpoint(self) -> float: ...
+    def set_voltage(self, volts: float) -> None: ...
+    def set_voltage_limit(self, volts: float) -> None: ...
+    def device_clear(self) -> None: ...
     def read_current_setpoint(self) -> float: ...
     def set_current(self, amps: float) -> None: ...
     def measure_current(self) -> float: ...
@@ -105,5 +146,8 @@ class Gaussmeter(Protocol):
 
     @property
     def id(self) -> str: ...
+    def configure_field_reading(self, max_field: float) -> None:
+        """Unit, range (fixed, covering ``max_field`` T) and probe checked, by read-back."""
     def read_field(self) -> float:
         """Field in tesla."""
+    def raise_errors(self) -> None: ...

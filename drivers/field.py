@@ -8,57 +8,21 @@ the loop is closed on the averaged gaussmeter reading.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 import numpy as np
 
-from drivers.contracts import BipolarSupply, Gaussmeter
+from drivers.contracts import CURRENT, BipolarSupply, Gaussmeter
 from labctl.clock import Clock
 from labctl.config import FieldConfig
-from labctl.errors import InstrumentError, Interrupted, LimitError
-from labctl.safety import Ramp, Range
+from labctl.errors import InstrumentError, Interrupted
+from labctl.field_calibration import Calibration
+from labctl.safety import Ramp, RampDownFault, Range, ramp_down_with_retries
 
 DEFAULT_VOLTAGE_LIMIT = 20.0  # V: supply compliance when the station file names none
-ZERO_CURRENT = 0.01  # A: coil current regarded as zero before the output is switched off
-
-
-class Calibration:
-    """Supply current (A) <-> field (T) from a table rising in both; linear beyond its ends."""
-
-    def __init__(self, table: Sequence[tuple[float, float]]):
-        data = np.asarray(table, dtype=float)
-        if data.ndim != 2 or data.shape[0] < 2 or data.shape[1] != 2:
-            raise ValueError("calibration needs at least two (current, field) pairs")
-        self.currents = data[:, 0]
-        self.fields = data[:, 1]
-        if np.any(np.diff(self.currents) <= 0) or np.any(np.diff(self.fields) <= 0):
-            raise ValueError("calibration must rise in both current and field")
-
-    @staticmethod
-    def _interp(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
-        if x < xs[0]:
-            return float(ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0]))
-        if x > xs[-1]:
-            return float(ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]))
-        return float(np.interp(x, xs, ys))
-
-    def current_for(self, tesla: float) -> float:
-        """Supply current (A) expected to give ``tesla``."""
-        return self._interp(tesla, self.fields, self.currents)
-
-    def field_for(self, amps: float) -> float:
-        """Field (T) expected at supply current ``amps``."""
-        return self._interp(amps, self.currents, self.fields)
-
-    def slope(self, amps: float) -> float:
-        """dB/dI (T/A) of the table segment that holds ``amps``."""
-        k = int(np.clip(np.searchsorted(self.currents, amps) - 1, 0, len(self.currents) - 2))
-        return float(
-            (self.fields[k + 1] - self.fields[k]) / (self.currents[k + 1] - self.currents[k])
-        )
-
-    def as_list(self) -> list[list[float]]:
-        return [[float(i), float(b)] for i, b in zip(self.currents, self.fields)]
+# A: the coil current waited for before the output is switched off; half the supply
+# driver's own threshold, so that the driver's check (a fresh, noisy reading) agrees
+ZERO_CURRENT = 0.005
+FOREIGN_STEPS = 50  # steps to 0 V for a supply found in voltage mode with no coil current
 
 
 class FieldController:
@@ -106,6 +70,7 @@ class FieldController:
         self._last_move = 0  # direction of the last completed ramp; 0 = unknown
         self._prepared = False
         self.target: float | None = None
+        self.last_coil_current: float | None = None  # A, last measured (for honest reports)
 
     # ---- public role interface ----------------------------------------------------------
     def set_field(self, tesla: float) -> float:
@@ -113,7 +78,9 @@ class FieldController:
 
         Raises LimitError before anything is sent if the field or its calibrated current is
         beyond the station limits, Interrupted on an abort request, and InstrumentError if
-        the gaussmeter does not confirm the field after ``max_iterations`` corrections.
+        the gaussmeter does not confirm the field after ``max_iterations`` corrections or the
+        field cannot be reached within the supply's current limit (naming the field reached
+        and the current used).
         """
         target = self.field_range.check(tesla)
         current = self.allowed.check(self.calibration.current_for(target))
@@ -128,9 +95,13 @@ class FieldController:
             present = self.supply.read_current_setpoint()
             current = present + error / self.calibration.slope(present)
             if abs(current) > self.limits.max_current:
-                raise LimitError(
-                    f"magnet field {target:g} T: needs {current:g} A, beyond the station "
-                    f"limit {self.limits.max_current:g} A (field reads {measured:g} T)"
+                # things were sent and the magnet moved: an instrument-side failure to reach
+                # the field, not a refused request
+                raise InstrumentError(
+                    getattr(self.supply, "name", "supply"), "closed loop",
+                    f"magnet field {target:g} T not reachable: reached {measured:g} T at "
+                    f"{present:g} A; the correction needs {current:g} A, beyond the station "
+                    f"limit {self.limits.max_current:g} A (check the calibration table)"
                 )
             self._approach(current)
             measured = self._settle_and_measure()
@@ -151,36 +122,96 @@ class FieldController:
         """Programmed supply current in A (fresh read-back)."""
         return self.supply.read_current_setpoint()
 
+    def secure(self) -> str:
+        """Zero and switch off a supply found on in voltage mode or beyond the current limit."""
+        if not self.supply.read_output_enabled():
+            return ""
+        mode = self.supply.read_mode()
+        setpoint = self.supply.read_current_setpoint()
+        if mode == CURRENT and abs(setpoint) <= self.limits.max_current:
+            return ""
+        if mode != CURRENT and self.supply.read_voltage_setpoint() == 0 and \
+                abs(self._measure_coil()) <= ZERO_CURRENT:
+            return ""  # the BOP's power-up state, driving nothing: set_field changes its mode
+        level = (f"{setpoint:g} A" if mode == CURRENT
+                 else f"{self.supply.read_voltage_setpoint():g} V")
+        self._ramp_down_once()
+        self._prepared = False
+        return f"field: supply found on at {level} in {mode} mode; ramped to 0 and switched off"
+
     def ramp_down(self) -> None:
-        """Ramp the current to zero at the rate limit (ignoring aborts), then output off.
+        """Ramp the active setting to zero at the rate limit (ignoring aborts), then output off.
 
         The output is only switched off once the coil current has decayed: breaking an
-        inductive circuit under current would induce a voltage spike.
+        inductive circuit under current would induce a voltage spike. A lost reply is
+        retried after a device clear; OutputNotConfirmed if zero cannot be confirmed.
         """
         self._prepared = False
+        faults = ramp_down_with_retries(
+            "field", getattr(self.supply, "name", "supply"), self._ramp_down_once,
+            self.supply.device_clear, self.clock, self.limits.step_time,
+            lambda: (self.last_coil_current, "A"))
+        for instrument in (self.supply, self.gaussmeter):
+            try:
+                instrument.raise_errors()
+            except InstrumentError as err:
+                faults.append(str(err))
+        if faults:
+            raise RampDownFault("field", faults, "A")
+
+    def _ramp_down_once(self) -> None:
         if not self.supply.read_output_enabled():
             return
         # an interrupted ramp stops without the dwell of its last step: give it that dwell
         self.clock.sleep(self.limits.step_time)
-        start = self.supply.read_current_setpoint()
-        self.ramp.to_zero()
-        if start != 0:
-            self._last_move = -1 if start > 0 else 1
-        coil = self.supply.measure_current()
+        if self.supply.read_mode() == CURRENT:
+            start = self.supply.read_current_setpoint()
+            self.ramp.to_zero()
+            if start != 0:
+                self._last_move = -1 if start > 0 else 1
+        else:
+            self._zero_voltage_mode()
+        self._wait_for_coil()
+        self.supply.disable_output()
+        if self.supply.read_output_enabled():
+            raise InstrumentError(getattr(self.supply, "name", "supply"), "read-back",
+                                  "output still on after switching it off")
+
+    def _wait_for_coil(self) -> None:
+        """Wait until the measured coil current is near zero; InstrumentError if it stays."""
+        coil = self._measure_coil()
         waited = 0.0
         timeout = max(5.0, 10 * self.limits.settle_time)
         while abs(coil) > ZERO_CURRENT and waited < timeout:
             self.clock.sleep(self.limits.step_time)
             waited += self.limits.step_time
-            coil = self.supply.measure_current()
+            coil = self._measure_coil()
         if abs(coil) > ZERO_CURRENT:
             raise InstrumentError(
                 getattr(self.supply, "name", "supply"),
                 "MEASure:CURRent?",
-                f"coil current still {coil:g} A {waited:g} s after the setpoint reached 0 A; "
+                f"coil current still {coil:g} A {waited:g} s after the setpoint reached 0; "
                 "output left on",
             )
-        self.supply.disable_output()
+
+    def _measure_coil(self) -> float:
+        self.last_coil_current = self.supply.measure_current()
+        return self.last_coil_current
+
+    def _zero_voltage_mode(self) -> None:
+        """Bring a supply found in voltage mode to 0 V at the current ramp rate (coil = V/R)."""
+        volts = self.supply.read_voltage_setpoint()
+        if volts == 0:
+            return
+        coil = self._measure_coil()
+        max_amps_step = self.limits.max_ramp_rate * self.limits.step_time
+        if abs(coil) > ZERO_CURRENT:
+            step = max_amps_step * abs(volts / coil)  # V per step that moves the coil as much
+        else:
+            step = abs(volts) / FOREIGN_STEPS
+        span = Range("supply voltage (found in voltage mode)", -abs(volts), abs(volts), "V")
+        Ramp(span, self.supply.read_voltage_setpoint, self.supply.set_voltage,
+             min(step, abs(volts)), self.limits.step_time, self.clock).to_zero()
 
     def snapshot(self) -> dict:
         return {
@@ -196,18 +227,40 @@ class FieldController:
 
     # ---- internals ------------------------------------------------------------------------
     def _prepare(self) -> None:
-        """Current mode with the voltage limit; output on at 0 A if it was off."""
+        """Current mode with the voltage limit, output on (at 0 A if it was off), asked first.
+
+        A supply found on in voltage mode (the Kepco BOP's factory power-up state) is brought
+        to 0 V through voltage mode and switched off before its mode is changed: in voltage
+        mode a current setpoint is only a limit, and switching mode with the output on would
+        jump the coil to whatever the other setting holds.
+        """
         if self._prepared:
             return
-        if not self.supply.read_output_enabled():
+        on = self.supply.read_output_enabled()
+        if on and self.supply.read_mode() != CURRENT:
+            self._zero_voltage_mode()
+            self._wait_for_coil()
+            self.supply.disable_output()
+            on = self.supply.read_output_enabled()
+        if not on:
             self.supply.configure_current_mode(self.voltage_limit)
             self.supply.set_current(0.0)
+            if self.supply.read_current_setpoint() != 0:
+                raise InstrumentError(getattr(self.supply, "name", "supply"), "read-back",
+                                      "current setpoint not 0 A before switching on")
             self.supply.enable_output()
+            if not self.supply.read_output_enabled():
+                raise InstrumentError(getattr(self.supply, "name", "supply"), "read-back",
+                                      "output not on after switching it on")
             self._last_move = 0
             # the zero setpoint counts as a ramp step: dwell before the first real one
             if not self.clock.sleep(self.limits.step_time, self.stop):
                 raise Interrupted("magnet field: interrupted after switching the supply on")
+        elif abs(self.supply.read_voltage_setpoint() - self.voltage_limit) > 1e-6:
+            self.supply.set_voltage_limit(self.voltage_limit)  # only clamps: safe while on
+        self.gaussmeter.configure_field_reading(self.limits.max_field)
         self.supply.raise_errors()
+        self.gaussmeter.raise_errors()
         self._prepared = True
 
     def _approach_margin(self, amps: float) -> float:

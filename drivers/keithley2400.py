@@ -13,6 +13,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400 as _PymeasureKeithley2400
 from pymeasure.instruments.validators import strict_range
 
+from drivers.base import blocked, blocked_property, read_only
 from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
@@ -31,6 +32,23 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
     """
 
     TRIP_QUERIES = {"current": ":SENS:VOLT:PROT:TRIP?", "voltage": ":SENS:CURR:PROT:TRIP?"}
+    STATE_QUERIES = {
+        "current": (":SOUR:CURR?", ":SENS:VOLT:PROT?", ":SOUR:CURR:RANG:AUTO?", ":SOUR:CURR:RANG?"),
+        "voltage": (":SOUR:VOLT?", ":SENS:CURR:PROT?", ":SOUR:VOLT:RANG:AUTO?", ":SOUR:VOLT:RANG?"),
+    }
+    # readings as pymeasure's constructor orders them (:FORMat:ELEMents)
+    VOLTAGE_ELEMENT, CURRENT_ELEMENT = 0, 1
+
+    # :MEASure? runs :CONFigure, which returns the function's compliance to its *RST value
+    # (manual 17-2/17-5): read with :READ? (measure_voltage / measure_current) instead
+    OUTPUT_COMMAND = "OUTPUT %d"
+    source_enabled = read_only(_PymeasureKeithley2400.source_enabled,
+                               "enable_output() / the role's ramp_down()")
+
+    voltage = blocked_property("measure_voltage() (a :READ? that leaves the compliance alone)")
+    current = blocked_property("measure_current() (a :READ? that leaves the compliance alone)")
+    resistance = blocked_property("measure_voltage() / measure_current() (:READ?)")
+    measure_resistance = blocked("measure_voltage() / measure_current()")
 
     def __init__(self, adapter, name: str = "Keithley 2400", **kwargs):
         super().__init__(adapter, name, **kwargs)
@@ -62,8 +80,15 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
     def configure_current_source(self, compliance_voltage: float) -> None:
         """Current-source mode (fixed level), voltage compliance, measure voltage."""
         limit = strict_range(compliance_voltage, VOLTAGE_COMPLIANCE_RANGE)
-        self.write(f":SOUR:FUNC CURR;:SOUR:CURR:MODE FIX;:SOUR:CURR:RANG:AUTO 1;"
-                   f':SENS:FUNC "VOLT";:SENS:VOLT:PROT {limit:g};:SENS:VOLT:RANG:AUTO 1')
+        with self.session():
+            self._refuse_with_output_on("changing the source function")
+            self.write(f":SOUR:FUNC CURR;:SOUR:CURR:MODE FIX;:SOUR:CURR:RANG:AUTO 1;"
+                       f':SENS:FUNC "VOLT";:SENS:VOLT:PROT {limit:g};:SENS:VOLT:RANG:AUTO 1')
+
+    def configure_measurement(self, function: str) -> None:
+        """Measure what the source function does not set (V for current); output untouched."""
+        sense = "VOLT" if function == "current" else "CURR"
+        self.write(f':SENS:FUNC "{sense}";:SENS:{sense}:RANG:AUTO 1')
 
     def read_source_current(self) -> float:
         return float(self.source_current)
@@ -73,16 +98,16 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
 
     def measure_voltage(self) -> float:
         """Measured voltage in V; NaN while the output is off (a reading would switch it on)."""
-        if not self.read_output_enabled():
-            return math.nan
-        return _reading(self.voltage)
+        return self._read_element(self.VOLTAGE_ELEMENT)
 
     # ---- VoltageSource -----------------------------------------------------------------
     def configure_voltage_source(self, compliance_current: float) -> None:
         """Voltage-source mode (fixed level), current compliance, measure current."""
         limit = strict_range(compliance_current, CURRENT_COMPLIANCE_RANGE)
-        self.write(f":SOUR:FUNC VOLT;:SOUR:VOLT:MODE FIX;:SOUR:VOLT:RANG:AUTO 1;"
-                   f':SENS:FUNC "CURR";:SENS:CURR:PROT {limit:g};:SENS:CURR:RANG:AUTO 1')
+        with self.session():
+            self._refuse_with_output_on("changing the source function")
+            self.write(f":SOUR:FUNC VOLT;:SOUR:VOLT:MODE FIX;:SOUR:VOLT:RANG:AUTO 1;"
+                       f':SENS:FUNC "CURR";:SENS:CURR:PROT {limit:g};:SENS:CURR:RANG:AUTO 1')
 
     def read_compliance_current(self) -> float:
         return float(self.compliance_current)
@@ -98,9 +123,17 @@ class Keithley2400(KeithleySourceMeter, _PymeasureKeithley2400):
 
     def measure_current(self) -> float:
         """Measured current in A; NaN while the output is off (a reading would switch it on)."""
-        if not self.read_output_enabled():
-            return math.nan
-        return _reading(self.current)
+        return self._read_element(self.CURRENT_ELEMENT)
+
+    def _read_element(self, index: int) -> float:
+        with self.session():
+            if not self.read_output_enabled():
+                return math.nan
+            return _reading(self.values(":READ?")[index])
+
+    def _reset(self) -> None:
+        self.write("*RST;:STAT:PRES;*CLS")
+        self.reset_data_format()
 
 
 def _reading(value) -> float:

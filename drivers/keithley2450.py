@@ -12,6 +12,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from drivers.base import read_only
 from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
@@ -27,15 +28,22 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
     """Keithley 2450 as I_SHNO current source or V_M voltage source with a compliance."""
 
     TRIP_QUERIES = {"current": ":SOUR:CURR:VLIM:TRIP?", "voltage": ":SOUR:VOLT:ILIM:TRIP?"}
+    STATE_QUERIES = {
+        "current": (":SOUR:CURR?", ":SOUR:CURR:VLIM?", ":SOUR:CURR:RANG:AUTO?", ":SOUR:CURR:RANG?"),
+        "voltage": (":SOUR:VOLT?", ":SOUR:VOLT:ILIM?", ":SOUR:VOLT:RANG:AUTO?", ":SOUR:VOLT:RANG?"),
+    }
+    # above 105 mA only on the 20 V and lower source ranges (2450 manual, current limits)
+    HIGH_CURRENT_LIMIT = 0.105  # A
+    HIGH_CURRENT_MAX_RANGE = 21.0  # V
 
     def __init__(self, adapter, name: str = "Keithley 2450", **kwargs):
         super().__init__(adapter, name, **kwargs)
 
     # ---- source settings (the pymeasure originals clamp or do not validate) ----------
-    source_enabled = Instrument.control(
+    source_enabled = read_only(Instrument.control(
         ":OUTP?", ":OUTP %d", """Control whether the output is on (bool).""",
         validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
-    )
+    ), "enable_output() / the role's ramp_down()")
     source_current = _strict(":SOUR:CURR?", ":SOUR:CURR " + LEVEL_FORMAT,
                              """Control the source current level in A.""",
                              [-MAX_CURRENT, MAX_CURRENT])
@@ -103,10 +111,17 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
 
     # ---- CurrentSource -----------------------------------------------------------------
     def configure_current_source(self, compliance_voltage: float) -> None:
-        """Current-source mode, voltage limit, measure voltage; the level is untouched."""
+        """Current-source mode, voltage limit, measure voltage; refused with the output on."""
         limit = strict_range(compliance_voltage, VOLTAGE_LIMIT_RANGE)
-        self.write(f":SOUR:FUNC CURR;:SOUR:CURR:RANG:AUTO 1;:SOUR:CURR:VLIM {limit:g};"
-                   ':SENS:FUNC "VOLT";:SENS:VOLT:RANG:AUTO 1')
+        with self.session():
+            self._refuse_with_output_on("changing the source function")
+            self.write(f":SOUR:FUNC CURR;:SOUR:CURR:RANG:AUTO 1;:SOUR:CURR:VLIM {limit:g};"
+                       ':SENS:FUNC "VOLT";:SENS:VOLT:RANG:AUTO 1')
+
+    def configure_measurement(self, function: str) -> None:
+        """Measure what the source function does not set (V for current); output untouched."""
+        sense = "VOLT" if function == "current" else "CURR"
+        self.write(f':SENS:FUNC "{sense}";:SENS:{sense}:RANG:AUTO 1')
 
     def read_source_current(self) -> float:
         return float(self.source_current)
@@ -120,16 +135,30 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
 
     # ---- VoltageSource -----------------------------------------------------------------
     def configure_voltage_source(self, compliance_current: float) -> None:
-        """Voltage-source mode, current limit, measure current; the level is untouched."""
+        """Voltage-source mode, current limit, measure current; refused with the output on."""
         limit = strict_range(compliance_current, CURRENT_LIMIT_RANGE)
-        self.write(f":SOUR:FUNC VOLT;:SOUR:VOLT:RANG:AUTO 1;:SOUR:VOLT:ILIM {limit:g};"
-                   ':SENS:FUNC "CURR";:SENS:CURR:RANG:AUTO 1')
+        with self.session():
+            self._refuse_with_output_on("changing the source function")
+            if limit > self.HIGH_CURRENT_LIMIT:
+                self._check_high_current_limit(limit)
+            self.write(f":SOUR:FUNC VOLT;:SOUR:VOLT:RANG:AUTO 1;:SOUR:VOLT:ILIM {limit:g};"
+                       ':SENS:FUNC "CURR";:SENS:CURR:RANG:AUTO 1')
 
     def read_compliance_current(self) -> float:
         return float(self.compliance_current)
 
     def set_compliance_current(self, amps: float) -> None:
-        self.compliance_current = amps
+        limit = strict_range(amps, CURRENT_LIMIT_RANGE)
+        with self.session():
+            if limit > self.HIGH_CURRENT_LIMIT:
+                self._check_high_current_limit(limit)
+            self.compliance_current = limit
+
+    def _check_high_current_limit(self, amps: float) -> None:
+        source_range = abs(float(self.ask(":SOUR:VOLT:RANG?")))
+        if source_range > self.HIGH_CURRENT_MAX_RANGE:
+            raise ValueError(f"current limit {amps:g} A: at most {self.HIGH_CURRENT_LIMIT:g} A "
+                             f"on the {source_range:g} V source range")
 
     def read_source_voltage(self) -> float:
         return float(self.source_voltage)
@@ -142,7 +171,6 @@ class Keithley2450(KeithleySourceMeter, _PymeasureKeithley2450):
         return float(self.values(":MEAS:CURR?")[0])
 
     # ---- instrument --------------------------------------------------------------------
-    def reset(self) -> None:
-        """Reset settings and clear the status registers and the error queue."""
+    def _reset(self) -> None:
         self.write("*RST;:STAT:PRES;*CLS")
 

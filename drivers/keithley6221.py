@@ -14,6 +14,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley6221 as _PymeasureKeithley6221
 from pymeasure.instruments.validators import strict_range
 
+from drivers.base import blocked, read_only
 from drivers.source_meter import LEVEL_FORMAT, KeithleySourceMeter
 from drivers.source_meter import strict_control as _strict
 
@@ -24,6 +25,16 @@ COMPLIANCE_BIT = 8  # bit B3 (Comp) of the measurement condition register
 
 class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
     """Keithley 6221 as I_SHNO current source with a voltage compliance."""
+
+    FUNCTION_QUERY = None  # a current source only
+    OUTPUT_COMMAND = "OUTPut %d"
+    source_enabled = read_only(_PymeasureKeithley6221.source_enabled,
+                               "enable_output() / the role's ramp_down()")
+    # the delta and waveform modes drive the output by themselves
+    delta_arm = delta_start = waveform_arm = waveform_start = blocked(
+        "the shno_source role (labctl sources DC only, by ramps)")
+    STATE_QUERIES = {"current": (":SOUR:CURR?", ":SOUR:CURR:COMP?", ":SOUR:CURR:RANG:AUTO?",
+                                 ":SOUR:CURR:RANG?")}
 
     def __init__(self, adapter, name: str = "Keithley 6221", **kwargs):
         super().__init__(adapter, name, **kwargs)
@@ -87,9 +98,20 @@ class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
 
     # ---- CurrentSource -----------------------------------------------------------------
     def configure_current_source(self, compliance_voltage: float) -> None:
-        """Auto source range and the voltage compliance; the level is untouched."""
+        """Auto source range and the voltage compliance; refused with the output on."""
         limit = strict_range(compliance_voltage, COMPLIANCE_RANGE)
-        self.write(f":SOUR:CURR:RANG:AUTO 1;:SOUR:CURR:COMP {limit:g}")
+        with self.session():
+            self._refuse_with_output_on("changing the source range")
+            self.write(f":SOUR:CURR:RANG:AUTO 1;:SOUR:CURR:COMP {limit:g}")
+
+    def configure_measurement(self, function: str) -> None:
+        """Nothing to configure: the 6221 has no voltmeter."""
+
+    def read_compliance_voltage(self) -> float:
+        return abs(float(self.source_compliance))
+
+    def set_compliance_voltage(self, volts: float) -> None:
+        self.source_compliance = volts
 
     def read_source_current(self) -> float:
         return float(self.source_current)
@@ -105,10 +127,5 @@ class Keithley6221(KeithleySourceMeter, _PymeasureKeithley6221):
         """Whether the source is in compliance now (condition register, not the latch)."""
         return bool(int(self.measurement_condition) & COMPLIANCE_BIT)
 
-    def reset(self) -> None:
-        """Reset settings and clear the status registers and the error queue."""
+    def _reset(self) -> None:
         self.write(":STAT:QUE:CLE;*RST;:STAT:PRES;*CLS")
-
-    def present_level(self) -> float:
-        """The programmed current (the 6221 sources current only)."""
-        return self.read_source_current()

@@ -11,14 +11,31 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.kepco import KepcoBOP3612
 from pymeasure.instruments.validators import strict_range
 
-from drivers.base import LabInstrument
+from drivers.base import LabInstrument, UnsafeCommand, blocked_property, read_only
+from drivers.contracts import CURRENT, VOLTAGE
+from labctl.errors import InstrumentError
+
+ZERO_COIL_CURRENT = 0.01  # A: below this the output may be switched off (inductive load)
+MODES = {"0": VOLTAGE, "1": CURRENT}  # FUNC:MODE? answers 0 (voltage) or 1 (current)
 
 
 class KepcoBOP(LabInstrument, KepcoBOP3612):
     """Kepco BOP in current mode: the ``BipolarSupply`` of the ``field`` role.
 
-    ``max_current`` and ``max_voltage`` are the model's rating (default: BOP 20-20).
+    ``max_current`` and ``max_voltage`` are the model's rating (default: BOP 20-20), given
+    per unit in the station file (``[field.supply.options]``).
     """
+
+    STATION_OPTIONS = {"max_current": float, "max_voltage": float}
+    ERROR_QUERY = "SYSTem:ERRor?"
+
+    # DIAG:TST? switches the output on and swings it to its maximum (BOP manual)
+    bop_test = blocked_property("confidence_test (the interface self-test, *TST?)")
+    # a mode change with the output on jumps the coil to the other setting
+    operating_mode = read_only(KepcoBOP3612.operating_mode,
+                               "the field role (it changes mode with the output off at 0 A)")
+    output_enabled = read_only(KepcoBOP3612.output_enabled,
+                               "enable_output() / the field role's ramp_down()")
 
     current_setpoint = Instrument.control(
         "CURRent?",
@@ -62,13 +79,42 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
 
     # ---- BipolarSupply contract -------------------------------------------------------
     def configure_current_mode(self, voltage_limit: float) -> None:
-        """Current mode with a voltage limit (V); the current setpoint is left as it is."""
+        """Current mode with a voltage limit (V), verified; refused with the output on."""
         if not 0 < voltage_limit <= self.max_voltage:
             raise ValueError(
                 f"voltage limit {voltage_limit!r} V not in (0, {self.max_voltage:g}] V"
             )
-        self.operating_mode = "CURR"
-        self.voltage_setpoint = voltage_limit
+        with self.session():
+            if self.read_output_enabled():
+                raise UnsafeCommand(f"{self.name}: mode change refused with the output on; "
+                                    "the field role brings it to 0 A and off first")
+            self.write("FUNCtion:MODE CURR")
+            self.set_voltage_limit(voltage_limit)
+            if self.read_mode() != CURRENT:
+                raise UnsafeCommand(f"{self.name}: FUNC:MODE? does not read current mode "
+                                    "after FUNC:MODE CURR")
+
+    def read_mode(self) -> str:
+        """CURRENT or VOLTAGE: what the output follows (FUNC:MODE?, asked)."""
+        reply = self.ask("FUNCtion:MODE?").strip()
+        mode = MODES.get(reply.lstrip("+")[:1])
+        if mode is None:
+            raise InstrumentError(self.name, "FUNCtion:MODE?", f"unexpected reply {reply!r}")
+        return mode
+
+    def read_voltage_setpoint(self) -> float:
+        """Programmed voltage in V (the output in voltage mode, the limit in current mode)."""
+        return float(self.voltage_setpoint)
+
+    def set_voltage(self, volts: float) -> None:
+        self.voltage_setpoint = volts
+
+    def set_voltage_limit(self, volts: float) -> None:
+        """The voltage limit of current mode, verified by read-back."""
+        self.voltage_setpoint = volts
+        if abs(self.read_voltage_setpoint() - volts) > 1e-6 * max(1.0, abs(volts)):
+            raise UnsafeCommand(f"{self.name}: voltage limit reads "
+                                f"{self.read_voltage_setpoint():g} V after setting {volts:g} V")
 
     def read_current_setpoint(self) -> float:
         """Programmed current in A, queried from the supply."""
@@ -88,7 +134,20 @@ class KepcoBOP(LabInstrument, KepcoBOP3612):
         return bool(self.output_enabled)
 
     def enable_output(self) -> None:
-        self.output_enabled = True
+        self.write("OUTPut 1")
 
     def disable_output(self) -> None:
-        self.output_enabled = False
+        """Output off, only once the coil current is (measured) near zero."""
+        with self.session():
+            coil = self.measure_current()
+            if abs(coil) > ZERO_COIL_CURRENT:
+                raise UnsafeCommand(f"{self.name}: coil carries {coil:g} A; breaking an "
+                                    "inductive load under current would spike: ramp it down")
+            self.write("OUTPut 0")
+
+    def reset(self) -> None:
+        """*RST: refused while the output is on."""
+        with self.session():
+            if self.read_output_enabled():
+                raise UnsafeCommand(f"{self.name}: *RST refused with the output on")
+            self.write("*RST")

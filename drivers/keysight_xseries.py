@@ -7,14 +7,21 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from drivers.base import LabInstrument
 from drivers.swept_analyzer import FREQUENCY_FORMAT, SweptAnalyzer, strict_integer
+from labctl.errors import InstrumentError
+
+# frequency options of the N9010A/N9020A/N9030A -> top frequency in Hz
+FREQUENCY_OPTIONS = {"503": 3.6e9, "507": 7.0e9, "508": 8.4e9, "513": 13.6e9, "526": 26.5e9,
+                     "532": 32e9, "543": 43e9, "544": 44e9, "550": 50e9}
 
 
 class KeysightXSeries(LabInstrument, SweptAnalyzer):
     """Keysight N9010A/N9020A/N9030A signal analyzer in the Swept SA measurement."""
 
     SINGLE_SWEEP = ":INIT:IMM;*OPC?"
+    ERROR_QUERY = "SYST:ERR?"
+    # Keysight's FORM:BORD NORMal is big-endian (and the *RST value); SWAPped is little-endian
     TRACE_QUERY = ":FORM:DATA REAL,32;:FORM:BORD SWAP;:TRAC:DATA? TRACE1"
-    TRACE_DTYPE = "<f4"  # REAL,32 with byte order SWAPped = little-endian
+    TRACE_DTYPE = "<f4"
     # "rms" is the average detector with RMS (power) averaging, which configure_sweep sets
     DETECTORS = {"average": "AVER", "rms": "AVER", "peak": "POS", "sample": "SAMP",
                  "negative": "NEG", "normal": "NORM"}
@@ -82,6 +89,19 @@ class KeysightXSeries(LabInstrument, SweptAnalyzer):
         ":SENS:SWE:TIME?", "Get the duration of one sweep in s.")
 
     def __init__(self, adapter, name: str = "Keysight X-series analyzer",
-                 max_frequency: float = 26.5e9, **kwargs):
+                 max_frequency: float | None = None, **kwargs):
         super().__init__(adapter, name, **kwargs)
-        self.set_max_frequency(max_frequency)
+        # units differ by their frequency option: from the station file, else from *OPT?
+        self.max_frequency = None
+        if max_frequency is not None:
+            self.set_max_frequency(max_frequency)
+
+    def read_frequency_option(self) -> float:
+        """Top frequency from the frequency option in ``*OPT?`` (e.g. 526: 26.5 GHz)."""
+        reply = self.ask("*OPT?").strip().strip('"')
+        options = [o.strip() for o in reply.split(",")]
+        found = [FREQUENCY_OPTIONS[o] for o in options if o in FREQUENCY_OPTIONS]
+        if not found:
+            raise InstrumentError(self.name, "*OPT?", f"no frequency option in {reply!r}: give "
+                                  "spectrum.options.max_frequency in the station file")
+        return max(found)

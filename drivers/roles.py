@@ -7,39 +7,43 @@ goes through :class:`labctl.safety.Ramp`; limits come from the station file.
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 
 import numpy as np
 
-from drivers.contracts import CurrentSource, SpectrumAnalyzer, VoltageSource
+from drivers.contracts import CURRENT, VOLTAGE, CurrentSource, SpectrumAnalyzer, VoltageSource
+from drivers.source_role import SourceRole, limits_agree
 from labctl.clock import Clock
 from labctl.config import GateLimits, ShnoLimits, SpectrumLimits
-from labctl.errors import LimitError
-from labctl.safety import Ramp, Range
+from labctl.errors import InstrumentError, LimitError
+from labctl.safety import Range
 
 
-class ShnoSource:
+class ShnoSource(SourceRole):
     """I_SHNO: a current source that only ever moves by safe ramps."""
 
     role = "shno_source"
+    native = CURRENT
 
     def __init__(self, driver: CurrentSource, limits: ShnoLimits, clock: Clock,
                  stop: threading.Event):
-        self.driver = driver
         self.limits = limits
-        self.allowed = Range("I_SHNO", -limits.max_current, limits.max_current, "A")
-        self.ramp = Ramp(self.allowed, driver.read_source_current, driver.set_source_current,
+        super().__init__(driver, Range("I_SHNO", -limits.max_current, limits.max_current, "A"),
                          limits.max_step, limits.dwell, clock, stop)
-        self._prepared = False
+
+    def _configure(self, compliance: float) -> None:
+        self.driver.configure_current_source(compliance)
+
+    def _set_compliance(self, compliance: float) -> None:
+        self.driver.set_compliance_voltage(compliance)
+
+    def _limit_allowed(self, limit: float) -> bool:
+        return limit <= self.limits.compliance_voltage * (1 + 1e-5)
 
     def prepare(self) -> None:
-        """Current-source mode with the station's compliance; output on at the present level."""
-        if self._prepared:
-            return
-        if not self.driver.read_output_enabled():
-            self.driver.configure_current_source(self.limits.compliance_voltage)
-            self.driver.set_source_current(0.0)
-            self.driver.enable_output()
-        self._prepared = True
+        """Current function, the station's compliance, output on: asked, set, verified."""
+        if not self._prepared:
+            self._prepare(self.limits.compliance_voltage)
 
     def ramp_to(self, amps: float) -> float:
         """Ramp I_SHNO to ``amps`` (A) from a fresh read-back; raise LimitError beyond limits."""
@@ -58,45 +62,52 @@ class ShnoSource:
     def in_compliance(self) -> bool:
         return self.driver.in_compliance()
 
-    def ramp_down(self) -> None:
-        """Ramp to zero (ignoring abort requests), then switch the output off."""
-        if self.driver.read_output_enabled():
-            self.ramp.to_zero()
-            self.driver.disable_output()
-        self._prepared = False
-
     def snapshot(self) -> dict:
-        return {"idn": self.driver.id, "current": self.read_current(),
-                "limits": self.limits.model_dump()}
+        state = self.read_state()
+        return {"idn": self.driver.id, "current": state.level if state.function == CURRENT
+                else None, "state": asdict(state), "limits": self.limits.model_dump()}
 
 
-class Gate:
+class Gate(SourceRole):
     """V_M: a voltage source that is never driven without a current compliance."""
 
     role = "gate"
+    native = VOLTAGE
 
     def __init__(self, driver: VoltageSource, limits: GateLimits, clock: Clock,
                  stop: threading.Event):
-        self.driver = driver
         self.limits = limits
-        self.clock = clock
-        self.allowed = Range("V_M", limits.min_voltage, limits.max_voltage, "V")
         self.compliance_range = Range("gate compliance", 1e-9, limits.max_compliance, "A")
-        self.ramp = Ramp(self.allowed, driver.read_source_voltage, driver.set_source_voltage,
+        super().__init__(driver, Range("V_M", limits.min_voltage, limits.max_voltage, "V"),
                          limits.max_step, limits.dwell, clock, stop)
-        self._prepared = False
+
+    def _configure(self, compliance: float) -> None:
+        self.driver.configure_voltage_source(compliance)
+
+    def _set_compliance(self, compliance: float) -> None:
+        self.driver.set_compliance_current(compliance)
+
+    def _limit_allowed(self, limit: float) -> bool:
+        return limit <= self.limits.max_compliance * (1 + 1e-5)
 
     def prepare(self, compliance: float) -> None:
-        if not self.driver.read_output_enabled():
-            self.driver.configure_voltage_source(compliance)
-            self.driver.set_source_voltage(0.0)
-            self.driver.enable_output()
-        self._prepared = True
+        """Voltage function at ``compliance`` (within the station limit), output on at 0 V."""
+        self._prepare(self.compliance_range.check(compliance))
 
     def set_compliance(self, amps: float) -> None:
+        """Program the current compliance; sent only when the instrument has another one."""
         amps = self.compliance_range.check(amps)
-        self.prepare(amps)
-        self.driver.set_compliance_current(amps)
+        if not self._prepared:
+            self._prepare(amps)
+            return
+        programmed = self.driver.read_compliance_current()
+        if not limits_agree(programmed, amps):
+            self.driver.set_compliance_current(amps)
+            programmed = self.driver.read_compliance_current()
+            if not limits_agree(programmed, amps):
+                raise InstrumentError(self.driver.name, "read-back",
+                                      f"gate compliance reads {programmed:g} A after setting "
+                                      f"{amps:g} A")
 
     def _check_compliance_programmed(self) -> None:
         programmed = self.driver.read_compliance_current()
@@ -110,10 +121,13 @@ class Gate:
         """Ramp V_M to ``volts`` with a current compliance (set now, or already programmed)."""
         self.allowed.check(volts)
         if compliance is not None:
-            self.set_compliance(compliance)
+            self.compliance_range.check(compliance)
         elif not self._prepared:
             raise LimitError("gate: no compliance given; refusing to drive the memristor")
-        self._check_compliance_programmed()
+        if compliance is not None:
+            self.set_compliance(compliance)  # read back: verified, and sent only if changed
+        else:
+            self._check_compliance_programmed()
         level = self.ramp.to(volts)
         self.driver.raise_errors()
         return level
@@ -132,15 +146,10 @@ class Gate:
         self.ramp.to_zero()
         return current, tripped
 
-    def ramp_down(self) -> None:
-        if self.driver.read_output_enabled():
-            self.ramp.to_zero()
-            self.driver.disable_output()
-        self._prepared = False
-
     def snapshot(self) -> dict:
-        return {"idn": self.driver.id, "voltage": self.driver.read_source_voltage(),
-                "limits": self.limits.model_dump()}
+        state = self.read_state()
+        return {"idn": self.driver.id, "voltage": state.level if state.function == VOLTAGE
+                else None, "state": asdict(state), "limits": self.limits.model_dump()}
 
 
 class Spectrum:
@@ -181,9 +190,26 @@ class Spectrum:
         self.driver.single_sweep()
         return self._freq, self.driver.read_trace()
 
+    SETTING_NAMES = ("f_start", "f_stop", "points", "rbw", "vbw", "averages", "detector",
+                     "reference_level")
+
+    @property
+    def settings(self) -> dict:
+        """The sweep as last configured (requested values; {} before any), with what the
+        instrument reports using where it says (RBW and VBW quantised, sweep time)."""
+        requested = dict(zip(self.SETTING_NAMES, self._settings or ()))
+        return {**requested, **(self.settings_used or {})} if requested else {}
+
+    @property
+    def settings_used(self) -> dict | None:
+        """RBW, VBW, sweep time, detector and averaging as the instrument reports using them."""
+        return getattr(self.driver, "settings_used", None)
+
     def ramp_down(self) -> None:
-        """The analyzer drives nothing; nothing to make safe."""
+        """The analyzer drives nothing; its error queue is read so no entry goes unreported."""
+        self._settings = None  # configure again (and read back) after whatever comes next
+        self.driver.raise_errors()
 
     def snapshot(self) -> dict:
-        return {"idn": self.driver.id, "settings": self._settings,
+        return {"idn": self.driver.id, "settings": self._settings, "used": self.settings_used,
                 "limits": self.limits.model_dump()}

@@ -13,11 +13,16 @@ class RohdeSchwarzFSV(LabInstrument, SweptAnalyzer):
     """R&S FSV in the spectrum application: averaged single sweeps, binary trace transfer."""
 
     SINGLE_SWEEP = "INIT:IMM;*OPC?"
-    # the FSV sends REAL,32 little-endian (no byte-order command needed)
-    TRACE_QUERY = "FORM REAL,32;:TRAC:DATA? TRACE1"
+    ERROR_QUERY = "SYST:ERR?"
+    # R&S names byte orders the other way round from Keysight: FORM:BORD NORMal is
+    # little-endian. Set it every time: the instrument may have been left SWAPped.
+    TRACE_QUERY = "FORM REAL,32;:FORM:BORD NORM;:TRAC:DATA? TRACE1"
     TRACE_DTYPE = "<f4"
-    DETECTORS = {"average": "AVER", "rms": "RMS", "peak": "POS", "sample": "SAMP",
-                 "negative": "NEG", "autopeak": "APE"}
+    # "average" is power averaging on both makes: the FSV's AVERage detector averages the
+    # linear voltage (about 1 dB lower on noise than the X-series' RMS-averaged AVER), so
+    # labctl's "average" is the FSV's RMS detector; "voltage_average" is its AVERage
+    DETECTORS = {"average": "RMS", "rms": "RMS", "voltage_average": "AVER", "peak": "POS",
+                 "sample": "SAMP", "negative": "NEG", "autopeak": "APE"}
     POINTS = (101, 32001)
     RBW = (1.0, 10e6)
     VBW = (1.0, 10e6)

@@ -13,6 +13,9 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from labctl.errors import InstrumentError
 
 FREQUENCY_FORMAT = "%.12g"  # Hz, integer-exact up to 1 THz
+# a trace decoded with the wrong byte order gives 1e27-type values or NaN; a real one after a
+# 20-35 dB amplifier lies well inside this band (dBm)
+PLAUSIBLE_DBM = (-250.0, 60.0)
 
 
 def strict_integer(value, values):
@@ -63,6 +66,8 @@ class SweptAnalyzer(SCPIMixin, Instrument):
 
     SINGLE_SWEEP = ":INIT:IMM;*OPC?"
     TRACE_QUERY = ""  # sets the binary format and asks for trace 1 in one message
+    FORMAT_QUERY = ":FORM?"
+    BYTE_ORDER_QUERY = ":FORM:BORD?"
     TRACE_DTYPE = "<f4"
     # the model's detector names and allowed ranges, from its programming manual
     DETECTORS: dict[str, str] = {}
@@ -78,6 +83,9 @@ class SweptAnalyzer(SCPIMixin, Instrument):
     TIMEOUT_MARGIN = 2.0  # s
 
     _acquisition_time: float | None = None  # s, one sweep times the averages
+    # what the instrument really uses (RBW and VBW are quantised to the model's steps)
+    settings_used: dict | None = None
+    STATION_OPTIONS = {"max_frequency": float}
 
     def configure_sweep(self, f_start: float, f_stop: float, points: int, rbw: float,
                         vbw: float, averages: int, detector: str = "average",
@@ -85,6 +93,8 @@ class SweptAnalyzer(SCPIMixin, Instrument):
         """Single-sweep mode with power averaging of trace 1; every value is checked first."""
         if not f_stop > f_start:
             raise ValueError(f"f_stop = {f_stop:g} Hz must be above f_start = {f_start:g} Hz")
+        if getattr(self, "max_frequency", None) is None:
+            self.set_max_frequency(self.read_frequency_option())
         checks = [
             (strict_range, f_start, (0.0, self.max_frequency - self.MIN_SPAN)),
             (strict_range, f_stop, (self.MIN_SPAN, self.max_frequency)),
@@ -108,7 +118,24 @@ class SweptAnalyzer(SCPIMixin, Instrument):
         self.trace_mode = "average"
         self.average_count = int(averages)
         self.reference_level = reference_level
-        self._acquisition_time = self.read_sweep_time() * int(averages)
+        sweep_time = self.read_sweep_time()
+        self._acquisition_time = sweep_time * int(averages)
+        self.settings_used = {
+            "rbw": float(self.resolution_bandwidth), "vbw": float(self.video_bandwidth),
+            "sweep_time": sweep_time, "detector": self.DETECTORS[detector],
+            "average_type": "power", "averages": int(averages),
+        }
+
+    def read_transfer_format(self) -> str:
+        """Trace format and byte order as the instrument has them (e.g. ``ASC``, ``NORM``)."""
+        with self.session():
+            return f"{self.ask(self.FORMAT_QUERY).strip()}, byte order " \
+                   f"{self.ask(self.BYTE_ORDER_QUERY).strip()}"
+
+    def read_frequency_option(self) -> float:
+        """The unit's top frequency from its options (subclasses that can tell)."""
+        raise InstrumentError(self.name, "*OPT?", "frequency range unknown: give it as "
+                              "spectrum.options.max_frequency in the station file")
 
     def set_max_frequency(self, max_frequency: float) -> None:
         """Frequency limits of this unit's option (e.g. 26.5e9 for N9020A option 526)."""
@@ -135,10 +162,24 @@ class SweptAnalyzer(SCPIMixin, Instrument):
                                   f"unexpected reply {reply!r} to *OPC?")
 
     def read_trace(self) -> np.ndarray:
-        """Trace 1 in dBm as float32, transferred as a binary REAL,32 block."""
+        """Trace 1 in dBm as float32, transferred as a binary REAL,32 block.
+
+        The query sets format and byte order itself (the instrument may have been left with
+        others); a trace that is not finite and plausible dBm is refused, as a wrong byte
+        order would otherwise be decoded silently into garbage.
+        """
         with self.session():  # the query and its block are one exchange
             self.write(self.TRACE_QUERY)
-            return read_ieee_block(self, self.TRACE_DTYPE)
+            trace = read_ieee_block(self, self.TRACE_DTYPE)
+        low, high = PLAUSIBLE_DBM
+        # swapped bytes turn -85 dBm into 6e-41 (a denormal) or 3e27: neither is a level
+        tiny = (np.abs(trace) < 1e-30) & (trace != 0)
+        if trace.size and not (np.isfinite(trace).all() and not tiny.any()
+                               and low < float(trace.min()) and float(trace.max()) < high):
+            raise InstrumentError(self.name, self.TRACE_QUERY,
+                                  f"trace not plausible dBm (min {trace.min():g}, max "
+                                  f"{trace.max():g}): wrong byte order or format?")
+        return trace
 
     @contextmanager
     def _sweep_timeout(self):

@@ -64,7 +64,8 @@ def plots_for(schema: Schema) -> list[PlotDef]:
     swept = swept_quantity(schema)
     x = swept.name if swept else ""
     out: list[PlotDef] = []
-    traces = [q for q in main.quantities if is_trace(schema, q)]
+    # excess_power (the analysis' coarse band power) is a summary of the trace, not one
+    traces = [q for q in main.quantities if is_trace(schema, q) and q.name != "excess_power"]
     for q in traces:
         axis = q.dims[0]
         out.append(PlotDef(MAP, f"{q.description or q.name} map", x, (q.name,), axis=axis))

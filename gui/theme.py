@@ -19,6 +19,7 @@ SYNC_STYLE = {
     1: ((70, 150, 255), "none"),
     2: ((255, 160, 0), "partial"),
     3: ((40, 210, 110), "full"),
+    4: ((190, 120, 210), "uncertain"),  # one line, merging not established in the sweep
 }
 
 THEMES = {

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from labctl.errors import ConfigError
+from labctl.field_calibration import Calibration
+from labctl.power_up import PowerUpConfig
 
 # Hard ceilings no station file may exceed: protection against a typo in a unit
 # (2.5 instead of 2.5e-3) on a device that burns out at a few mA.
@@ -21,16 +23,23 @@ CEILING_SHNO_CURRENT = 10e-3  # A
 CEILING_GATE_VOLTAGE = 20.0  # V
 CEILING_GATE_COMPLIANCE = 10e-3  # A
 CEILING_FIELD = 2.0  # T
+# share of the supply's current limit that max_field may need by the calibration table: the
+# rest is left for remanence, probe offset and calibration error
+FIELD_CURRENT_MARGIN = 0.05
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "2.5e-3" (text), true (a boolean) or 1.0 for a count are mistakes, not numbers
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class InstrumentConfig(_Strict):
     driver: str = Field(description="driver name from the registry, e.g. keithley2450")
     address: str = Field("", description="VISA resource name; ignored on a simulated station")
     timeout: float = Field(5.0, gt=0, le=600, description="I/O timeout in s")
+    # what differs between units of one model (a Kepco's rating, an analyzer's frequency
+    # option, a gaussmeter's probe): names the driver declares in STATION_OPTIONS
+    options: dict[str, float | int | str | bool] = Field(default_factory=dict)
 
 
 class ShnoLimits(_Strict):
@@ -91,6 +100,14 @@ class FieldConfig(_Strict):
     # calibration table: supply current (A) -> field (T), monotonic; a line if two points
     calibration: list[tuple[float, float]] = Field(min_length=2)
 
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _pairs(cls, table: Any) -> Any:
+        """TOML and JSON give [current, field] pairs as lists; strict mode wants tuples."""
+        if isinstance(table, list):
+            return [tuple(pair) if isinstance(pair, list) else pair for pair in table]
+        return table
+
     @field_validator("calibration")
     @classmethod
     def _calibration_monotonic(cls, table: list[tuple[float, float]]):
@@ -102,10 +119,28 @@ class FieldConfig(_Strict):
             raise ValueError("the table must rise in both current and field")
         return table
 
+    @model_validator(mode="after")
+    def _max_field_reachable(self) -> FieldConfig:
+        # remanence, probe offset and calibration error all eat into the current: a max_field
+        # the table puts right at max_current cannot be reached, only ramped towards
+        table = Calibration(self.calibration)
+        needed = max(abs(table.current_for(b))
+                     for b in (self.limits.max_field, -self.limits.max_field))
+        usable = self.limits.max_current * (1 - FIELD_CURRENT_MARGIN)
+        if needed > usable:
+            raise ValueError(
+                f"limits.max_field = {self.limits.max_field:g} T needs {needed:g} A by the "
+                f"calibration table, more than {usable:g} A ({1 - FIELD_CURRENT_MARGIN:.0%} of "
+                f"limits.max_current = {self.limits.max_current:g} A): lower max_field or "
+                "raise max_current"
+            )
+        return self
+
 
 class FaultConfig(_Strict):
     instrument: Literal["shno_source", "gate", "spectrum", "supply", "gaussmeter"]
-    kind: Literal["timeout", "error", "disconnect", "breakdown"]
+    # late: the reply comes after the VISA timeout and waits in the output queue
+    kind: Literal["timeout", "late", "error", "disconnect", "breakdown"]
     at_command: int | None = Field(None, ge=1, description="fault on this command number")
     probability: float = Field(0.0, ge=0, le=1, description="fault chance per command")
     code: int = Field(-300, description="error-queue code for kind='error'")
@@ -117,6 +152,7 @@ class SimConfig(_Strict):
     realtime_factor: float = Field(0.0, ge=0, le=1, description="real s per simulated s")
     device: dict[str, Any] = Field(default_factory=dict, description="physics overrides")
     faults: list[FaultConfig] = Field(default_factory=list)
+    power_up: PowerUpConfig = PowerUpConfig()
 
 
 class StationConfig(_Strict):
@@ -135,18 +171,62 @@ class StationConfig(_Strict):
 
 
 def _format_error(origin: str, err: ValidationError, data: dict[str, Any]) -> str:
-    first = err.errors()[0]
+    first = _first_error(err.errors())
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     kind = first["type"]
     if kind == "missing":
         return f"{origin}: missing key '{loc}'"
     if kind == "extra_forbidden":
-        return f"{origin}: unknown key '{loc}' = {first['input']!r}"
+        return f"{origin}: unknown key '{loc}' = {_shown(first['input'])}{_suggest(first['loc'])}"
     msg = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     if isinstance(value, dict):
         return f"{origin}: {loc}: {msg}"
-    return f"{origin}: {loc} = {value!r}: {msg}"
+    if kind in ("float_type", "int_type", "bool_type"):
+        msg = _type_mistake(kind, value)
+    return f"{origin}: {loc} = {_shown(value)}: {msg}"
+
+
+def _type_mistake(kind: str, value: Any) -> str:
+    want = {"float_type": "a number", "int_type": "a whole number",
+            "bool_type": "true or false"}[kind]
+    if isinstance(value, str):
+        return f"text where {want} belongs: write it without quotes"
+    if isinstance(value, bool):
+        return f"a boolean where {want} belongs"
+    return f"must be {want}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the file spells it (TOML booleans in lower case), cut to one short line."""
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _first_error(errors: list[dict]) -> dict:
+    """The error to report: a misspelt key (unknown beside a missing one) before the missing
+    key, so that the message can say which was meant."""
+    from labctl.errors import did_you_mean
+
+    missing = [e["loc"] for e in errors if e["type"] == "missing"]
+    for e in errors:
+        if e["type"] == "extra_forbidden" and did_you_mean(
+                e["loc"][-1], [m[-1] for m in missing if m[:-1] == e["loc"][:-1]]):
+            return e
+    return errors[0]
+
+
+def _suggest(loc: tuple) -> str:
+    """`` (did you mean 'max_current'?)`` for a misspelt key at ``loc`` of a station file."""
+    from labctl.errors import did_you_mean
+
+    model: Any = StationConfig
+    for part in loc[:-1]:
+        info = getattr(model, "model_fields", {}).get(part)
+        model = getattr(info, "annotation", None)
+        if not isinstance(model, type) or not issubclass(model, BaseModel):
+            return ""  # inside a free table (sim.device) or a list: no names to offer
+    return did_you_mean(loc[-1], [k for k in model.model_fields if k != "source"])
 
 
 def parse_station(data: dict[str, Any], origin: str) -> StationConfig:
@@ -155,7 +235,7 @@ def parse_station(data: dict[str, Any], origin: str) -> StationConfig:
         cfg = StationConfig.model_validate({**data, "source": origin})
     except ValidationError as err:
         raise ConfigError(_format_error(origin, err, data)) from None
-    from labctl.registry import known_driver
+    from labctl.registry import check_driver
 
     roles = {
         "shno_source": cfg.shno_source,
@@ -165,8 +245,9 @@ def parse_station(data: dict[str, Any], origin: str) -> StationConfig:
         "field.gaussmeter": cfg.field.gaussmeter,
     }
     for key, inst in roles.items():
-        if not known_driver(inst.driver):
-            raise ConfigError(f"{origin}: {key}.driver = {inst.driver!r}: unknown driver")
+        problem = check_driver(key, inst.driver, inst.options)
+        if problem:
+            raise ConfigError(f"{origin}: {key}.{problem}")
     return cfg
 
 
@@ -174,15 +255,53 @@ def load_station(path: str | Path) -> StationConfig:
     """Read and validate a station TOML file."""
     p = Path(path)
     origin = f"station file '{p}'"
+    return parse_station(read_toml(p, origin, ConfigError), origin)
+
+
+MAX_FILE_BYTES = 1 << 20  # a station or queue file is a few kB
+MAX_DEPTH = 16  # tables and arrays within each other
+
+
+def read_toml(path: Path, origin: str, error: type[Exception] = ConfigError) -> dict[str, Any]:
+    """A TOML file decoded, or ``error`` in one line: unreadable, too large, not UTF-8 (e.g.
+    saved as UTF-16), not TOML, nested too deeply."""
     try:
-        text = p.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise error(f"{origin}: {size} bytes; a station or queue file is a few kB "
+                        f"(at most {MAX_FILE_BYTES})")
+        raw = path.read_bytes()
     except OSError as err:
-        raise ConfigError(f"{origin}: cannot read: {err.strerror or err}") from None
+        raise error(f"{origin}: cannot read: {err.strerror or err}") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise error(f"{origin}: saved as UTF-16 text; save it as UTF-8")
+    try:
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{origin}: not UTF-8 text (byte {err.start}: {raw[err.start:err.start + 1]!r}"
+                    "); save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{origin}: not valid TOML: {err}") from None
-    return parse_station(data, origin)
+        raise error(f"{origin}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise error(f"{origin}: nested more than {MAX_DEPTH} levels deep") from None
+    if _depth(data) > MAX_DEPTH:
+        raise error(f"{origin}: nested more than {MAX_DEPTH} levels deep")
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deeply tables and arrays nest in ``data`` (without recursion)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                items = value.values() if isinstance(value, dict) else value
+                todo.extend((v, level + 1) for v in items)
+    return deepest
 
 
 def default_sim_station() -> StationConfig:

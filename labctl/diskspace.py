@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from labctl.errors import LabctlError, UserInputError
 from labctl.runlayout import SCALAR_CHUNK
 from labctl.schema import Schema, Stream
 
-OVERHEAD = 1 << 20  # bytes: layout, metadata, log, chunk indexes of a small run
-RESERVE_MIN = 1 << 20  # bytes a run leaves free: room to close the file and write its log
-WATCH_INTERVAL = 0.5  # s between looks at the free space (others may fill the disk too)
+OVERHEAD = 256 << 10  # bytes: layout, metadata, log, chunk indexes of a small run
+RESERVE_MIN = 256 << 10  # bytes a run leaves free: room to close the file and grow its log
+WATCH_INTERVAL = 0.1  # s: the longest time between two looks at the free space
 
 
 class DiskFull(LabctlError):
@@ -52,39 +53,68 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def check_free_space(path: str | Path, schema: Schema, planned: int | None) -> None:
-    """UserInputError (before anything is opened) if the run cannot fit next to ``path``."""
-    folder = Path(path).parent
+def check_output(path: str | Path, schema: Schema, planned: int | None, *,
+                 resume: bool = False) -> None:
+    """UserInputError, before anything is opened, if the run file cannot be written at
+    ``path``: its folder is a file or not writable, or the disk has no room for the run
+    (a resume also needs room for the copy it rebuilds)."""
+    path = Path(path)
     need = estimate_bytes(schema, planned) + RESERVE_MIN
-    free = free_bytes(folder)
+    if resume and path.is_file():
+        need += path.stat().st_size
+    check_folder(path.parent, need, f"{planned or 'unknown'} points")
+
+
+def check_folder(folder: Path, need: int, what: str) -> None:
+    """UserInputError if ``folder`` (made when needed) cannot take ``need`` bytes of ``what``."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserInputError(f"output folder '{folder}': '{existing}' is a file, not a folder")
+    try:  # a probe, not os.access: root passes any permission check, not a read-only mount
+        fd, probe = tempfile.mkstemp(prefix=".labctl-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserInputError(f"output folder '{folder}': cannot write in '{existing}': "
+                             f"{err.strerror or err}") from None
+    free = free_bytes(existing)
     if free < need:
-        raise UserInputError(f"output folder '{folder}': {_mb(free)} free, the run needs about "
-                             f"{_mb(need)} ({planned or 'unknown'} points); free some space "
-                             "or choose another --out")
+        raise UserInputError(f"output folder '{folder}': {_mb(free)} free, {what} need about "
+                             f"{_mb(need)}; free some space or choose another folder")
 
 
 class DiskWatch:
-    """Looks at the free space often enough that the run's own writes never fill the disk."""
+    """Looks at the free space as a run writes: another process may fill the disk too.
+
+    It stops the run while the reserve still holds the row, the log and the close, so the
+    file never meets a failed write. It looks again after WATCH_INTERVAL, or sooner once the
+    run itself has written a quarter of what was free (every row, near a full disk).
+    """
 
     def __init__(self, folder: Path, largest_row: int):
         self.folder = folder
-        self.reserve = max(RESERVE_MIN, 16 * largest_row)
-        self._since = 0
-        self._last = 0.0
+        self.reserve = max(RESERVE_MIN, 4 * largest_row)
+        self._budget = 0  # bytes the run may write before the next look
+        self._next = 0.0  # monotonic time of the next look
 
     def wrote(self, nbytes: int) -> None:
-        """Account for ``nbytes`` about to be written; DiskFull if the reserve is reached."""
-        self._since += nbytes
+        """Before writing ``nbytes``: DiskFull if that would eat into the reserve."""
+        self._budget -= nbytes
         now = time.monotonic()
-        if self._since < self.reserve // 4 and now - self._last < WATCH_INTERVAL:
+        if self._budget > 0 and now < self._next:
             return
-        self._since, self._last = 0, now
         st = os.statvfs(self.folder)
         free = st.f_bavail * st.f_frsize
-        if free < self.reserve:
+        if free < self.reserve + nbytes:
             raise DiskFull(f"disk nearly full: {_mb(free)} left in '{self.folder}'; the run "
                            f"stopped before its file could be damaged")
+        self._budget = (free - self.reserve) // 4
+        self._next = now + WATCH_INTERVAL
 
 
 def _mb(nbytes: int) -> str:
+    if nbytes < 1e6:
+        return f"{nbytes / 1e3:.0f} kB"
     return f"{nbytes / 1e6:.1f} MB" if nbytes < 10e9 else f"{nbytes / 1e9:.1f} GB"

@@ -7,7 +7,9 @@ can say who holds it. Locks are not re-entrant: a second acquisition of the same
 in the same process, is refused (within a process, the Lab is the one owner).
 
 HDF5 itself ``flock``s the run files it opens, so a run file is never its own lock file: its
-lock is a separate ``<file>.lock`` (see :func:`file_lock`).
+lock is a separate ``<file>.lock`` (see :func:`file_lock`). The holder removes the lock file
+when it releases the lock, so a folder of finished runs holds no lock files; a taker checks
+that the file it locked is still the one at the path (a releaser may have just removed it).
 """
 
 from __future__ import annotations
@@ -53,15 +55,19 @@ class ExclusiveLock:
         if self._fd is not None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise LockHeld(f"{self.what} is in use by {self.holder()}") from None
-        except OSError:
-            os.close(fd)
-            raise
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise LockHeld(f"{self.what} is in use by {self.holder()}") from None
+            except OSError:
+                os.close(fd)
+                raise
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # locked a file its holder removed on release: take the new one
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "command": " ".join(sys.argv)[:300]}
         os.ftruncate(fd, 0)
@@ -74,7 +80,10 @@ class ExclusiveLock:
         if fd is None:
             return
         try:
-            os.ftruncate(fd, 0)  # the file stays (removing it would race a new holder)
+            if _same_file(fd, self.path):
+                os.unlink(self.path)  # removed while still locked: a taker re-checks the path
+        except OSError:
+            pass  # a lock file that cannot be removed is harmless: the next holder reuses it
         finally:
             os.close(fd)  # closing drops the flock
 
@@ -97,6 +106,16 @@ class ExclusiveLock:
 
     def __del__(self):  # a forgotten lock must not outlive its owner object
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (own.st_ino, own.st_dev)
 
 
 def station_lock(key: str, name: str) -> ExclusiveLock:

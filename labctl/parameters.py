@@ -23,6 +23,7 @@ from labctl.config import (
     StationConfig,
 )
 from labctl.errors import LimitError, UserInputError
+from labctl.units import parse_list, parse_value
 
 MAGNITUDE, RANGE, POSITIVE, MAXIMUM = "magnitude", "range", "positive", "maximum"
 
@@ -57,6 +58,15 @@ class StationLimit:
         if bad:
             raise LimitError(f"parameter {name} = {value:g}{u}: beyond the station's "
                              f"{self.what} of {limit:g}{u}")
+
+
+    def bounds(self, config: StationConfig) -> tuple[float, float]:
+        """The interval this limit allows on the station of ``config`` (within the ceilings)."""
+        limit = self.limit(config)
+        low, high = {MAGNITUDE: lambda: (-limit, limit), RANGE: lambda: limit,
+                     POSITIVE: lambda: (0.0, limit), MAXIMUM: lambda: (self.low, limit)}[
+            self.kind]()
+        return max(low, self.low), min(high, self.high)
 
 
 SHNO_CURRENT = StationLimit("max |I_SHNO|", lambda c: c.shno_source.limits.max_current,
@@ -101,6 +111,15 @@ class Parameter:
             if self.maximum is None:
                 object.__setattr__(self, "maximum", self.station.high)
 
+    def bounds(self, config: StationConfig | None = None) -> tuple[float | None, float | None]:
+        """(minimum, maximum) of a value, on the station of ``config`` if given."""
+        low, high = self.minimum, self.maximum
+        if self.station is not None and config is not None:
+            s_low, s_high = self.station.bounds(config)
+            low = s_low if low is None else max(low, s_low)
+            high = s_high if high is None else min(high, s_high)
+        return low, high
+
     def check_station(self, value: Any, config: StationConfig) -> None:
         """Hold ``value`` (each element of a list) to the station's limit, if it has one."""
         if self.station is None:
@@ -113,8 +132,6 @@ class Parameter:
 
         Numbers may carry a unit with an SI prefix ("2.2 mA", "650 mT"); bare numbers are SI.
         """
-        from labctl.units import parse_list, parse_value
-
         if self.kind is float:
             return parse_value(text, self.unit, self.name)
         if self.kind is list:
@@ -136,13 +153,18 @@ class Parameter:
                 f"parameter {self.name} = {text!r}: not a valid {self.kind.__name__}") from None
 
     def validate(self, value: Any) -> Any:
-        """Check type, range and choices; return the value in its kind."""
+        """Check type, range and choices; return the value in its kind.
+
+        Text is parsed first, so every surface (script, queue file, form) takes "2.2 mA".
+        """
+        if isinstance(value, str) and self.kind is not str:
+            value = self.parse(value)
         if self.kind is list:
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and not isinstance(value, bool):
                 value = [value]
             if not isinstance(value, list | tuple) or not value:
                 raise UserInputError(f"parameter {self.name} = {value!r}: needs a list of numbers")
-            return [self._check_number(float(v)) for v in value]
+            return [self._check_number(self._list_item(v)) for v in value]
         if self.kind is float and isinstance(value, int | float) and not isinstance(value, bool):
             return self._check_number(float(value))
         if self.kind is int and isinstance(value, int) and not isinstance(value, bool):
@@ -156,6 +178,13 @@ class Parameter:
             return value
         raise UserInputError(
             f"parameter {self.name} = {value!r}: must be a {self.kind.__name__}")
+
+    def _list_item(self, v: Any) -> float:
+        if isinstance(v, str):
+            return parse_value(v, self.unit, self.name)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise UserInputError(f"parameter {self.name}: {v!r} is not a number")
+        return float(v)
 
     def _check_number(self, v: float) -> float:
         if not math.isfinite(v):

@@ -15,11 +15,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from labctl.config import StationConfig
+from labctl.duration import Plan
 from labctl.errors import Interrupted, LabctlError, UserInputError, did_you_mean
 from labctl.parameters import Parameter, StationLimit, check_gate_values
 from labctl.schema import Schema
 
-__all__ = ["Parameter", "Procedure", "ProcedureError", "Results", "Row", "RunContext",
+__all__ = ["Parameter", "Plan", "Procedure", "ProcedureError", "Results", "Row", "RunContext",
            "StationLimit", "check_gate_values"]
 
 
@@ -155,6 +156,23 @@ class Procedure:
     def planned_points(self) -> int | None:
         """Rows of the main stream the run will produce, if known."""
         return None
+
+    def estimate(self, plan: Plan) -> None:
+        """Walk ``plan`` through the run: outputs, field setpoints, spectra, readings, waits.
+
+        The plan adds up the time of each step by the station's rules; the ramp-down at the
+        end is added by :meth:`plan`.
+        """
+        plan.unknown(f"{self.name} does not estimate its duration")
+
+    def plan(self, config: StationConfig) -> Plan:
+        """What a run with these parameters will do on ``config``'s station, and how long it
+        will take; nothing is sent to an instrument."""
+        plan = Plan(config)
+        plan.start()
+        self.estimate(plan)
+        plan.ramp_down()
+        return plan
 
     def summarize(self, results: dict[str, Any]) -> list[str]:
         """Lines for the terminal after a run (the main findings)."""

@@ -2,30 +2,29 @@
 
 Everything in a queue file is checked (TOML syntax, keys, procedure names, parameter names,
 types and ranges, the station's limits) before any instrument is touched; each mistake is one
-UserInputError line naming the file and the entry. Progress lives in a JSON state file
-written atomically after every change, so a crashed queue carries on with ``--resume``.
-The format is described in docs/queue.md.
+UserInputError line naming the file and the entry; a queue expands to at most MAX_RUNS runs.
+Progress lives in a JSON state file (labctl/queuestate.py), so a crashed queue carries on
+with ``--resume``. The format is described in docs/queue.md.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import os
-import tomllib
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.config import StationConfig, default_sim_station, load_station
-from labctl.errors import LabctlError, UserInputError
+from labctl.config import StationConfig, default_sim_station, load_station, read_toml
+from labctl.errors import LabctlError, UserInputError, did_you_mean
 from labctl.procedure import Parameter
-from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, now_iso
 from labctl.runner import METADATA
 
 _BASE_VALIDATE = Parameter.validate
 
+MAX_RUNS = 10_000  # runs a queue may expand to (its state file is rewritten after each)
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|nan)", re.I)
 TOP_KEYS = {"station", "out", "on_failure", "plots", "run", *METADATA}
 RUN_KEYS = {"procedure", "set", "foreach", *METADATA}
 ON_FAILURE = ("continue", "stop")
@@ -77,24 +76,21 @@ def _origin(path: Path) -> str:
     return f"queue file '{path}'"
 
 
-def load_queue(path: str | Path) -> Queue:
-    """Read, expand and validate a queue file; UserInputError (one line) on any mistake."""
+def load_queue(path: str | Path, station: StationConfig | None = None) -> Queue:
+    """Read, expand and validate a queue file; UserInputError (one line) on any mistake.
+
+    ``station`` replaces the station the file names (``labctl queue FILE --sim``).
+    """
     path = Path(path)
     origin = _origin(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UserInputError(f"{origin}: cannot read: {err.strerror or err}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserInputError(f"{origin}: not valid TOML: {err}") from None
+    data = read_toml(path, origin, UserInputError)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
-        raise UserInputError(f"{origin}: unknown key '{unknown[0]}' "
+        raise UserInputError(f"{origin}: unknown key '{unknown[0]}'"
+                             f"{did_you_mean(unknown[0], TOP_KEYS)} "
                              f"(known: {', '.join(sorted(TOP_KEYS))})")
     base = path.resolve().parent
-    station = _station(data.get("station"), base, origin)
+    station = station or _station(data.get("station"), base, origin)
     out = data.get("out")
     if not isinstance(out, str) or not out.strip():
         raise UserInputError(f"{origin}: out = {out!r}: needs a folder for the run files")
@@ -147,7 +143,8 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         raise UserInputError(f"{where}: must be a table")
     unknown = sorted(set(table) - RUN_KEYS)
     if unknown:
-        raise UserInputError(f"{where}: unknown key '{unknown[0]}' "
+        raise UserInputError(f"{where}: unknown key '{unknown[0]}'"
+                             f"{did_you_mean(unknown[0], RUN_KEYS)} "
                              f"(known: {', '.join(sorted(RUN_KEYS))})")
     name = table.get("procedure")
     if not isinstance(name, str):
@@ -171,6 +168,10 @@ def _expand(table: Any, entry: int, before: int, station: StationConfig,
         if not isinstance(values, list) or not values:
             raise UserInputError(f"{where}: foreach {key} = {values!r}: needs a non-empty "
                                  "list of values")
+    count = math.prod(len(v) for v in foreach.values())
+    if before + count > MAX_RUNS:
+        raise UserInputError(f"{where}: foreach makes {count} runs, the queue "
+                             f"{before + count}; a queue holds at most {MAX_RUNS} runs")
     keys = list(foreach)
     runs = []
     for combo in itertools.product(*(foreach[k] for k in keys)):
@@ -192,176 +193,35 @@ def _coerce(cls, name: str, value: Any) -> Any:
     """TOML value -> parameter value: text goes through the parameter's own parser."""
     p = cls.parameter(name)
     if isinstance(value, str) and p.kind is not str:
+        # text is for a quantity with its unit ("2 mA"); a number or a boolean is written
+        # as one, without quotes (a quoted one is a typo as often as not)
+        if p.kind is bool or _NUMBER.fullmatch(value.strip()):
+            raise UserInputError(f"parameter {name} = {value!r}: text where a "
+                                 f"{p.kind.__name__} belongs: write it without quotes")
         return p.parse(value)
     if p.kind is list and isinstance(value, list) and p.validate.__func__ is _BASE_VALIDATE:
-        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float)]
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int | float | str)]
         if bad:
             raise UserInputError(f"parameter {name} = {value!r}: {bad[0]!r} is not a number")
+        quoted = [v for v in value if isinstance(v, str) and _NUMBER.fullmatch(v.strip())]
+        if quoted:  # "-500 mV" is a quantity, "-0.5" a number in quotes
+            raise UserInputError(f"parameter {name} = {value!r}: {quoted[0]!r}: text where a "
+                                 "number belongs: write it without quotes")
     if isinstance(value, dict) or hasattr(value, "isoformat"):  # a table, date or time
         raise UserInputError(f"parameter {name} = {value!r}: must be a {p.kind.__name__}")
     return value
 
 
-# ---- the state file ------------------------------------------------------------------------
-
-
-
-def queue_digest(queue: Queue) -> list[dict[str, Any]]:
-    """What identifies each run for --resume: procedure and every parameter value."""
-    return [{"index": r.index, "procedure": r.procedure, "parameters": r.parameters}
-            for r in queue.runs]
-
-
-class QueueState:
-    """The JSON progress record of a queue; :meth:`save` replaces the file atomically."""
-
-    def __init__(self, path: Path, data: dict[str, Any]):
-        self.path = path
-        self.data = data
-
-    @property
-    def runs(self) -> list[dict[str, Any]]:
-        return self.data["runs"]
-
-    @classmethod
-    def new(cls, queue: Queue) -> QueueState:
-        runs = [{**d, "varied": r.varied, "status": PENDING, "path": None, "reason": "",
-                 "rows": 0, "planned": r.instance.planned_points() if r.instance else None,
-                 "started": None, "finished": None, "attempts": 0,
-                 "previous_paths": []}
-                for d, r in zip(queue_digest(queue), queue.runs)]
-        data = {"state_version": STATE_VERSION, "queue": str(queue.path.resolve()),
-                "queue_sha256": _sha256(queue.path), "out": str(queue.out),
-                "on_failure": queue.on_failure, "created": now_iso(), "updated": now_iso(),
-                "runs": runs}
-        return cls(queue.state_path, data)
-
-    @classmethod
-    def load(cls, queue: Queue) -> QueueState:
-        """The saved state, checked against the queue (runs may only be appended)."""
-        path = queue.state_path
-        origin = f"queue state file '{path}'"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise UserInputError(f"{origin}: cannot read: {err}") from None
-        if not isinstance(data, dict) or data.get("state_version") != STATE_VERSION or \
-                not isinstance(data.get("runs"), list):
-            raise UserInputError(f"{origin}: not a labctl queue state (version "
-                                 f"{STATE_VERSION})")
-        state = cls(path, data)
-        digest = queue_digest(queue)
-        if len(digest) < len(state.runs):
-            raise UserInputError(f"{_origin(queue.path)}: has {len(digest)} runs, the state "
-                                 f"{len(state.runs)}: runs may only be appended for --resume")
-        for saved, now in zip(state.runs, digest):
-            if saved.get("procedure") != now["procedure"] or \
-                    saved.get("parameters") != json.loads(json.dumps(now["parameters"])):
-                raise UserInputError(
-                    f"{_origin(queue.path)}: run {now['index']} ({now['procedure']}) differs "
-                    f"from the one in '{path}'; restore the file or start a new out folder")
-        fresh = QueueState.new(queue).runs
-        state.runs.extend(fresh[len(state.runs):])
-        data["queue_sha256"] = _sha256(queue.path)
-        return state
-
-    def save(self) -> None:
-        """Write to a temporary file, flush it to disk, then atomically replace the old one."""
-        self.data["updated"] = now_iso()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.data, fh, indent=1, default=_json_default, allow_nan=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-
-    def update(self, index: int, **values: Any) -> None:
-        self.runs[index - 1].update(values)
-        self.save()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _json_default(obj: Any) -> Any:
-    item = getattr(obj, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(obj, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    return str(obj)
-
-
-# ---- what to do with each run on (re)start ------------------------------------------------
-
-
-@dataclass
-class Attempt:
-    """How the next attempt at a run goes: into ``path``, resuming it or from the start."""
-
-    path: Path
-    resume: bool = False
-    completed: bool = False  # the file is complete already: the state file lagged behind
-    note: str = ""
-
-
-def fresh_path(queue: Queue, run: QueueRun, attempt: int) -> Path:
-    """``NNN_procedure.h5`` in the out folder (``_tryK`` after a restart), never an old file."""
-    stem = f"{run.index:03d}_{run.procedure}" + (f"_try{attempt}" if attempt > 1 else "")
-    path = queue.out / f"{stem}.h5"
-    k = attempt
-    while path.exists():
-        k += 1
-        path = queue.out / f"{run.index:03d}_{run.procedure}_try{k}.h5"
-    return path
-
-
-def plan_attempt(queue: Queue, run: QueueRun, record: dict[str, Any]) -> Attempt:
-    """Resume an interrupted run into its own file; restart it if that file is unusable.
-
-    A run whose file says running/aborted/failed continues after its last complete row (the
-    runner's resume), so nothing measured is lost or measured twice. A file that cannot be
-    read (killed while being created) is renamed ``*.unreadable`` and the run restarts.
-    """
-    from labctl.runfile import read_info
-
-    attempt = int(record.get("attempts", 0)) + 1
-    old = record.get("path")
-    if not old:
-        return Attempt(fresh_path(queue, run, attempt))
-    path = Path(old)
-    if not path.exists():
-        return Attempt(path, note="restarted (its run file was never created)")
-    try:
-        info = read_info(path)
-    except LabctlError as err:
-        aside = path.with_name(path.name + ".unreadable")
-        os.replace(path, aside)
-        record.setdefault("previous_paths", []).append(str(aside))
-        return Attempt(fresh_path(queue, run, attempt), note=f"restarted ({err})")
-    if info["procedure"] != run.procedure:
-        raise UserInputError(f"run file '{path}' holds a {info['procedure']} run, the queue "
-                             f"says run {run.index} is {run.procedure}")
-    if info["status"] == COMPLETED:
-        return Attempt(path, completed=True, note="already completed in its run file")
-    if info["status"] in (RUNNING, ABORTED, FAILED):
-        return Attempt(path, resume=True, note=f"resumed ({info['status']} after "
-                                                f"{main_rows(path)} rows)")
-    raise UserInputError(f"run file '{path}': status {info['status']!r} cannot be resumed")
-
-
-def main_rows(path: Path | str | None) -> int:
-    """Complete rows of a run file's main stream (0 if there is no readable file)."""
-    from labctl.runfile import read_info
-
-    if not path or not Path(path).exists():
-        return 0
-    try:
-        info = read_info(path)
-    except LabctlError:
-        return 0
-    main = (info.get("schema") or {}).get("streams", [{}])[0].get("name")
-    return int(info["rows"].get(main, 0))
+# the state file and the runs' attempts (re-exported: they were defined here)
+from labctl.queuestate import (  # noqa: E402, F401
+    Attempt,
+    QueueState,
+    check_queue_start,
+    fresh_path,
+    main_rows,
+    now_iso,
+    plan_attempt,
+    queue_digest,
+    read_state,
+    state_lock,
+)

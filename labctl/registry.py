@@ -36,6 +36,17 @@ SIMULATED: dict[str, str] = {
 }
 
 
+# station slot -> the built-in drivers that can play it (a plugin driver class names its
+# slots in a ROLES attribute)
+ROLES: dict[str, tuple[str, ...]] = {
+    "shno_source": ("keithley2450", "keithley2400", "keithley6221"),
+    "gate": ("keithley2450", "keithley2400"),
+    "spectrum": ("keysight_xseries", "rs_fsv"),
+    "field.supply": ("kepco_bop",),
+    "field.gaussmeter": ("lakeshore425",),
+}
+
+
 # procedure name -> "module:Class"
 PROCEDURES: dict[str, str] = {
     "freq-current": "procedures.freq_current:FreqCurrent",
@@ -72,6 +83,39 @@ def driver_class(name: str):
 def simulated_class(name: str):
     """The simulated instrument for driver ``name`` (KeyError if there is none)."""
     return _load(SIMULATED[name])
+
+
+def known_drivers() -> list[str]:
+    return sorted({*DRIVERS, *_plugins()})
+
+
+def drivers_for(slot: str) -> list[str]:
+    """The drivers that can play station slot ``slot`` (built-in, then plugins)."""
+    plugins = [name for name in _plugins()
+               if slot in getattr(_load(_plugins()[name]), "ROLES", ())]
+    return [*ROLES.get(slot, ()), *plugins]
+
+
+def check_driver(slot: str, name: str, options: dict) -> str:
+    """What is wrong with driver ``name`` in ``slot`` with ``options`` ('' if nothing)."""
+    if not known_driver(name):
+        return f"driver = {name!r}: unknown driver; known drivers: {', '.join(known_drivers())}"
+    able = drivers_for(slot)
+    if name not in able:
+        return (f"driver = {name!r}: a {name} cannot be the {slot}; drivers that can: "
+                f"{', '.join(able)}")
+    if options:
+        allowed = getattr(driver_class(name), "STATION_OPTIONS", {})
+        for key, value in options.items():
+            kind = allowed.get(key)
+            if kind is None:
+                known = ", ".join(allowed) or "none"
+                return (f"options.{key} = {value!r}: not an option of {name} "
+                        f"(its options: {known})")
+            accepted = (int, float) if kind is float else kind
+            if not isinstance(value, accepted) or isinstance(value, bool) != (kind is bool):
+                return f"options.{key} = {value!r}: must be {kind.__name__}"
+    return ""
 
 
 def _procedures() -> dict[str, str]:

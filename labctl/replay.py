@@ -17,6 +17,7 @@ from labctl.runreader import (
     attr_json,
     attr_status,
     attr_text,
+    block_rows,
     log_lines,
     open_run,
     read_rows,
@@ -71,14 +72,15 @@ def replay(path: str | Path, bus: EventBus, speed: float | None = None,
 def _emit_stream(f, stream, n, bus, run_id, kind, planned, speed, stop) -> None:
     names = [q.name for q in stream.quantities]
     t0 = time.perf_counter()
-    for block_start in range(0, n, BLOCK):
-        block_stop = min(n, block_start + BLOCK)
-        block = {name: read_rows(f, name, block_start, block_stop) for name in names}
+    block = block_rows(f, names, BLOCK)
+    for block_start in range(0, n, block):
+        block_stop = min(n, block_start + block)
+        rows = {name: read_rows(f, name, block_start, block_stop) for name in names}
         for k in range(block_stop - block_start):
             if stop is not None and stop.is_set():
                 return
             i = block_start + k
-            values = {name: block[name][k] for name in names}
+            values = {name: rows[name][k] for name in names}
             if kind == POINT:
                 data = {"index": i, "values": values, "planned": planned}
             else:

@@ -1,11 +1,11 @@
 """The HDF5 run file: one file per run, every point flushed as measured, readable while written.
 
-The layout is in :mod:`labctl.runlayout`, reading in :mod:`labctl.runreader`. Writing uses
-SWMR from creation to close, and nothing else: a spectrum row is one chunk, scalars live in
-small chunks rewritten whole from a one-chunk buffer (memory does not grow with the run), and
-the outcome (status, reason, results) is rewritten in place in attributes allocated when the
-file was made. So a kill -9 at any instant, the close included, leaves a file that SWMR
-ordering keeps readable, and a reader holding the file open never stops the close.
+The layout is in :mod:`labctl.runlayout`, rows are appended by :mod:`labctl.streamwriter`,
+reading is :mod:`labctl.runreader`. The writer holds one SWMR session from creation to close:
+chunks are allocated in advance, so a row changes no metadata; the outcome (status, reason,
+results) is rewritten in place in attributes made with the file; the superblock's "open for
+writing" mark is cleared after every flush. So a kill -9 at any instant, the close included,
+leaves a file that every HDF5 tool opens, and a reader holding the file never stops the close.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import glob
 import json
 import os
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from labctl.diskspace import DiskFull, DiskWatch, row_bytes
+from labctl.diskspace import DiskFull, DiskWatch
 from labctl.errors import RunFileError
 from labctl.locks import file_lock
-from labctl.runlayout import (  # noqa: F401  (re-exported: the run file's public names)
+from labctl.runlayout import (  # noqa: F401  (ABORTED ... now_iso: re-exported)
     ABORTED,
     COMPLETED,
     FAILED,
@@ -33,13 +32,11 @@ from labctl.runlayout import (  # noqa: F401  (re-exported: the run file's publi
     LOG_WIDTH,
     OUTCOME,
     RUNNING,
-    SCALAR_CHUNK,
     SCHEMA_VERSION,
     capacity,
     create_layout,
     create_outcome,
     grown,
-    is_small,
     now_iso,
     write_outcome,
 )
@@ -48,6 +45,7 @@ from labctl.runreader import (  # noqa: F401  (re-exported)
     attr_json,
     attr_status,
     attr_text,
+    block_rows,
     complete_rows,
     log_lines,
     open_run,
@@ -56,101 +54,12 @@ from labctl.runreader import (  # noqa: F401  (re-exported)
     read_schema,
     stream_rows,
 )
-from labctl.schema import FILL, Schema, Stream
+from labctl.schema import Schema
+from labctl.streamwriter import StreamWriter
 from labctl.superblock import clear_write_flags
 
 COPY_ROWS = 256  # rows copied at a time when a resume rebuilds the file
 MAX_LOG_LINES = 1_000_000  # log lines a resume carries over
-
-
-class _StreamWriter:
-    """Appends rows to the datasets of one stream."""
-
-    def __init__(self, f: h5py.File, stream: Stream, schema: Schema, done: int):
-        self.stream = stream
-        self.coord = f[stream.name]
-        self.n = done
-        self.capacity = self.coord.shape[0]
-        self.row_bytes = row_bytes(schema, stream)
-        # resolved once: h5py's high-level lookups are slow. Large arrays (spectra) are one
-        # chunk per row; small quantities (scalars, fitted peaks, the row time) share chunks
-        self.arrays = [(q.name, f[q.name], schema.shape(q)) for q in stream.quantities
-                       if not is_small(schema, q)]
-        small = [(q.name, f[q.name]) for q in stream.stored if is_small(schema, q)]
-        self.names = {q.name for q in stream.quantities}
-        self.time_name = stream.row_time.name
-        start = (done // SCALAR_CHUNK) * SCALAR_CHUNK
-        self.scalars = [(name, ds.id, self._buffer(ds, start)) for name, ds in small]
-        self.coord_buffer = self._buffer(self.coord, start)
-
-    def _buffer(self, ds: h5py.Dataset, start: int) -> np.ndarray:
-        """The chunk being filled, as in the file (a resume may start inside a chunk)."""
-        fill = FILL[str(ds.dtype)]
-        buf = np.full((SCALAR_CHUNK, *ds.shape[1:]), fill, dtype=ds.dtype)
-        if self.n > start:
-            stop = min(start + SCALAR_CHUNK, self.capacity)
-            buf[: stop - start] = ds[start:stop]
-            buf[self.n - start:] = fill
-        return buf
-
-    def _grow(self) -> None:
-        self.capacity = grown(self.capacity)
-        self.coord.resize(self.capacity, axis=0)
-        for _, ds, _ in self.arrays:
-            ds.resize(self.capacity, axis=0)
-        for name, _, _ in self.scalars:
-            self.coord.file[name].resize(self.capacity, axis=0)
-
-    def check(self, values: dict[str, Any]) -> None:
-        """Refuse a row that does not fit the schema, before anything of it is written."""
-        if not values.keys() <= self.names:
-            extra = sorted(values.keys() - self.names)
-            raise ValueError(f"stream {self.stream.name!r}: unknown quantities {extra}")
-        for name, _, shape in self.arrays:
-            v = values.get(name)
-            if v is not None and np.shape(v) != shape:
-                raise ValueError(f"{name}: shape {np.shape(v)}, schema says {shape}")
-
-    def append(self, values: dict[str, Any]) -> int:
-        i = self.n
-        if i >= self.capacity:
-            self._grow()
-        for name, ds, shape in self.arrays:
-            v = values.get(name)
-            # the fill value stands for "not measured" (large chunks are not pre-filled)
-            fill = FILL[str(ds.dtype)] if v is None else v
-            arr = np.ascontiguousarray(np.broadcast_to(fill, shape), dtype=ds.dtype)
-            ds.id.write_direct_chunk((i,) + (0,) * len(shape), arr)
-        c0 = (i // SCALAR_CHUNK) * SCALAR_CHUNK
-        j = i - c0
-        if j == 0 and i > 0:
-            for _, _, buf in self.scalars:
-                buf[:] = FILL[str(buf.dtype)]
-            self.coord_buffer[:] = -1
-        values = {**values, self.time_name: time.time()}
-        for name, dsid, buf in self.scalars:
-            v = values.get(name)
-            if v is not None:
-                buf[j] = v
-                dsid.write_direct_chunk((c0,) + (0,) * (buf.ndim - 1), buf)
-        return i
-
-    def mark_complete(self, i: int) -> None:
-        """Write row ``i``'s coordinate, the mark that the row is complete.
-
-        Call it only after the row's data has been flushed: a rewritten chunk reaches the file
-        at once, but the index entry of a newly allocated one (a spectrum row) waits in HDF5's
-        metadata cache until the flush, so a mark written earlier could outlive its data.
-        """
-        j = i % SCALAR_CHUNK
-        self.coord_buffer[j] = i
-        self.coord.id.write_direct_chunk((i - j,), self.coord_buffer)
-        self.n = i + 1
-
-    def trim(self) -> None:
-        """Shrink the datasets to the complete rows (their chunk buffers are already on disk)."""
-        for name in [self.stream.name, *(q.name for q in self.stream.stored)]:
-            self.coord.file[name].resize(self.n, axis=0)
 
 
 class RunFile:
@@ -167,7 +76,7 @@ class RunFile:
         self._fd = fd  # our own descriptor of the file, for its superblock flags
         self._lock = lock
         self.schema = schema
-        self._writers = {s.name: _StreamWriter(f, s, schema, done.get(s.name, 0))
+        self._writers = {s.name: StreamWriter(f, s, schema, done.get(s.name, 0))
                          for s in schema.streams}
         self._log = f["log/line"]
         self._log_n = len(log_lines(f))
@@ -231,8 +140,7 @@ class RunFile:
         tmp, f, fd = None, None, None
         try:
             _remove_stale(path)
-            tmp = _private_file(path, what)
-            f = h5py.File(tmp, "w", libver=LIBVER)
+            tmp, f = _private_file(path, what)
             done = build(f)
             f.swmr_mode = True
             f.flush()
@@ -271,14 +179,13 @@ class RunFile:
         try:
             self._watch.wrote(writer.row_bytes)
             i = writer.append(values)
-            self._flush()  # the data first ...
+            self._f.flush()  # the data first ...
             writer.mark_complete(i)
-            self._flush()  # ... then the mark that the row is complete
-        except DiskFull as err:
-            self.broken = str(err)
+            self._flush()  # ... then the mark that the row is complete (and the flags cleared)
+        except DiskFull:  # stopped in time: the file is intact, its log and close still work
             raise
         except (OSError, RuntimeError) as err:  # a full disk, an I/O error
-            self.broken = f"writing the run file failed: {_first_line(err)}"
+            self.broken = f"writing the run file failed: {_os_reason(err)}"
             raise DiskFull(self.broken) from None
         return i
 
@@ -295,7 +202,7 @@ class RunFile:
             self._log_n = n + 1
             self._flush()
         except (OSError, RuntimeError) as err:
-            self.broken = f"writing the run log failed: {_first_line(err)}"
+            self.broken = f"writing the run log failed: {_os_reason(err)}"
 
     def read(self, name: str, stream: str | None = None) -> np.ndarray:
         """The complete rows written so far of quantity ``name`` (for resuming procedures)."""
@@ -330,11 +237,11 @@ class RunFile:
             write_outcome(self._f, "status", status)
             self._flush()
         except (OSError, RuntimeError, ValueError) as err:
-            problem = f"run file '{self.path}' could not record '{status}': {_first_line(err)}"
+            problem = f"run file '{self.path}' could not record '{status}': {_os_reason(err)}"
         try:
             self._f.close()
         except (OSError, RuntimeError) as err:
-            problem = problem or f"run file '{self.path}': close failed: {_first_line(err)}"
+            problem = problem or f"run file '{self.path}': close failed: {_os_reason(err)}"
         finally:
             os.close(self._fd)
             self._lock.release()
@@ -365,14 +272,14 @@ def _writer_lock(path: Path):
                            f"{err.strerror or err}") from None
 
 
-def _private_file(path: Path, what: str) -> Path:
-    """A new, uniquely named hidden file next to ``path`` (never shared with another writer),
-    with the permissions a new file gets (the umask applies, unlike with mkstemp)."""
+def _private_file(path: Path, what: str) -> tuple[Path, h5py.File]:
+    """A new HDF5 file with a unique hidden name next to ``path`` (never shared with another
+    writer). Created exclusively, never truncated: ext4 writes a file truncated to zero back
+    to disk in full when it is closed (80 MB for 2000 spectra, a close 10x slower)."""
     while True:
         tmp = path.with_name(f".{path.name}.{what}-{secrets.token_hex(4)}")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
+            return tmp, h5py.File(tmp, "x", libver=LIBVER)
         except FileExistsError:
             continue
 
@@ -409,8 +316,9 @@ def _rebuild(path: Path, dst: h5py.File, schema: Schema) -> dict[str, int]:
             for q in [stream.name, *(q.name for q in stream.stored)]:
                 if q not in src:
                     continue  # the row times of a file written before they existed
-                for a in range(0, n, COPY_ROWS):
-                    b = min(n, a + COPY_ROWS)
+                step = block_rows(src, [q], COPY_ROWS)
+                for a in range(0, n, step):
+                    b = min(n, a + step)
                     dst[q][a:b] = read_rows(src, q, a, b)
         lines = log_lines(src, MAX_LOG_LINES)
         dst["log/line"].resize(capacity(len(lines)), axis=0)
@@ -425,6 +333,12 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _os_reason(err: BaseException) -> str:
+    """"No space left on device" rather than HDF5's error stack."""
+    code = getattr(err, "errno", None)
+    return os.strerror(code) if isinstance(code, int) and code > 0 else _first_line(err)
 
 
 def _first_line(err: BaseException) -> str:

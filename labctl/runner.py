@@ -9,6 +9,7 @@ that owns the main thread turns Ctrl-C and SIGTERM into :meth:`Runner.abort`.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
 PENDING, PAUSED, ABORTING, FINISHED_STATE = "pending", "paused", "aborting", "finished"
 METADATA = ("sample", "device", "operator", "comment")  # text a lab stores with every run
+# the run log's last line of every session that closes the file: the time the run took on
+# the station's clock (a simulated station's virtual time; resumed runs add their sessions)
+STATION_CLOCK = re.compile(r"station clock: (\S+) s this session$")
 
 class Runner:
     """Run one procedure on a station into one run file."""
@@ -69,6 +73,7 @@ class Runner:
         self._done = threading.Event()
         self._runfile: RunFile | None = None
         self._state_lock = threading.Lock()
+        self._clock0 = 0.0  # the station clock when the run began (this session)
 
     # ---- control (any thread) ---------------------------------------------------------------
     def subscribe(self, callback: Subscriber):
@@ -177,11 +182,16 @@ class Runner:
         status, reason = FAILED, ""
         generator = None
         planned = self.procedure.planned_points()
+        self._clock0 = self.station.clock.now()
         try:
             if self._abort_reason:  # aborted before it started: touch nothing
                 raise Interrupted(self._abort_reason)
             self.status = RUNNING
+            self.station.read_faults.clear()
             self._runfile = rf = self._open()
+            if self.station.read_faults:  # recorded in the file; a faulty instrument fails the run
+                raise LabctlError("instrument fault at the start: "
+                                  + "; ".join(self.station.read_faults))
             start = rf.rows()
             self.rows = start
             self.bus.publish(RunEvent(STARTED, self.run_id, {
@@ -191,6 +201,10 @@ class Runner:
             self._set_state(RUNNING, only_from=(PENDING,))
             self._log("info", f"{'resumed at row ' + str(start) if self.resume else 'started'}"
                               f" -> {self.path}")
+            # an output left on by a front panel, another program or a crash, beyond what the
+            # station allows, is made safe before the procedure drives anything
+            for note in self.station.secure():
+                self._log("warning", note)
             ctx = RunContext(self.station, start=start, runfile=rf, log=self._log)
             declared = {s.name: {q.name for q in s.quantities} for s in rf.schema.streams}
             main = rf.schema.main.name
@@ -208,7 +222,15 @@ class Runner:
                         "stream": item.stream, "index": i, "values": item.values}))
                 else:
                     self._check_row(item, main, declared)
+                    # every instrument's error queue, once per point and before the point is
+                    # written: a row measured under an instrument error must not look good
+                    try:
+                        self.station.check_errors()
+                    except LabctlError as err:
+                        self._fail_into(generator, err)
                     i = rf.append(item)
+                    if i == start:  # the analyzer is set up by now: what it really uses
+                        self._log_settings_used()
                     self.rows = i + 1
                     self.bus.publish(RunEvent(POINT, self.run_id, {
                         "index": i, "values": item, "planned": planned}))
@@ -235,6 +257,26 @@ class Runner:
                 generator.close()
             self._finish(status, reason)
         return self.status
+
+    def _fail_into(self, generator, err: LabctlError) -> None:
+        """Raise ``err`` inside the procedure, where it is met like a fault of its own (it may
+        yield the analysis of the rows it measured); then raise it here."""
+        try:
+            item = generator.throw(err)
+            while isinstance(item, Results):
+                self.results.update(item.values)
+                self.bus.publish(RunEvent(RESULTS, self.run_id, {"values": item.values}))
+                item = next(generator)
+        except StopIteration:
+            pass
+        raise err
+
+    def _log_settings_used(self) -> None:
+        """Record in the run log what the analyzer reports using (its RBW is quantised)."""
+        used = getattr(getattr(self.station, "spectrum", None), "settings_used", None)
+        if used:
+            self._log("info", "analyzer uses " + ", ".join(f"{k} {v:g}" if isinstance(
+                v, float) else f"{k} {v}" for k, v in used.items()))
 
     def _check_row(self, values: dict[str, Any], stream: str,
                    declared: dict[str, set[str]]) -> None:
@@ -263,16 +305,25 @@ class Runner:
                 failures, kept = self.station.ramp_down(), False
             if status == COMPLETED and self._abort_reason:  # arrived during the ramp-down
                 status, reason = ABORTED, self._abort_reason
+            # a fault met while ramping down (even one the retry got past) fails the run; an
+            # output not confirmed at zero is said in capitals and never "ramped down"
+            unconfirmed = [f for f in failures if "NOT CONFIRMED" in f]
             if failures:
                 reason = f"{reason}; RAMP-DOWN FAILED: {'; '.join(failures)}"
                 if status == COMPLETED:
                     status = FAILED
             self.status, self.reason = status, reason
+            if unconfirmed:
+                self._log("error", "OUTPUTS NOT CONFIRMED AT ZERO: " + "; ".join(unconfirmed))
             rf = self._runfile
             if rf is not None:
-                outputs = "outputs kept on request" if kept else "outputs ramped down"
+                outputs = ("OUTPUTS NOT CONFIRMED AT ZERO" if unconfirmed
+                           else "outputs kept on request" if kept
+                           else "outputs ramped down and confirmed at zero")
                 self._log("info" if status == COMPLETED else "warning",
                           f"{status}: {reason} ({outputs})")
+                elapsed = self.station.clock.now() - self._clock0
+                self._log("info", f"station clock: {elapsed:.9g} s this session")
                 problem = rf.close(status, reason, self.results)  # never raises
                 if problem:  # e.g. a full disk: the rows are safe, the outcome is not recorded
                     reason = self.reason = f"{reason}; {problem}"
@@ -287,3 +338,18 @@ class Runner:
                     "status": self.status, "reason": self.reason, "path": str(self.path),
                     "rows": self.rows}))
                 self._done.set()
+
+
+def station_seconds(log: list[bytes]) -> float | None:
+    """The time a run took on its station's clock, from its log (None: not recorded, e.g. a
+    session that was killed)."""
+    total, found = 0.0, False
+    for line in log:
+        match = STATION_CLOCK.search(line.decode(errors="replace").rstrip())
+        if match:
+            try:
+                total += float(match.group(1))
+                found = True
+            except ValueError:
+                continue
+    return total if found else None

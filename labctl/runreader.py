@@ -33,16 +33,15 @@ def open_run(path: str | Path) -> h5py.File:
     p = Path(path)
     if not p.is_file():
         raise RunFileError(f"run file '{p}': no such file")
+    # HDF5's SWMR reader retries forever on a truncated file: refuse one first
+    _check_complete_superblock(p)
     try:
-        f = h5py.File(p, "r")
+        f = _OwnView(p)
     except OSError as err:
         if "already open for write" not in str(err):
             raise RunFileError(f"run file '{p}': not a readable HDF5 run file "
                                f"({_first_line(err)})") from None
-        # still being written, or its writer was killed: only a SWMR reader may open it,
-        # and HDF5's SWMR reader retries forever on a truncated file, so check that first
-        _check_complete_superblock(p)
-        try:
+        try:  # marked as being written (see superblock.py): only a SWMR reader may open it
             f = h5py.File(p, "r", libver="latest", swmr=True)
         except OSError as err2:
             raise RunFileError(f"run file '{p}': not a readable HDF5 run file "
@@ -65,29 +64,57 @@ def open_run(path: str | Path) -> h5py.File:
     return f
 
 
+class _OwnView(h5py.File):
+    """A read-only view of a file through its own Python file object.
+
+    HDF5 shares one cache among all the handles of a file in a process, so a handle opened
+    while another is held (a GUI following a run) would see what the held one cached: a
+    status still ``running``, rows not yet complete. Through a file object of its own, each
+    view reads the file afresh, and it never conflicts with handles the user opened with
+    other flags (plain h5py, xarray) in the same process.
+    """
+
+    def __init__(self, path: Path):
+        fileobj = open(path, "rb")  # noqa: SIM115 - closed with the view
+        try:
+            super().__init__(fileobj, "r")
+        except BaseException:
+            fileobj.close()
+            raise
+        self._fileobj = fileobj
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._fileobj.close()
+
+
 def _check_links(f: h5py.File, p: Path) -> None:
     """Refuse anything that points out of the file: links other than hard ones, data stored
     in external or virtual sources. Soft links are refused too (labctl writes none), which
     also rules out link loops."""
     count = 0
 
-    def visit(name: str, link) -> None:
+    def visit(name: str, link) -> str | None:  # a value stops the visit (never raise in it)
         nonlocal count
         count += 1
         if count > MAX_LINKS:
-            raise RunFileError(f"run file '{p}': more than {MAX_LINKS} objects")
+            return f"more than {MAX_LINKS} objects"
         if not isinstance(link, h5py.HardLink):
             kind = "external link" if isinstance(link, h5py.ExternalLink) else "soft link"
-            raise RunFileError(f"run file '{p}': '{name}' is a {kind}; run files hold only "
-                               "their own data")
+            return f"'{name}' is a {kind}; run files hold only their own data"
+        return None
 
     try:
-        f.visititems_links(visit)
-        for name in f:
-            obj = f.get(name, getlink=False)
-            if isinstance(obj, h5py.Dataset) and (obj.is_virtual or obj.external):
-                raise RunFileError(f"run file '{p}': dataset '{name}' keeps its data outside "
-                                   "the file")
+        problem = f.visititems_links(visit)
+        if problem:
+            raise RunFileError(f"run file '{p}': {problem}")
+        problem = f.visititems(lambda name, obj: name if isinstance(obj, h5py.Dataset) and (
+            obj.is_virtual or obj.external) else None)
+        if problem:
+            raise RunFileError(f"run file '{p}': dataset '{problem}' keeps its data outside "
+                               "the file")
     except (OSError, RuntimeError, KeyError, ValueError) as err:
         raise RunFileError(f"run file '{p}': unreadable structure ({_first_line(err)})"
                            ) from None
@@ -196,8 +223,7 @@ def coordinate(f: h5py.File, name: str) -> h5py.Dataset:
 def complete_rows(coord: h5py.Dataset, known: int = 0) -> int:
     """Number of leading complete rows (coordinate == its index), read in bounded blocks;
     the first ``known`` rows are known to be complete (a reader following a file)."""
-    if coord.file.swmr_mode:
-        coord.refresh()  # a SWMR reader's cached view may be older than the file
+    coord.refresh()  # a held reader's cached view may be older than the file
     n = coord.shape[0]
     block = max(1, BLOCK_BYTES // 8)
     for start in range(min(known, n), n, block):
@@ -259,15 +285,21 @@ def stream_rows(f: h5py.File, schema: Schema, known: dict[str, int] | None = Non
     return rows
 
 
-def read_rows(f: h5py.File, name: str, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a dataset, fresh from disk even under SWMR.
+def block_rows(f: h5py.File, names: list[str], most: int) -> int:
+    """Rows of datasets ``names`` to read at once: at most ``most``, and BLOCK_BYTES in all."""
+    row = sum(int(np.prod(f[name].shape[1:], dtype=np.int64)) * f[name].dtype.itemsize
+              for name in names)
+    return max(1, min(most, BLOCK_BYTES // max(row, 1)))
 
-    A SWMR reader keeps a dataset's chunk index in its cache: refreshed here, after the
+
+def read_rows(f: h5py.File, name: str, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a dataset, fresh from disk even through a held handle.
+
+    A reader keeps a dataset's chunks and index in its cache: refreshed here, after the
     coordinate was read, it covers at least the rows the coordinate marks complete.
     """
     ds = f[name]
-    if f.swmr_mode:
-        ds.refresh()
+    ds.refresh()
     return ds[start:stop]
 
 

@@ -7,13 +7,16 @@ the limit with a dwell after each, and stops between steps when its stop event i
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from labctl.clock import Clock
-from labctl.errors import Interrupted, LimitError
+from labctl.errors import InstrumentError, Interrupted, LabctlError, LimitError
+
+RAMP_DOWN_ATTEMPTS = 3  # one try and two retries after a device clear
 
 # relative: ramp steps stay this far under max_step. A ramp starts from a read-back that the
 # instrument rounds (a 2450 reports 7 digits: 5e-10 A at 2.3 mA, 5e-5 of a 10 uA step), and
@@ -98,3 +101,53 @@ class Ramp:
     def to_zero(self) -> float:
         """Ramp to zero and ignore the stop event: used to make a station safe."""
         return self.to(0.0, interruptible=False)
+
+
+class OutputNotConfirmed(LabctlError):
+    """An output whose zero could not be confirmed by read-back; said in capitals, never hidden."""
+
+    def __init__(self, role: str, instrument: str, last_level: float | None, unit: str,
+                 cause: str):
+        self.role = role
+        self.instrument = instrument
+        self.last_level = last_level
+        level = "unknown" if last_level is None else f"{last_level:g} {unit}"
+        super().__init__(
+            f"OUTPUT NOT CONFIRMED AT ZERO: {role} ({instrument}), last known level {level}: "
+            f"{cause}; run `labctl safe` once it answers"
+        )
+
+
+class RampDownFault(LabctlError):
+    """A ramp-down that reached a confirmed zero only after retrying past a fault."""
+
+    def __init__(self, role: str, faults: list[str], unit: str):
+        self.role = role
+        self.faults = faults
+        super().__init__(
+            f"ramp-down met {len(faults)} fault(s) ({'; '.join(faults)}), retried after a "
+            f"device clear; output confirmed at 0 {unit} and off"
+        )
+
+
+def ramp_down_with_retries(role: str, instrument: str, once: Callable[[], None],
+                           clear: Callable[[], None], clock: Clock, pause: float,
+                           last_level: Callable[[], tuple[float | None, str]]) -> list[str]:
+    """Run ``once`` (a whole ramp-down from a fresh read-back) until it succeeds.
+
+    An instrument fault (a lost reply, a disconnect) is followed by a device clear, a pause
+    and a new try; the faults met are returned. OutputNotConfirmed, naming the last known
+    level (``last_level()`` gives it and its unit), when every try failed.
+    """
+    faults: list[str] = []
+    for _ in range(RAMP_DOWN_ATTEMPTS):
+        try:
+            once()
+            return faults
+        except InstrumentError as err:
+            faults.append(str(err))
+            with contextlib.suppress(InstrumentError):
+                clear()
+            clock.sleep(pause)
+    level, unit = last_level()
+    raise OutputNotConfirmed(role, instrument, level, unit, faults[-1])

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # order of making safe: the oscillator current first, then the magnet, then V_M
 RAMP_DOWN_ORDER = ("shno_source", "field", "gate")
+# then the roles that drive nothing but whose error queue must still be read
+MAKE_SAFE_ORDER = (*RAMP_DOWN_ORDER, "spectrum")
 
 
 class Station:
@@ -36,6 +38,7 @@ class Station:
         self.gate: Gate = roles["gate"]
         self.spectrum: Spectrum = roles["spectrum"]
         self.field = roles["field"]
+        self.read_faults: list[str] = []  # instruments that failed to answer a snapshot
 
     @property
     def roles(self) -> dict[str, Any]:
@@ -60,13 +63,22 @@ class Station:
     def ramp_down(self) -> list[str]:
         """Ramp every output to zero, whatever failed before; return the failures as text."""
         failures = []
-        for name in RAMP_DOWN_ORDER:
+        for name in MAKE_SAFE_ORDER:
             try:
                 self.roles[name].ramp_down()
             except Exception as err:  # keep going: the other outputs must still reach zero
                 log.error("ramp-down of %s failed: %s", name, err)
                 failures.append(f"{name}: {err}")
         return failures
+
+    def secure(self) -> list[str]:
+        """Before a run: outputs found beyond what a role may leave on go to zero; say which."""
+        notes = []
+        for name in RAMP_DOWN_ORDER:
+            note = self.roles[name].secure()
+            if note:
+                notes.append(note)
+        return notes
 
     def close(self) -> list[str]:
         """Ramp every output down, then release every instrument session; failures as text."""
@@ -90,6 +102,11 @@ class Station:
                 "spectrum": self.spectrum.driver, "field.supply": self.field.supply,
                 "field.gaussmeter": self.field.gaussmeter}
 
+    def check_errors(self) -> None:
+        """Read every instrument's error queue; InstrumentError naming the first entry."""
+        for driver in self.drivers().values():
+            driver.raise_errors()
+
     def identities(self) -> dict[str, str]:
         out = {}
         for key, drv in self.drivers().items():
@@ -97,6 +114,7 @@ class Station:
                 out[key] = str(drv.id).strip()
             except LabctlError as err:
                 out[key] = f"unavailable: {err}"
+                self.read_faults.append(f"{key}: {err}")
         return out
 
     def snapshot(self) -> dict[str, Any]:
@@ -107,6 +125,7 @@ class Station:
                 snap[name] = role.snapshot()
             except LabctlError as err:
                 snap[name] = {"error": str(err)}
+                self.read_faults.append(f"{name}: {err}")
         return snap
 
 
@@ -126,17 +145,19 @@ def _observe(ramp, role: str, callback) -> None:
     ramp.to, ramp.write = observed_to, observed_write
 
 
-def _make_driver(slot: str, cfg: InstrumentConfig, adapter):
+def _make_driver(slot: str, cfg: InstrumentConfig, adapter, clock: Clock):
     cls = driver_class(cfg.driver)
     target = adapter if adapter is not None else cfg.address
     if not target:
         raise ConfigError(f"{slot}.address is empty: give the VISA resource of {cfg.driver}")
     try:
-        return cls(target, name=slot, timeout=int(cfg.timeout * 1000))
+        driver = cls(target, name=slot, timeout=int(cfg.timeout * 1000), **cfg.options)
     except InstrumentError:
         raise
     except Exception as err:  # pyvisa raises many kinds; the user needs the slot and address
         raise InstrumentError(slot, "connect", f"cannot open {target!r}: {err}") from err
+    driver.clock = clock  # pacing and settling wait on the station's clock
+    return driver
 
 
 def open_station(config: StationConfig) -> Station:
@@ -160,11 +181,11 @@ def open_station(config: StationConfig) -> Station:
         def adapter(slot: str):
             return None
 
-    src = _make_driver("shno_source", config.shno_source, adapter("shno_source"))
-    gate = _make_driver("gate", config.gate, adapter("gate"))
-    sa = _make_driver("spectrum", config.spectrum, adapter("spectrum"))
-    supply = _make_driver("supply", config.field.supply, adapter("supply"))
-    gauss = _make_driver("gaussmeter", config.field.gaussmeter, adapter("gaussmeter"))
+    src = _make_driver("shno_source", config.shno_source, adapter("shno_source"), clock)
+    gate = _make_driver("gate", config.gate, adapter("gate"), clock)
+    sa = _make_driver("spectrum", config.spectrum, adapter("spectrum"), clock)
+    supply = _make_driver("supply", config.field.supply, adapter("supply"), clock)
+    gauss = _make_driver("gaussmeter", config.field.gaussmeter, adapter("gaussmeter"), clock)
     roles = {
         "shno_source": ShnoSource(src, config.shno_source.limits, clock, stop),
         "gate": Gate(gate, config.gate.limits, clock, stop),

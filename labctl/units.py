@@ -47,12 +47,14 @@ def parse_value(text: str, unit: str, name: str) -> float:
             return float(stripped[: -len(unit)])
         expected = f" in {unit}" if unit else ""
         raise UserInputError(f"parameter {name} = {text!r}: not a number{expected}")
+    if "," in stripped:  # pint would read "2,2 mA" as 22 mA
+        raise UserInputError(f"parameter {name} = {text!r}: write the decimal point as '.'")
     import pint
 
     ureg = _registry()
     try:
         q = ureg.Quantity(stripped.replace("μ", "µ"))
-    except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError):
+    except Exception:  # pint's parser raises many kinds ("1/0 A", "-", "3 apples")
         raise UserInputError(f"parameter {name} = {text!r}: not a quantity "
                              f"(e.g. 1.5 m{unit} or a bare number in {unit})") from None
     if isinstance(q, int | float):

@@ -2,6 +2,7 @@
 
 from labctl.procedure import (
     Parameter,
+    Plan,
     Procedure,
     Results,
     Row,
@@ -9,4 +10,4 @@ from labctl.procedure import (
     check_gate_values,
 )
 
-__all__ = ["Parameter", "Procedure", "Results", "Row", "RunContext", "check_gate_values"]
+__all__ = ["Parameter", "Plan", "Procedure", "Results", "Row", "RunContext", "check_gate_values"]

@@ -16,13 +16,22 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from labctl.analysis.kittel_fit import KittelFit, fit_kittel
+from labctl.duration import span
 from labctl.errors import UserInputError
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Plan, Procedure, RunContext
+from procedures.checks import check_field_currents, check_span
+from procedures.memristor_ops import (
+    GATE_SAFETY_PARAMETERS,
+    gate_off,
+    gate_on,
+    memristor_check_stream,
+)
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SpectrumSweep,
@@ -30,9 +39,8 @@ from procedures.spectra import (
     spectrum_axes,
 )
 
-OFFSET_SPAN = 2e9  # Hz: the fitted offset is searched within ±this (nonlinear shifts ≲ 1 GHz)
-OFFSET_GRID = 41
 MIN_SPAN = 0.2  # T: narrower field sweeps give poorly separated Meff, g and offset
+KITTEL_REL_UNCERTAIN = 0.02  # 1 sigma / value beyond which a Kittel result is "uncertain"
 
 
 def _spectrum_parameters() -> tuple[Parameter, ...]:
@@ -48,20 +56,9 @@ def field_steps(start: float, stop: float, step: float) -> np.ndarray:
 
 
 def fit_kittel_with_offset(fields, frequencies, theta_h: float) -> tuple[KittelFit, float]:
-    """Kittel fit of f(B) − δ with a constant offset δ (Hz) profiled out; returns (fit, δ)."""
-    b = np.asarray(fields, dtype=float)
-    f = np.asarray(frequencies, dtype=float)
-
-    def cost(delta: float) -> float:
-        return fit_kittel(b, f - delta, theta_h).residual_rms
-
-    grid = np.linspace(-OFFSET_SPAN, OFFSET_SPAN, OFFSET_GRID)
-    costs = [cost(d) for d in grid]
-    i = int(np.argmin(costs))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    res = minimize_scalar(cost, bounds=(lo, hi), method="bounded", options={"xatol": 1e5})
-    delta = float(res.x)
-    return fit_kittel(b, f - delta, theta_h), delta
+    """Kittel fit of f(B) − δ with a constant offset δ (Hz) fitted too; returns (fit, δ)."""
+    fit = fit_kittel(fields, frequencies, theta_h, offset=True)
+    return fit, fit.offset
 
 
 class FieldSweep(Procedure):
@@ -72,12 +69,15 @@ class FieldSweep(Procedure):
         Parameter("b_start", 0.5, "T", description="first field setpoint", station=FIELD),
         Parameter("b_stop", 0.8, "T", description="last field setpoint", station=FIELD),
         Parameter("b_step", 0.025, "T", 1e-4, 1.0, "field step between spectra"),
-        Parameter("i_shno", 1.5e-3, "A", description="I_SHNO during the sweep (above "
+        # default where the chain is locked: one line to follow. Below (1.5 mA on the default
+        # device) several lines of a partly locked chain make the Kittel fit "uncertain"
+        Parameter("i_shno", 2.0e-3, "A", description="I_SHNO during the sweep (above "
                   "threshold: the line must be visible)", station=SHNO_CURRENT),
         Parameter("gate_voltage", 0.0, "V", description="V_M during the sweep",
                   station=GATE_VOLTAGE),
         Parameter("gate_compliance", 100e-6, "A", description="V_M current compliance",
                   station=GATE_COMPLIANCE),
+        *GATE_SAFETY_PARAMETERS,
         Parameter("theta_h", 75.0, "deg", 0.1, 90.0, "field angle out of the film plane"),
         Parameter("fit_offset", True, "", description="fit a field-independent frequency "
                   "offset (the nonlinear shift at this current) with the Kittel formula",
@@ -98,9 +98,11 @@ class FieldSweep(Procedure):
         if self.b_start * self.b_stop < 0:
             raise UserInputError(f"parameters b_start = {self.b_start:g} T, b_stop = "
                                  f"{self.b_stop:g} T: the sweep must not cross zero field")
-        if self.f_stop <= self.f_start:
-            raise UserInputError(f"parameter f_stop = {self.f_stop:g} Hz: must be above "
-                                 f"f_start = {self.f_start:g} Hz")
+        check_span(self.values)
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"b_start": self.b_start, "b_stop": self.b_stop})
 
     def schema(self) -> Schema:
         point = Stream("point", (
@@ -116,13 +118,34 @@ class FieldSweep(Procedure):
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
-        return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+        return Schema(streams=(point, background, memristor_check_stream()),
+                      axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        fields = self.fields()
+        plan.say("field", span(self.b_start, self.b_stop, self.b_step, "T", len(fields))
+                 + " (closed loop)")
+        plan.set_field(fields[0])
+        plan.say("V_M", f"{format_value(self.gate_voltage, 'V')}, compliance "
+                 f"{format_value(self.gate_compliance, 'A')}")
+        plan.ramp("gate", self.gate_voltage)
+        SpectrumSweep.plan_background(plan, self.values)
+        plan.say("I_SHNO", format_value(self.i_shno, "A"))
+        plan.ramp("shno_source", self.i_shno)
+        for b in fields:
+            plan.set_field(b)
+            SpectrumSweep.plan_measure(plan, self.values, readings=1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         fields = self.fields()
         st.field.set_field(fields[min(ctx.start, len(fields) - 1)])
-        st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
+        gate_read = yield from gate_on(ctx, self.gate_voltage, self.gate_compliance,
+                                       self.values)
         spectra = SpectrumSweep(ctx, self.values)
         yield from spectra.record_background()
         st.shno_source.ramp_to(self.i_shno)
@@ -139,7 +162,7 @@ class FieldSweep(Procedure):
             row["strongest_frequency"] = (row["peak_frequency"][int(np.argmax(power))]
                                           if row["n_lines"] else np.nan)
             yield row
-        yield Results(self.results(ctx))
+        yield from gate_off(ctx, gate_read, self.gate_compliance)
 
     def results(self, ctx: RunContext) -> dict:
         b = np.abs(ctx.recorded("field_measured"))
@@ -157,23 +180,41 @@ class FieldSweep(Procedure):
                     "offset are poorly determined", "warning")
         theta = math.radians(self.theta_h)
         try:
-            if self.fit_offset:
-                fit, delta = fit_kittel_with_offset(b[ok], f[ok], theta)
-            else:
-                fit, delta = fit_kittel(b[ok], f[ok], theta), 0.0
+            fit = fit_kittel(b[ok], f[ok], theta, offset=self.fit_offset)
         except (ValueError, RuntimeError) as err:
             ctx.log(f"Kittel fit failed: {err}", "warning")
             return out
-        out.update(meff=fit.meff, gamma=fit.gamma, g_factor=fit.g_factor,
-                   frequency_offset=delta, residual_rms=fit.residual_rms)
+        out.update(meff=fit.meff, meff_err=fit.meff_err, gamma=fit.gamma,
+                   gamma_err=fit.gamma_err, g_factor=fit.g_factor,
+                   g_factor_err=fit.g_factor_err, frequency_offset=fit.offset,
+                   frequency_offset_err=fit.offset_err, residual_rms=fit.residual_rms)
+        notes = []
+        if span < MIN_SPAN:
+            notes.append(f"field span {span:.3g} T below {MIN_SPAN:g} T")
+        for name, value, err in (("mu0*Meff", fit.meff, fit.meff_err),
+                                 ("gamma", fit.gamma, fit.gamma_err)):
+            if not err < KITTEL_REL_UNCERTAIN * abs(value):
+                notes.append(f"{name} uncertain by {err / abs(value):.1%}")
+        out["kittel_quality"] = "uncertain" if notes else "good"
+        out["kittel_notes"] = notes
+        out["kittel_info"] = ["uncertainties are statistical (residual scatter)"] + (
+            ["the offset stands for the nonlinear shift, which follows the magnetization's "
+             "tilt and so the field: expect ~1 % systematic on mu0*Meff and gamma above "
+             "threshold"] if self.fit_offset else [])
         return out
 
     def summarize(self, results: dict) -> list[str]:
         if "meff" not in results:
             return [f"no Kittel fit ({results.get('points_fitted', 0)} field(s) with a line)"]
-        return [
-            f"mu0*Meff = {results['meff']:.4f} T, gamma/2pi = {results['gamma'] / 1e9:.3f} GHz/T"
-            f" (g = {results['g_factor']:.3f}) at theta_H = {results['theta_h_deg']:g} deg",
+        quality = results.get("kittel_quality", "good")
+        lines = [
+            f"mu0*Meff = {results['meff']:.4f} ± {results['meff_err']:.4f} T, gamma/2pi = "
+            f"{results['gamma'] / 1e9:.3f} ± {results['gamma_err'] / 1e9:.3f} GHz/T "
+            f"(g = {results['g_factor']:.3f} ± {results['g_factor_err']:.3f}) at theta_H = "
+            f"{results['theta_h_deg']:g} deg ({quality})",
             f"frequency offset {results['frequency_offset'] / 1e6:.1f} MHz, residual rms "
             f"{results['residual_rms'] / 1e6:.2f} MHz over {results['points_fitted']} fields",
         ]
+        if results.get("kittel_notes"):
+            lines.append(f"  why {quality}: {'; '.join(results['kittel_notes'])}")
+        return lines

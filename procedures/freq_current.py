@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from labctl.analysis.threshold import threshold_from_inverse_power
+from labctl.analysis.peaks import classify_sync
+from labctl.analysis.threshold_sweep import threshold_of_sweep
+from labctl.duration import span
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Plan, Procedure, RunContext
+from procedures.checks import check_field_currents, check_span
+from procedures.memristor_ops import (
+    GATE_SAFETY_PARAMETERS,
+    gate_off,
+    gate_on,
+    memristor_check_stream,
+    memristor_results,
+    ohm_text,
+)
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
     SpectrumSweep,
+    band_centres,
+    floor_bands,
     peak_quantities,
     spectrum_axes,
 )
@@ -37,6 +52,7 @@ class FreqCurrent(Procedure):
                   station=GATE_VOLTAGE),
         Parameter("gate_compliance", 100e-6, "A", description="V_M current compliance",
                   station=GATE_COMPLIANCE),
+        *GATE_SAFETY_PARAMETERS,
         *SPECTRUM_PARAMETERS,
         Parameter("settle", 0.0, "s", 0, 60, "wait after each current step"),
         Parameter("background", True, "", description="record a background trace at I = 0",
@@ -48,6 +64,13 @@ class FreqCurrent(Procedure):
 
     def planned_points(self) -> int:
         return len(self.currents())
+
+    def check(self) -> None:
+        check_span(self.values)
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"field": self.field})
 
     def schema(self) -> Schema:
         point = Stream("point", (
@@ -61,12 +84,31 @@ class FreqCurrent(Procedure):
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
-        return Schema(streams=(point, background), axes=spectrum_axes(self.values))
+        return Schema(streams=(point, background, memristor_check_stream()),
+                      axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        plan.say("field", f"{format_value(self.field, 'T')} (closed loop)")
+        plan.set_field(self.field)
+        plan.say("V_M", f"{format_value(self.gate_voltage, 'V')}, compliance "
+                 f"{format_value(self.gate_compliance, 'A')}")
+        plan.ramp("gate", self.gate_voltage)
+        SpectrumSweep.plan_background(plan, self.values)
+        currents = self.currents()
+        plan.say("I_SHNO", span(self.i_start, self.i_stop, self.i_step, "A", len(currents)))
+        for current in currents:
+            plan.ramp("shno_source", current)
+            SpectrumSweep.plan_measure(plan, self.values, readings=1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         st.field.set_field(self.field)
-        st.gate.ramp_to(self.gate_voltage, compliance=self.gate_compliance)
+        gate_read = yield from gate_on(ctx, self.gate_voltage, self.gate_compliance,
+                                       self.values)
         spectra = SpectrumSweep(ctx, self.values)
         yield from spectra.record_background()
         spectra.track_from(0 if ctx.start else None)
@@ -77,48 +119,101 @@ class FreqCurrent(Procedure):
             row["current"] = current
             row["resistance"] = row["voltage"] / current if current else np.nan
             yield row
-        yield Results(self.results(ctx))
+        yield from gate_off(ctx, gate_read, self.gate_compliance)
 
     def results(self, ctx: RunContext) -> dict:
-        currents = ctx.recorded("current")
-        power = ctx.recorded("total_power")
-        lines = ctx.recorded("n_lines")
-        sync = ctx.recorded("sync_state")
-        out: dict = {}
-        try:
-            # sub-threshold: a (broad, thermal) peak is seen but no auto-oscillation line yet
-            oscillating = np.flatnonzero(lines > 0)
-            below = np.arange(len(currents)) < (oscillating[0] if len(oscillating)
-                                                else len(currents))
-            below &= power > 0
-            fit = threshold_from_inverse_power(currents, power, below=below)
-            out.update(threshold_current=fit.i_th, threshold_r2=fit.r2)
-        except (ValueError, RuntimeError) as err:
-            ctx.log(f"threshold fit failed: {err}", "warning")
-        if len(lines):
-            out["lines_at_last_current"] = int(lines[-1])
-            out["sync_at_last_current"] = SYNC_NAMES.get(int(sync[-1]), "?")
-            # where the chain stays fully locked up to the end of the sweep
-            not_full = np.flatnonzero(sync != SYNC_CODES["full"])
-            first = 0 if not len(not_full) else not_full[-1] + 1
-            if first < len(sync):
-                out["full_sync_from_current"] = float(currents[first])
-            last = ctx.recorded("peak_frequency")[-1]
-            out["peak_frequencies_at_last_current"] = [float(f) for f in last if np.isfinite(f)]
-        return out
+        return {**sweep_results(ctx, self.values), **memristor_results(ctx)}
 
     def summarize(self, results: dict) -> list[str]:
-        lines = []
-        if "threshold_current" in results:
-            lines.append(f"threshold current: {results['threshold_current'] * 1e3:.3f} mA "
-                         f"(1/P vs I, r2 = {results['threshold_r2']:.3f})")
-        if "lines_at_last_current" in results:
-            freqs = ", ".join(f"{f / 1e9:.3f}" for f in results["peak_frequencies_at_last_current"])
-            lines.append(f"peaks at {self.i_stop * 1e3:.3f} mA: "
-                         f"{results['lines_at_last_current']} line(s) at {freqs} GHz")
-            lines.append(f"synchronization at {self.i_stop * 1e3:.3f} mA: "
-                         f"{results['sync_at_last_current']}")
-        if "full_sync_from_current" in results:
-            lines.append(f"full synchronization from {results['full_sync_from_current'] * 1e3:.3f}"
-                         " mA")
-        return lines
+        return summary_lines(results)
+
+
+def sweep_results(ctx: RunContext, values: dict, rows=None) -> dict:
+    """Threshold, lines and synchronization of a frequency–current sweep (``rows``: a mask
+    of the main-stream rows that belong to it, default all)."""
+    def recorded(name):
+        data = ctx.recorded(name)
+        return data if rows is None else data[rows]
+
+    currents = recorded("current")
+    out: dict = {}
+    if not len(currents):
+        out["threshold_quality"] = "unreliable"
+        out["threshold_notes"] = ["nothing was measured"]
+        return out
+    background = ctx.recorded("background_trace", "background")
+    report = threshold_of_sweep(
+        currents, recorded("excess_power"), band_centres(values),
+        floor_bands(background[-1] if len(background) else None, values),
+        recorded("peak_frequency"), recorded("peak_fwhm"), recorded("peak_kind"),
+        recorded("peak_power"))
+    if report.quality != "good":
+        ctx.log(f"threshold {report.quality}: {'; '.join(report.reasons)}", "warning")
+    out.update(report.as_results())
+    lines = recorded("n_lines")
+    # with the whole sweep seen, the count of oscillators is known for every row, also for
+    # a down-sweep that starts locked
+    known = int(lines.max())
+    states = [classify_sync(int(n), values["n_oscillators"], known) for n in lines]
+    order = np.argsort(np.abs(currents), kind="stable")
+    last = int(order[-1])
+    out["current_of_last_analysis"] = float(currents[last])
+    out["lines_at_highest_current"] = int(lines[last])
+    out["sync_at_highest_current"] = states[last]
+    peaks = recorded("peak_frequency")[last]
+    kinds = recorded("peak_kind")[last]
+    out["peak_frequencies_at_highest_current"] = [
+        float(f) for f, k in zip(peaks, kinds) if np.isfinite(f) and k == 0]
+    out["oscillators_seen"] = known
+    # where the chain stays fully locked up to the highest current of the sweep
+    full = [states[k] == "full" for k in order]
+    if full[-1]:
+        first = len(full) - 1
+        while first > 0 and full[first - 1]:
+            first -= 1
+        out["full_sync_from_current"] = float(abs(currents[order[first]]))
+    return out
+
+
+def summary_lines(results: dict) -> list[str]:
+    """The terminal summary: what was found, and how far to trust it."""
+    lines = []
+    quality = results.get("threshold_quality", "unreliable")
+    notes = "; ".join(results.get("threshold_notes", []))
+    if "threshold_current" in results and quality != "unreliable":
+        err = results.get("threshold_current_err", float("nan"))
+        text = (f"threshold current: {results['threshold_current'] * 1e3:.3f} "
+                f"± {err * 1e3:.3f} mA ({results.get('threshold_method', '')}; {quality})")
+        lines.append(text)
+        if quality != "good" and notes:
+            lines.append(f"  why {quality}: {notes}")
+    else:
+        lines.append(f"threshold current: not determined reliably ({notes or 'no fit'})")
+    if "lines_at_highest_current" in results:
+        at = results["current_of_last_analysis"] * 1e3
+        n = results["lines_at_highest_current"]
+        freqs = ", ".join(f"{f / 1e9:.3f}" for f in results["peak_frequencies_at_highest_current"])
+        found = f"{n} line(s) at {freqs} GHz" if n else "no oscillator line"
+        lines.append(f"peaks at {at:.3f} mA: {found}")
+        state = results["sync_at_highest_current"]
+        why = {"uncertain": " (how many oscillators merged is not known from this sweep)",
+               "none": "", "partial": "", "full": "", "off": " (nothing oscillates)"}
+        lines.append(f"synchronization at {at:.3f} mA: {state}{why.get(state, '')}")
+    if "full_sync_from_current" in results:
+        lines.append(f"full synchronization from {results['full_sync_from_current'] * 1e3:.3f}"
+                     " mA")
+    lines.extend(memristor_lines(results))
+    return lines
+
+
+def memristor_lines(results: dict) -> list[str]:
+    """What a gated sweep's memristor checks say, loudly when it moved."""
+    if "memristor_before" not in results:
+        return []
+    before = ohm_text(results["memristor_before"])
+    if results.get("memristor_changed"):
+        return [f"WARNING: the memristor changed during the sweep: {before} -> "
+                f"{ohm_text(results['memristor_after'])}"]
+    after = results.get("memristor_after")
+    return [f"memristor: {before} before, {ohm_text(after) if after is not None else 'not read'}"
+            " after the sweep"]

@@ -10,9 +10,11 @@ import math
 
 import numpy as np
 
+from labctl.duration import span
 from labctl.parameters import SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.freq_current import current_steps
 
 
@@ -64,6 +66,17 @@ class IVStripe(Procedure):
             Quantity("voltage", "V", description="stripe voltage"),
             Quantity("resistance", "ohm", description="V/I (NaN at I = 0)"),
         ), "current step", swept="current"),))
+
+    def estimate(self, plan: Plan) -> None:
+        currents = self.currents()
+        settle = f", settle {format_value(self.settle, 's')}" if self.settle else ""
+        plan.say("I_SHNO", span(self.i_start, self.i_stop, self.i_step, "A", len(currents))
+                 + settle)
+        for current in currents:
+            plan.ramp("shno_source", current)
+            plan.wait(self.settle, "settle")
+            plan.readings(1)
+            plan.row()
 
     def execute(self, ctx: RunContext):
         src = ctx.station.shno_source

@@ -15,11 +15,14 @@ from labctl.analysis.memristor import detect_switching
 from labctl.errors import UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from labctl.units import format_value
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Plan, Procedure, Row, RunContext
 from procedures.memristor_ops import (
     READ_PARAMETERS,
     ladder,
     ohm_text,
+    plan_read,
     read_resistance,
 )
 
@@ -86,8 +89,33 @@ class MemristorCycles(Procedure):
         ), "SET/RESET cycle")
         return Schema(streams=(point, cycle))
 
+    def estimate(self, plan: Plan) -> None:
+        levels, _ = self.cycle_levels()
+        v = {k: format_value(getattr(self, k), u) for k, u in (
+            ("v_set_max", "V"), ("v_reset_min", "V"), ("v_step", "V"), ("compliance", "A"),
+            ("reset_compliance", "A"), ("dwell", "s"))}
+        plan.say("V_M", f"0 → {v['v_set_max']} → 0 (compliance {v['compliance']}) → "
+                 f"{v['v_reset_min']} → 0 ({v['reset_compliance']}), step {v['v_step']}, "
+                 f"dwell {v['dwell']}: {len(levels)} levels a cycle")
+        plan.say("cycles", f"{self.cycles}: {self.planned_points()} points, R_LRS and R_HRS "
+                 f"read at {format_value(self.v_read, 'V')}")
+
+        def cycle() -> None:
+            for volts in levels:
+                plan.ramp("gate", float(volts))
+                plan.wait(self.dwell, "dwell")
+                plan.readings(1)
+                plan.row()
+            plan_read(plan, self.v_read)
+            plan_read(plan, self.v_read)
+
+        plan.repeat(self.cycles, cycle)
+
     # ---- running --------------------------------------------------------------------------
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         gate = st.gate
         levels, n_set = self.cycle_levels()
@@ -125,7 +153,6 @@ class MemristorCycles(Procedure):
             r_hrs = read_resistance(gate, self.v_read, self.read_compliance)
             yield Row("cycle", self.cycle_row(np.array(v_cycle), np.array(i_cycle),
                                               r_hrs, r_lrs))
-        yield Results(self.results(ctx))
 
     def cycle_row(self, voltages: np.ndarray, currents: np.ndarray, r_hrs: float,
                   r_lrs: float) -> dict:

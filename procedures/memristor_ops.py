@@ -15,14 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from labctl.analysis.memristor import resistance_at
-from labctl.errors import UserInputError
+from labctl.errors import LabctlError, UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
-from procedures.base import Parameter, check_gate_values
+from procedures.base import Parameter, Plan, Row, check_gate_values
 
 MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, §5)
 # Between the LRS (4–40 kΩ) and the HRS (> 1 GΩ): which side a read falls on decides the state.
 STATE_THRESHOLD = 1e6  # ohm
 STATES = ("value", "HRS", "LRS")
+V_LRS_ESTIMATE = 0.4  # V: R_LRS x I_cc of a filamentary memristor [PHYSICS §3]
 
 # pulse_kind codes of the rows program_memristor yields
 READ_ONLY, SET_PULSE, RESET_PULSE = 0, 1, -1
@@ -166,8 +167,19 @@ def program_memristor(gate, target: float | str, *, tolerance: float = 0.1,
         if goal.met(r) or math.isnan(r):
             return
         hrs = r >= threshold
+        grow = (not hrs and goal.target not in ("HRS", "LRS")
+                and r > goal.target * (1.0 + tolerance))
         if goal.target == "LRS" or (goal.target != "HRS" and hrs):
             kind = SET_PULSE
+        elif grow:
+            # an LRS above its target: SET again at a larger compliance (the filament grows
+            # to R ~ 0.4 V / I_cc) instead of wearing a RESET/SET cycle
+            kind = SET_PULSE
+            present = set_with if set_with is not None else V_LRS_ESTIMATE / r
+            wanted = min(max(present * r / goal.target, compliance_start), compliance_stop)
+            if wanted <= present * (1.0 + 1e-9):
+                return  # the level needs a compliance beyond compliance_stop
+            compliance = wanted
         else:
             kind = RESET_PULSE
             if goal.target != "HRS" and reset_k == 0:
@@ -197,6 +209,32 @@ def program_memristor(gate, target: float | str, *, tolerance: float = 0.1,
         yield row(n, kind, volts, amps, current, hit, r)
 
 
+def plan_read(plan: Plan, v_read: float) -> None:
+    """The time of :func:`read_memristor`: V_read, one reading, back to 0 V."""
+    plan.ramp("gate", v_read)
+    plan.readings(1)
+    plan.ramp("gate", 0.0)
+
+
+def plan_program(plan: Plan, max_pulses: int, v_read: float, pulse_width: float,
+                 level: float, rows: bool = False) -> None:
+    """The time of :func:`program_memristor`: a read, then up to ``max_pulses`` pulses (of at
+    most ``level`` V) each followed by a read; it stops as soon as the target is met, so the
+    plan counts the whole budget and says so. ``rows``: each read is a main-stream row."""
+    plan_read(plan, v_read)
+    if rows:
+        plan.row()
+
+    def pulse_and_read() -> None:
+        plan.pulse(level, pulse_width)
+        plan_read(plan, v_read)
+        if rows:
+            plan.row()
+
+    plan.repeat(max_pulses, pulse_and_read)
+    plan.at_most()
+
+
 def ohm_text(r: float) -> str:
     """A resistance for the terminal: '4.08 kΩ', '5.00 GΩ'."""
     if not math.isfinite(r):
@@ -205,3 +243,120 @@ def ohm_text(r: float) -> str:
         if abs(r) >= scale:
             return f"{r / scale:.3g} {prefix}Ω"
     return f"{r:.3g} Ω"
+
+
+# ---- gating through a memristor without switching it -------------------------------------
+# A V_M beyond these moves the memristor's state [PHYSICS §3]: in LRS a negative level
+# dissolves the filament (RESET from about -0.5 V) and a positive one that drives more than
+# the SET current grows it (from about 0.4 V = V_LRS); in HRS a positive level SETs it (SET
+# voltages spread ~15 % around 2-5 V). Defaults stay inside with a margin.
+GATE_SAFETY_PARAMETERS = (
+    Parameter("allow_switching", False, "", description="apply V_M levels that may switch "
+              "the memristor in its present state (recorded with the run)", kind=bool),
+    Parameter("lrs_gate_min", -0.3, "V", -20, 0, "most negative V_M on an LRS memristor"),
+    Parameter("lrs_gate_max", 0.3, "V", 0, 20, "most positive V_M on an LRS memristor"),
+    Parameter("hrs_gate_min", -5.0, "V", -20, 0, "most negative V_M on an HRS memristor"),
+    Parameter("hrs_gate_max", 1.5, "V", 0, 20, "most positive V_M on an HRS memristor"),
+)
+
+
+class SwitchingRisk(UserInputError):
+    """A V_M that would switch the memristor in its present state, not allowed by the run."""
+
+
+class TargetNotReached(LabctlError):
+    """Programming ended without the memristor reaching its target."""
+
+
+def gate_window(values: dict, state: str) -> tuple[float, float]:
+    """(lowest, highest) V_M that leaves a memristor in ``state`` ("HRS"/"LRS") as it is."""
+    key = state.lower()
+    return values[f"{key}_gate_min"], values[f"{key}_gate_max"]
+
+
+def state_of(resistance: float, threshold: float = STATE_THRESHOLD) -> str:
+    """"HRS" or "LRS" for a read resistance (open reads as HRS, NaN as unknown)."""
+    if math.isnan(resistance):
+        return "unknown"
+    return "HRS" if resistance >= threshold else "LRS"
+
+
+def target_state(target: float | str, threshold: float = STATE_THRESHOLD) -> str:
+    """The state a programming target leaves the memristor in."""
+    return target if isinstance(target, str) else state_of(float(target), threshold)
+
+
+def check_gate_level(volts: float, state: str, values: dict, name: str = "gate_voltage",
+                     where: str = "") -> str | None:
+    """Refuse (SwitchingRisk) a V_M outside the window of ``state`` unless the run allows
+    switching; returns a warning text when it is allowed, None when the level is safe."""
+    if state not in ("HRS", "LRS") or volts == 0.0:
+        return None
+    lo, hi = gate_window(values, state)
+    if lo <= volts <= hi:
+        return None
+    text = (f"{name} = {volts:g} V{where} would switch the memristor in its {state} (safe "
+            f"window [{lo:g}, {hi:g}] V)")
+    if not values.get("allow_switching", False):
+        raise SwitchingRisk(f"{text}; set allow_switching = true to apply it anyway")
+    return f"{text}: applied because allow_switching = true"
+
+
+def memristor_check_stream():
+    """The stream in which a gated sweep records the memristor before and after it."""
+    from labctl.schema import Quantity, Stream
+
+    return Stream("memristor_check", (
+        Quantity("check_when", "", "int8", description="0 before the sweep, 1 after it"),
+        Quantity("check_resistance", "ohm", description="memristor read at 0.1 V"),
+        Quantity("check_changed", "", "int8",
+                 description="1: different from before the sweep (HRS<->LRS or > 20 %)"),
+    ), "memristor read before and after a gated sweep")
+
+
+GATED_READ = 0.1  # V: the read of a gated sweep's memristor checks
+
+
+def gate_on(ctx, volts: float, compliance: float, values: dict):
+    """Apply V_M for a sweep; through a memristor, read it first and refuse (SwitchingRisk)
+    a level that would switch it. Yields the check row; returns the read (None at 0 V)."""
+    gate = ctx.station.gate
+    if volts == 0.0:  # 0 V cannot switch anything: no read needed
+        gate.ramp_to(0.0, compliance=compliance)
+        return None
+    ctx.station.shno_source.ramp_to(0.0)  # the stripe current would bias the read
+    r = read_resistance(gate, GATED_READ, compliance)
+    warning = check_gate_level(volts, state_of(r), values)
+    if warning:
+        ctx.log(warning, "warning")
+    yield Row("memristor_check", {"check_when": 0, "check_resistance": r,
+                                  "check_changed": 0})
+    gate.ramp_to(volts, compliance=compliance)
+    return r
+
+
+def gate_off(ctx, before: float | None, compliance: float):
+    """After a gated sweep: V_M to 0, read the memristor back and say loudly if it moved."""
+    if before is None:
+        return
+    ctx.station.shno_source.ramp_to(0.0)
+    after = read_resistance(ctx.station.gate, GATED_READ, compliance)
+    changed = state_of(after) != state_of(before) or abs(after - before) > 0.2 * before
+    if changed:
+        ctx.log(f"the memristor CHANGED during the sweep: {ohm_text(before)} -> "
+                f"{ohm_text(after)}", "warning")
+    yield Row("memristor_check", {"check_when": 1, "check_resistance": after,
+                                  "check_changed": int(changed)})
+
+
+def memristor_results(ctx) -> dict:
+    """What the memristor checks of a gated sweep say, for its results."""
+    when = ctx.recorded("check_when", "memristor_check")
+    if not len(when):
+        return {}
+    r = ctx.recorded("check_resistance", "memristor_check")
+    changed = ctx.recorded("check_changed", "memristor_check")
+    out = {"memristor_before": float(r[0])}
+    if len(when) > 1:
+        out.update(memristor_after=float(r[-1]), memristor_changed=bool(changed[-1]))
+    return out

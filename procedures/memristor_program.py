@@ -7,13 +7,16 @@ import numpy as np
 from labctl.errors import UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.memristor_ops import (
     READ_ONLY,
     READ_PARAMETERS,
     STATE_THRESHOLD,
     STATES,
+    TargetNotReached,
     ohm_text,
+    plan_program,
     program_memristor,
 )
 
@@ -80,6 +83,17 @@ class MemristorProgram(Procedure):
             Quantity("time", "s", description="station clock"),
         ), "pulse and read", swept="pulse"),))
 
+    def estimate(self, plan: Plan) -> None:
+        goal = self.goal()
+        wanted = goal if isinstance(goal, str) else f"{ohm_text(goal)} ± {self.tolerance:.0%}"
+        plan.say("memristor", f"write-verify to {wanted}: up to {self.max_pulses} pulses "
+                 f"(SET {format_value(self.set_start, 'V')} → "
+                 f"{format_value(self.set_stop, 'V')}, RESET {format_value(self.reset_start, 'V')}"
+                 f" → {format_value(self.reset_stop, 'V')}), each read at "
+                 f"{format_value(self.v_read, 'V')}")
+        plan_program(plan, self.max_pulses, self.v_read, self.pulse_width,
+                     max(self.set_stop, -self.reset_stop), rows=True)
+
     def execute(self, ctx: RunContext):
         st = ctx.station
         # a resumed run starts a fresh write–verify from the present state, with the pulses
@@ -101,7 +115,16 @@ class MemristorProgram(Procedure):
             row["compliance_hit"] = int(row["compliance_hit"])
             row["within_tolerance"] = int(row["within_tolerance"])
             yield row
-        yield Results(self.results(ctx))
+        results = self.results(ctx)
+        yield Results(results)
+        if not results["success"]:
+            # the run fails, so a queue with on_failure = "stop" does not go on with a
+            # memristor in the wrong state
+            final = results.get("final_resistance")
+            raise TargetNotReached(
+                f"memristor target {self._goal_text()} not reached: "
+                f"{ohm_text(final) if final is not None else 'not read'} after "
+                f"{results['pulses_used']} pulse(s)")
 
     def results(self, ctx: RunContext) -> dict:
         r = ctx.recorded("resistance")
@@ -114,6 +137,10 @@ class MemristorProgram(Procedure):
         else:
             out["success"] = False
         return out
+
+    def _goal_text(self) -> str:
+        goal = self.goal()
+        return f"{ohm_text(goal)} ± {self.tolerance:.0%}" if not isinstance(goal, str) else goal
 
     def summarize(self, results: dict) -> list[str]:
         goal = results.get("goal")

@@ -12,11 +12,13 @@ import numpy as np
 
 from labctl.errors import UserInputError
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, RunContext
+from labctl.units import format_value
+from procedures.base import Parameter, Plan, Procedure, Results, RunContext
 from procedures.memristor_ops import (
     READ_PARAMETERS,
     STATE_THRESHOLD,
     ohm_text,
+    plan_read,
     read_memristor,
 )
 
@@ -47,6 +49,22 @@ class MemristorRetention(Procedure):
             Quantity("resistance", "ohm", description="read at v_read"),
             Quantity("current", "A", description="read current"),
         ), "read", swept="time"),))
+
+    def estimate(self, plan: Plan) -> None:
+        n = self.planned_points()
+        plan.say("reads", f"{n} at {format_value(self.v_read, 'V')}, every "
+                 f"{format_value(self.interval, 's')} for {format_value(self.duration, 's')}")
+        t0 = plan.elapsed
+        plan_read(plan, self.v_read)
+        plan.row()
+        read = plan.elapsed - t0
+
+        def next_read() -> None:  # reads run on a fixed schedule: the wait makes up the rest
+            plan.wait(max(0.0, self.interval - read))
+            plan_read(plan, self.v_read)
+            plan.row()
+
+        plan.repeat(n - 1, next_read)
 
     def execute(self, ctx: RunContext):
         st = ctx.station

@@ -19,12 +19,27 @@ from typing import Any
 
 import numpy as np
 
+from labctl.duration import span
 from labctl.errors import UserInputError
 from labctl.parameters import FIELD, GATE_COMPLIANCE, GATE_VOLTAGE, SHNO_CURRENT
 from labctl.schema import Quantity, Schema, Stream
-from procedures.base import Parameter, Procedure, Results, Row, RunContext
+from labctl.units import format_value, parse_value
+from procedures.analysed import measure_then_analyse
+from procedures.base import Parameter, Plan, Procedure, Row, RunContext
+from procedures.checks import check_field_currents, check_span
 from procedures.freq_current import SYNC_NAMES, current_steps
-from procedures.memristor_ops import MAX_READ_VOLTAGE, ohm_text, program_memristor, read_resistance
+from procedures.memristor_ops import (
+    GATE_SAFETY_PARAMETERS,
+    MAX_READ_VOLTAGE,
+    check_gate_level,
+    ohm_text,
+    plan_program,
+    plan_read,
+    program_memristor,
+    read_resistance,
+    state_of,
+    target_state,
+)
 from procedures.spectra import (
     SPECTRUM_PARAMETERS,
     SYNC_CODES,
@@ -44,11 +59,14 @@ class TargetsParameter(Parameter):
     """A list of memristor targets: "HRS", "LRS" or a resistance in Ω; may be empty."""
 
     def parse(self, text: str) -> list:
-        return self.validate([t.strip() for t in text.replace(";", ",").split(",")
+        body = text.strip().removeprefix("[").removesuffix("]")
+        return self.validate([t.strip().strip("'\"") for t in body.replace(";", ",").split(",")
                               if t.strip()])
 
     def validate(self, value: Any) -> list:
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
+        if isinstance(value, str):
+            return self.parse(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, list | tuple):
             raise UserInputError(f"parameter {self.name} = {value!r}: needs a list of "
@@ -60,8 +78,8 @@ class TargetsParameter(Parameter):
             if v.strip().upper() in ("HRS", "LRS"):
                 return v.strip().upper()
             try:
-                v = float(v)
-            except ValueError:
+                v = parse_value(v, "ohm", self.name)  # "10 kΩ", "4.7 kOhm", "1e4"
+            except UserInputError:
                 raise UserInputError(f"parameter {self.name}: target {v!r} is not 'HRS', "
                                      "'LRS' or a resistance in ohm") from None
         if isinstance(v, bool) or not isinstance(v, int | float) or not (
@@ -114,6 +132,7 @@ class SyncMap(Procedure):
         Parameter("compliance_stop", 500e-6, "A", description="largest SET compliance",
                   station=GATE_COMPLIANCE),
         Parameter("max_pulses", 100, "", 1, 10000, "pulses per programming", kind=int),
+        *GATE_SAFETY_PARAMETERS,
         *SPECTRUM_PARAMETERS,
         Parameter("settle", 0.0, "s", 0, 60, "wait after each current step"),
         Parameter("background", True, "", description="record a background trace at I = 0",
@@ -131,6 +150,21 @@ class SyncMap(Procedure):
     def planned_points(self) -> int:
         return len(self.states()) * len(self.currents())
 
+    def check(self) -> None:
+        super().check()
+        check_span(self.values)
+        # a programmed state is known before anything is sent: refuse a V_M that would
+        # switch it at once (states left as they are get checked after their read)
+        for t, volts in self.states():
+            if t >= 0:
+                target = self.memristor_targets[t]
+                check_gate_level(volts, target_state(target), self.values, "gate_voltages",
+                                 f" with memristor target {target}")
+
+    def check_station(self, config) -> None:
+        super().check_station(config)
+        check_field_currents(config, {"field": self.field})
+
     def unused(self) -> set[str]:
         """Without memristor targets nothing is programmed: the pulse limits play no part."""
         return set() if self.memristor_targets else {"set_stop", "reset_stop",
@@ -141,7 +175,8 @@ class SyncMap(Procedure):
         point = Stream("point", (
             Quantity("state", "", "int64", description="gate state index"),
             Quantity("gate_voltage", "V", description="V_M during the sweep"),
-            Quantity("memristor_resistance", "ohm", description="read before the sweeps"),
+            Quantity("memristor_resistance", "ohm",
+                     description="read before the state's sweep (see state_check after)"),
             Quantity("current", "A", description="I_SHNO setpoint"),
             Quantity("voltage", "V", description="stripe voltage"),
             Quantity("field_measured", "T", description="gaussmeter reading"),
@@ -168,11 +203,49 @@ class SyncMap(Procedure):
             Quantity("within_tolerance", "", "int8"),
             Quantity("pulse_time", "s", description="station clock"),
         ), "memristor programming pulse", swept="pulse")
+        check = Stream("state_check", (
+            Quantity("check_state", "", "int64", description="gate state index"),
+            Quantity("resistance_after", "ohm",
+                     description="memristor read at v_read after the state's sweep"),
+            Quantity("memristor_changed", "", "int8",
+                     description="1: the sweep moved the memristor (HRS<->LRS or its level "
+                     "by more than the tolerance)"),
+            Quantity("switching_allowed", "", "int8",
+                     description="1: V_M was outside the state's safe window, applied "
+                     "because allow_switching = true"),
+        ), "memristor read back after a gate state's sweep")
         background = Stream("background", (
             Quantity("background_trace", "dBm", "float32", ("frequency",),
                      "trace at I_SHNO = 0"),), "background trace")
-        return Schema(streams=(point, state, program, background),
+        return Schema(streams=(point, state, program, check, background),
                       axes=spectrum_axes(self.values))
+
+    def estimate(self, plan: Plan) -> None:
+        currents = self.currents()
+        states = self.states()
+        targets = ", ".join(t if isinstance(t, str) else ohm_text(t)
+                            for t in self.memristor_targets)
+        plan.say("field", f"{format_value(self.field, 'T')} (closed loop)")
+        plan.set_field(self.field)
+        plan.say("V_M", ", ".join(format_value(v, "V") for v in self.gate_voltages)
+                 + f" (compliance {format_value(self.gate_compliance, 'A')})"
+                 + (f" x memristor {targets} (write-verify, up to {self.max_pulses} pulses "
+                    "each)" if targets else ""))
+        SpectrumSweep.plan_background(plan, self.values)
+        plan.say("I_SHNO", span(self.i_start, self.i_stop, self.i_step, "A", len(currents))
+                 + f" x {len(states)} state{'s' if len(states) != 1 else ''}: "
+                 f"{self.planned_points()} points")
+        for t, volts in states:
+            plan.ramp("shno_source", 0.0)
+            if t >= 0:
+                plan_program(plan, self.max_pulses, self.v_read, 1e-3,
+                             max(self.set_stop, -self.reset_stop))
+            plan_read(plan, self.v_read)
+            plan.ramp("gate", volts)
+            for current in currents:
+                plan.ramp("shno_source", current)
+                SpectrumSweep.plan_measure(plan, self.values, readings=1)
+                plan.row()
 
     def _program(self, st, k: int, target):
         """Write–verify the memristor for state ``k``; yields program rows, returns reached."""
@@ -189,6 +262,9 @@ class SyncMap(Procedure):
         return reached
 
     def execute(self, ctx: RunContext):
+        return measure_then_analyse(ctx, self._measure(ctx), lambda: self.results(ctx))
+
+    def _measure(self, ctx: RunContext):
         st = ctx.station
         st.field.set_field(self.field)
         spectra = SpectrumSweep(ctx, self.values)
@@ -217,6 +293,12 @@ class SyncMap(Procedure):
                                         "state_gate_voltage": volts,
                                         "state_resistance": resistance,
                                         "target_reached": reached})
+            # the memristor as read decides which V_M leaves it alone; nothing but the read
+            # has been sent when an unsafe level is refused
+            warning = check_gate_level(volts, state_of(resistance), self.values,
+                                       "gate_voltages", f" (state {k})")
+            if warning:
+                ctx.log(warning, "warning")
             st.gate.ramp_to(volts, compliance=self.gate_compliance)
             start = position if k == first else 0
             spectra.track_from(first * n if start else None)
@@ -227,7 +309,23 @@ class SyncMap(Procedure):
                 row.update(current=current, state=k, gate_voltage=volts,
                            memristor_resistance=resistance)
                 yield row
-        yield Results(self.results(ctx))
+            yield from self._check_after(ctx, k, resistance, bool(warning))
+
+    def _check_after(self, ctx: RunContext, k: int, before: float, allowed: bool):
+        """Read the memristor back after a state's sweep: did V_M (or the stripe current
+        through the node) move it? A changed state is recorded and said loudly."""
+        st = ctx.station
+        st.shno_source.ramp_to(0.0)
+        after = read_resistance(st.gate, self.v_read, self.read_compliance)
+        changed = state_of(after) != state_of(before) or (
+            state_of(after) == "LRS" and abs(after - before) > self.tolerance * before)
+        if changed:
+            ctx.log(f"state {k}: the memristor CHANGED during the sweep: {ohm_text(before)} "
+                    f"-> {ohm_text(after)}; its spectra do not belong to one memristor state",
+                    "warning")
+        yield Row("state_check", {"check_state": k, "resistance_after": after,
+                                  "memristor_changed": int(changed),
+                                  "switching_allowed": int(allowed)})
 
     def results(self, ctx: RunContext) -> dict:
         state = ctx.recorded("state")
@@ -235,6 +333,10 @@ class SyncMap(Procedure):
         sync = ctx.recorded("sync_state")
         lines = ctx.recorded("n_lines")
         resistances = ctx.recorded("state_resistance", "state_row")
+        checked = ctx.recorded("check_state", "state_check")
+        after = dict(zip(checked.tolist(), ctx.recorded("resistance_after", "state_check")))
+        changed = dict(zip(checked.tolist(),
+                           ctx.recorded("memristor_changed", "state_check").tolist()))
         out = []
         for k, (t, volts) in enumerate(self.states()):
             rows = state == k
@@ -250,6 +352,8 @@ class SyncMap(Procedure):
                 "full_sync_from": ranges[0][0] if ranges else None,
                 "max_lines": int(lines[rows].max()),
                 "sync_at_last_current": SYNC_NAMES.get(int(sync[rows][-1]), "?"),
+                "memristor_resistance_after": float(after[k]) if k in after else None,
+                "memristor_changed": bool(changed.get(k, 0)),
             })
         return {"states": out}
 
@@ -263,4 +367,7 @@ class SyncMap(Procedure):
                                s["full_sync_ranges"]) or "none"
             lines.append(f"state {s['state']}: V_M = {s['gate_voltage']:g} V{target}{mem}; "
                          f"full sync {ranges}")
+            if s.get("memristor_changed"):
+                lines.append(f"  WARNING: the memristor changed during this sweep, to "
+                             f"{ohm_text(s['memristor_resistance_after'])}: not one state")
         return lines

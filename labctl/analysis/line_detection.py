@@ -18,7 +18,9 @@ from labctl.analysis.spectra import MAX_FLOOR_SAMPLES, sample_floor_statistics
 DB = 10.0 / math.log(10.0)  # dB per neper of power
 Z_DETECT = 5.0  # detection threshold in σ of the averaged trace: ~1e-7 false alarms/point
 _Z_PROMINENCE = 4.0  # dip needed between two maxima to call them two lines
-_COARSE = 4  # second detection scale, in blocks of the first: catches broad, faint lines
+_COARSE = 4  # each coarser detection scale averages this many blocks of the one before
+_SCALES = 3  # detection scales: one RBW, 4 and 16 RBW
+_SIGMA_EXCESS = 1.3  # a coarse scale's σ over the independent-blocks value (correlation)
 _WIDTH_SEARCH = 400  # samples searched either side of a maximum for its width
 _START_WIDTH = 1.2  # fit's starting FWHM over the counted one
 _PRUNE = 40  # maxima above which neighbours are thinned out first
@@ -132,9 +134,14 @@ def detect_candidates(rel: np.ndarray, freq: np.ndarray, df: float, rbw: float, 
     sig1 = max(sig1, 1e-3)
     sigma = sig1 * math.sqrt(k1)
     scales = [(s1, k1, sig1)]
-    if s1.size >= 16 * _COARSE:
-        # Blocks of one RBW are nearly independent, so σ falls as √(blocks averaged).
-        scales.append((_block_mean(s1, _COARSE), k1 * _COARSE, sig1 / math.sqrt(_COARSE)))
+    s, k = s1, k1
+    while s.size >= 16 * _COARSE and len(scales) < _SCALES:
+        # Coarser blocks catch broad, faint lines (a line 1 dB up and 20 RBW wide). Blocks
+        # of about one RBW are nearly independent, so σ falls about as √(blocks averaged);
+        # neighbouring blocks share part of an RBW, hence the margin (measuring σ at each
+        # scale instead costs a partition each, and broad strong lines inflate it).
+        s, k = _block_mean(s, _COARSE), k * _COARSE
+        scales.append((s, k, _SIGMA_EXCESS * sig1 * math.sqrt(k1 / k)))
     heights = [max(0.75 * min_snr_db, Z_DETECT * sig) for _, _, sig in scales]
     # Noise alone (most of a frequency–current map) ends here.
     if all(float(s.max()) - floor <= h for (s, _, _), h in zip(scales, heights)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.linalg.lapack import dgesv as _dgesv
@@ -33,17 +34,27 @@ _FLOOR_SAMPLES = 500  # trace points used to re-estimate the floor under the win
 _FLOOR_TOLERANCE_DB = 0.1  # floor error below which a refit is not worth its time
 _MAX_REFIT_ITER = 1
 _MIN_WIDTH_RBW = 0.5  # a line seen through the RBW filter is never narrower
+# FWHM, in RBW, of a CW tone drawn as the Lorentzian of the same peak and area as the
+# Gaussian RBW filter shows it: 2 * 1.06 / pi (the noise bandwidth is 1.06 RBW)
+_DISPLAY_WIDTH = 2.0 * 1.06 / math.pi
 
 
 @dataclass(frozen=True)
 class Peak:
-    """One spectral line; powers at the device (gain removed), background subtracted."""
+    """One spectral line; powers at the device (gain removed), background subtracted.
+
+    The uncertainties (1 σ) come from the fit's covariance, scaled up by its reduced χ² where
+    the noise is larger than the weights assumed (points closer than the RBW are correlated).
+    """
 
     frequency: float  # Hz, centre
     fwhm: float  # Hz, RBW deconvolved where the line is wider than the RBW
     peak_psd: float  # W/Hz, as seen through the RBW filter
     integrated_power: float  # W
     snr_db: float  # height of the line top above the floor, dB
+    frequency_err: float = math.nan  # Hz
+    fwhm_err: float = math.nan  # Hz
+    power_err: float = math.nan  # W, of the integrated power
 
 
 def _fit_windows(rel: np.ndarray, df: float, rbw: float, cands: list[tuple[float, float, float]],
@@ -155,12 +166,14 @@ class _Linearised:
 
 def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.ndarray,
                          wmin: float, max_iter: int = _MAX_ITER
-                         ) -> tuple[np.ndarray, np.ndarray, _Linearised | None]:
+                         ) -> tuple[np.ndarray, np.ndarray, _Linearised | None,
+                                    tuple[np.ndarray, float]]:
     """Weighted least squares of y (dB) against 10·log10(1 + Σ Lorentzians) over x.
 
     Rows of ``p`` are (ln A, x0, ln(w − wmin)): the RBW filter makes narrower lines unphysical.
-    Also returns, per line, how much χ² would grow without it (its significance), and the
-    linearised problem of the last step (None if the fit stalled).
+    Also returns, per line, how much χ² would grow without it (its significance), the
+    linearised problem of the last step (None if the fit stalled), and the last normal
+    matrix JᵀJ with the reduced χ² (the covariance of the parameter rows).
 
     The weights make χ² count in units of the noise, so iterating stops once a step gains
     less than _CHI2_TOLERANCE, or promises less than _BLIND_STEP: so close to the minimum
@@ -224,12 +237,13 @@ def _levenberg_marquardt(x: np.ndarray, y: np.ndarray, wt: np.ndarray, p: np.nda
         p, r, cost, parts = trial, t_r, t_cost, t_parts
         lam = max(lam / 5.0, 1e-9)
     total, comp = parts[0], parts[1]
+    stats = (jtj, cost / max(x.size - nn, 1))
     if kk == 1:
-        return p[:, :, 0].T, np.array([float(yw @ yw) - cost]), linear
+        return p[:, :, 0].T, np.array([float(yw @ yw) - cost]), linear, stats
     without = np.log(total - comp)
     without *= wdb
     np.subtract(yw, without, out=without)
-    return p[:, :, 0].T, np.einsum("ij,ij->i", without, without) - cost, linear
+    return p[:, :, 0].T, np.einsum("ij,ij->i", without, without) - cost, linear, stats
 
 
 def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: float = 0.0,
@@ -279,7 +293,7 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
         # Frequencies in RBW units from the trace start keep the normal equations well scaled.
         p = np.array([[math.log(max(a, 1e-3)), (c - f0) / rbw,
                        math.log(max(w / rbw - _MIN_WIDTH_RBW, 0.1))] for c, w, a in starts])
-        p, gain, linear = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW)
+        p, gain, linear, stats = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW)
         if refine_floor:
             refine_floor = False
             shift = _wing_corrected_floor(freq, y, _natural(p, f0, rbw))
@@ -294,11 +308,11 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
                     yy = yy - shift
                     tops = (1.0 + np.exp(p[:, 0])) * math.exp(-shift / _DB) - 1.0
                     p[:, 0] = np.log(np.maximum(tops, 1e-3))
-                    p, gain, _ = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW,
-                                                      _MAX_REFIT_ITER)
+                    p, gain, _, stats = _levenberg_marquardt(x, yy, wt, p, _MIN_WIDTH_RBW,
+                                                             _MAX_REFIT_ITER)
         fitted = _natural(p, f0, rbw)
         peaks, drop = _to_peaks(fitted, gain.tolist(), cands, freq, df, bg, rbw, gain_db,
-                                min_snr_db, merge_distance)
+                                min_snr_db, merge_distance, _errors(p, stats, rbw))
         if not drop:
             break
         # A duplicate or runaway component: refit without it, from the current estimates.
@@ -338,10 +352,40 @@ def _wing_corrected_floor(freq: np.ndarray, y: np.ndarray,
     return float(corrected[k] - sample[k])
 
 
+@lru_cache(maxsize=32)
+def _eye(n: int) -> np.ndarray:
+    eye = np.eye(n)
+    eye.flags.writeable = False
+    return eye
+
+
+def _errors(p: np.ndarray, stats: tuple[np.ndarray, float], rbw: float
+            ) -> list[tuple[float, float, float]]:
+    """1 σ of (centre Hz, fitted width Hz, relative integrated power) of each line."""
+    jtj, chi2_red = stats
+    kk = p.shape[0]
+    # the LAPACK solve np.linalg.inv ends in, without its per-call wrapping
+    _, _, cov, info = _dgesv(jtj, _eye(3 * kk))
+    if info != 0:
+        return [(math.nan, math.nan, math.nan)] * kk
+    cov *= max(1.0, chi2_red)
+    var = np.diag(cov)
+    out = []
+    for n, (_, _, lw) in enumerate(p.tolist()):
+        e = math.exp(lw)
+        dlw = e / (_MIN_WIDTH_RBW + e)  # d ln(width) / d lw
+        rel_p = var[n] + dlw * dlw * var[2 * kk + n] + 2.0 * dlw * cov[n, 2 * kk + n]
+        out.append((rbw * math.sqrt(max(var[kk + n], 0.0)),
+                    rbw * e * math.sqrt(max(var[2 * kk + n], 0.0)),
+                    math.sqrt(max(rel_p, 0.0))))
+    return out
+
+
 def _to_peaks(fitted: list[tuple[float, float, float]], gain: list[float],
               cands: list[tuple[float, float, float]], freq: np.ndarray, df: float,
               bg: np.ndarray | float, rbw: float, gain_db: float, min_snr_db: float,
-              merge_distance: float) -> tuple[list[Peak], set[int]]:
+              merge_distance: float, errors: list[tuple[float, float, float]]
+              ) -> tuple[list[Peak], set[int]]:
     """Peaks from fitted (centre, width, excess), and components to refit without."""
     drop: set[int] = set()
     faint: set[int] = set()
@@ -382,8 +426,13 @@ def _to_peaks(fitted: list[tuple[float, float, float]], gain: list[float],
             j = min(int(t), freq.size - 2)
             floor_dbm = float(bg[j]) + (t - j) * float(bg[j + 1] - bg[j])
         peak_psd = amp * dbm_to_psd(floor_dbm, rbw, gain_db)
-        fwhm = math.sqrt(width * width - rbw * rbw) if width > rbw else width
+        # the RBW filter widens a Lorentzian of equal area to sqrt(fwhm^2 + (c RBW)^2)
+        narrow = _DISPLAY_WIDTH * rbw
+        fwhm = math.sqrt(width * width - narrow * narrow) if width > 2 * narrow else width
+        f_err, w_err, p_rel = errors[n]
+        power = 0.5 * math.pi * peak_psd * width
         peaks.append(Peak(frequency=float(fc), fwhm=fwhm, peak_psd=peak_psd,
-                          integrated_power=0.5 * math.pi * peak_psd * width,
-                          snr_db=10 * math.log10(1 + amp)))
+                          integrated_power=power, snr_db=10 * math.log10(1 + amp),
+                          frequency_err=f_err, fwhm_err=w_err * width / fwhm,
+                          power_err=power * p_rel))
     return peaks, set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Standard deviation of a normal distribution in units of its interquartile range.
@@ -87,3 +89,97 @@ def estimate_background(trace_dbm: np.ndarray, segments: int = 1) -> float | np.
     glob, sigma = floor_statistics(y)
     levels = np.minimum(levels, glob + 3.0 * sigma)
     return np.interp(np.arange(y.size), centres, levels)
+
+
+SMOOTH_SPAN = 20e6  # Hz: the floor (gain ripple) varies slowly against this
+_SPUR_Z = 6.0  # a background point this many σ above its smoothed floor is a spur: kept raw
+_SPUR_MIN_DB = 1.0  # ... and at least this much (a CW spur stands several dB out)
+
+
+def smooth_background(trace_dbm: np.ndarray, df: float) -> np.ndarray:
+    """A recorded background trace with its noise averaged over ~20 MHz, spurs kept as they are.
+
+    Subtracting a raw background doubles the noise variance of every point; the floor it
+    corrects (amplifier gain ripple) is smooth, and what is not smooth (the analyzer's own
+    CW spurs) stands far out of the noise and is left untouched.
+    """
+    return _smooth_and_spurs(trace_dbm, df)[0]
+
+
+def background_spurs(trace_dbm: np.ndarray, freq: np.ndarray) -> list[float]:
+    """Frequencies (Hz) of the spurs in a background trace: CW lines of the analyzer or the
+    lab that are there without the device, so a peak at one is not an oscillator."""
+    y = np.asarray(trace_dbm, dtype=float)
+    _, peaks = _smooth_and_spurs(y, float(freq[1] - freq[0]))
+    out: list[float] = []
+    for run in np.split(peaks, np.flatnonzero(np.diff(peaks) > 1) + 1):
+        if run.size:
+            out.append(float(freq[run[np.argmax(y[run])]]))
+    return out
+
+
+def _smooth_and_spurs(trace_dbm: np.ndarray, df: float) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed background and the indices of the points standing out as spurs."""
+    y = np.asarray(trace_dbm, dtype=float)
+    k = max(1, int(round(SMOOTH_SPAN / df)) | 1)  # odd, centred
+    if k == 1 or y.size < 4 * k:
+        return y.copy(), np.empty(0, dtype=int)
+    lin = np.power(10.0, y / 10.0)
+    c = np.concatenate([[0.0], np.cumsum(lin)])
+    half = k // 2
+    lo = np.clip(np.arange(y.size) - half, 0, y.size)
+    hi = np.clip(np.arange(y.size) + half + 1, 0, y.size)
+    smooth = 10.0 * np.log10((c[hi] - c[lo]) / (hi - lo))
+    _, sigma = floor_statistics(y - smooth)
+    # a spur lifts its neighbourhood's average too: widen the kept region by the window
+    spur = y - smooth > max(_SPUR_Z * sigma, _SPUR_MIN_DB)
+    tops = np.flatnonzero(spur)
+    if spur.any():
+        spur = np.convolve(spur, np.ones(k), mode="same") > 0
+        smooth[spur] = y[spur]
+    return smooth, tops
+
+
+def excess_profile(trace_dbm: np.ndarray, background_dbm: np.ndarray | float, rbw: float,
+                   df: float, block: int, gain_db: float = 0.0,
+                   flatten: bool = True) -> np.ndarray:
+    """Power above the background, integrated over blocks of ``block`` points: W at the device.
+
+    Each trace point reads the power in one noise bandwidth; its density times the point
+    spacing, summed over a block, is the power in that block. The floor is taken out as
+    measured, so the noise of a block averages to zero and lines of any width are counted
+    whole, however faint — the basis of a threshold that does not depend on detecting lines.
+    With ``flatten`` the excess is divided by the background's shape relative to its median:
+    the floor is the amplifier's noise, so its ripple is the gain's ripple, which a line
+    passes through too (±0.4 dB is ±10 % of power, enough to bend a threshold fit).
+    """
+    return BandPower(background_dbm, rbw, df, block, gain_db, flatten)(trace_dbm)
+
+
+class BandPower:
+    """:func:`excess_profile` against one background, which is prepared once."""
+
+    def __init__(self, background_dbm: np.ndarray | float, rbw: float, df: float, block: int,
+                 gain_db: float = 0.0, flatten: bool = True):
+        self.block = max(1, int(block))
+        self._scale = np.float32(math.log(10.0) / 10.0)
+        bg = np.asarray(background_dbm, dtype=np.float32)
+        if bg.ndim:
+            self._floor = np.exp(bg * self._scale)
+            self._shape = (np.float32(np.median(self._floor)) / self._floor if flatten
+                           else None)
+        else:
+            self._floor = np.float32(math.exp(float(bg) * float(self._scale)))
+            self._shape = None
+        self._units = 1e-3 * df / (1.06 * rbw) * 10.0 ** (-gain_db / 10.0)
+
+    def __call__(self, trace_dbm: np.ndarray) -> np.ndarray:
+        lin = np.asarray(trace_dbm, dtype=np.float32) * self._scale
+        np.exp(lin, out=lin)
+        lin -= self._floor
+        if self._shape is not None:
+            lin *= self._shape
+        m = lin.size // self.block
+        sums = lin[:m * self.block].reshape(m, self.block).sum(axis=1, dtype=np.float64)
+        sums *= self._units
+        return sums

@@ -12,17 +12,30 @@ import typer
 
 from labctl import __version__
 from labctl.cli.common import SIM_HELP, STATION_HELP, choose_station, echo, fail
+from labctl.cli.help_text import Group, version_callback
 from labctl.errors import LabctlError
 from labctl.registry import procedure_class
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(cls=Group, add_completion=False, pretty_exceptions_enable=False,
                   no_args_is_help=True,
                   help="Instrument control for memristor-gated spin Hall nano-oscillators.")
-station_app = typer.Typer(help="Inspect the station's instruments.", no_args_is_help=True)
+station_app = typer.Typer(cls=Group, help="Inspect the station's instruments.",
+                          no_args_is_help=True)
 app.add_typer(station_app, name="station")
 
 Sim = Annotated[bool, typer.Option("--sim", help=SIM_HELP)]
-StationFile = Annotated[Path | None, typer.Option("--station", help=STATION_HELP)]
+StationFile = Annotated[Path | None, typer.Option("--station", help=STATION_HELP,
+                                                  metavar="FILE")]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="check everything, print the plan and how long it will take; "
+    "no instrument is touched")]
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option(
+        "--version", callback=version_callback, is_eager=True,
+        help="print the version and exit")] = False) -> None:
+    """Instrument control for memristor-gated spin Hall nano-oscillators."""
 
 
 @app.command("procedures")
@@ -32,25 +45,6 @@ def procedures_cmd() -> None:
 
     for name in available_procedures():
         echo(f"{name:22s} {procedure_class(name).title}")
-
-
-def _procedure_help(name: str) -> None:
-    cls = procedure_class(name)
-    echo(f"labctl run {name} [--sim | --station FILE] [--set NAME=VALUE ...] [--out DIR]"
-         " [--sample S --device D --operator O --comment C]")
-    echo(f"\n{cls.title}\n\nParameters (SI units):")
-    for p in cls.parameters:
-        rng = ""
-        if p.minimum is not None or p.maximum is not None:
-            lo = "" if p.minimum is None else f"{p.minimum:g}"
-            hi = "" if p.maximum is None else f"{p.maximum:g}"
-            rng = f" [{lo}..{hi}]"
-        if p.choices:
-            rng = f" {{{'|'.join(p.choices)}}}"
-        if p.station is not None:
-            rng += f" and the station's {p.station.what}"
-        default = ",".join(f"{v:g}" for v in p.default) if p.kind is list else p.default
-        echo(f"  {p.name:16s} {p.unit:4s} default {default}{rng}  {p.description}")
 
 
 def _parse_sets(sets: list[str]) -> dict[str, str]:
@@ -75,45 +69,61 @@ Meta = {
     "operator": "who measures",
     "comment": "free comment stored with the run",
 }
-Sample = Annotated[str, typer.Option("--sample", help=Meta["sample"])]
-Device = Annotated[str, typer.Option("--device", help=Meta["device"])]
-Operator = Annotated[str, typer.Option("--operator", help=Meta["operator"])]
-Comment = Annotated[str, typer.Option("--comment", help=Meta["comment"])]
+Sample = Annotated[str, typer.Option("--sample", help=Meta["sample"], metavar="TEXT")]
+Device = Annotated[str, typer.Option("--device", help=Meta["device"], metavar="TEXT")]
+Operator = Annotated[str, typer.Option("--operator", help=Meta["operator"], metavar="TEXT")]
+Comment = Annotated[str, typer.Option("--comment", help=Meta["comment"], metavar="TEXT")]
 
 
 @app.command("run", context_settings={"help_option_names": []})
 def run_cmd(
     ctx: typer.Context,
-    procedure: Annotated[str | None, typer.Argument(help="procedure (labctl procedures)")] = None,
+    procedure: Annotated[str | None, typer.Argument(
+        help="procedure (labctl procedures)", metavar="PROCEDURE", show_default=False)] = None,
     sim: Sim = False,
     station: StationFile = None,
-    sets: Annotated[list[str] | None, typer.Option("--set", help="NAME=VALUE (SI)")] = None,
-    out: Annotated[Path, typer.Option("--out", help="folder for the run file")] = Path("runs"),
+    sets: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="NAME=VALUE", help="a parameter: 2.2mA, 650 mT, [0, -1 V] or bare SI "
+        "(labctl run PROCEDURE --help lists them)")] = None,
+    dry_run: DryRun = False,
+    out: Annotated[Path, typer.Option("--out", help="folder for the run file",
+                                      metavar="DIR")] = Path("runs"),
     sample: Sample = "",
     device: Device = "",
     operator: Operator = "",
     comment: Comment = "",
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
-    show_help: Annotated[bool, typer.Option("--help", "-h", help="show parameters")] = False,
+    show_help: Annotated[bool, typer.Option(
+        "--help", "-h", help="show the procedure's parameters (with --sim or --station: the "
+        "station's limits)")] = False,
 ) -> None:
     """Run one procedure; the run file's path is printed on the last line."""
+    from labctl.cli.help_text import procedure_help
+    from labctl.cli.plan_cmd import print_run_plan
     from labctl.cli.run_cmd import run_procedure
+    from labctl.diskspace import check_output
     from labctl.lab import default_run_path, open_lab
 
     if procedure is None:
         echo(ctx.get_help())
         raise typer.Exit(0 if show_help else 2)
-    if show_help:
-        _procedure_help(procedure)
-        return
     cls = procedure_class(procedure)
+    if show_help:
+        config = choose_station(sim, station) if sim or station is not None else None
+        echo(procedure_help(cls, config))
+        return
     proc = cls.from_text(_parse_sets(sets or []))
     config = choose_station(sim, station)
     proc.check_station(config)  # bad input: nothing is opened, nothing is sent
+    path = default_run_path(out, procedure)
+    check_output(path, proc.schema(), proc.planned_points())  # a folder with room for it
+    if dry_run:
+        print_run_plan(proc, config, dry_run=True)
+        return
     metadata = {"sample": sample, "device": device, "operator": operator, "comment": comment}
-    with open_lab(config=config) as lab:
-        handle = run_procedure(lab, proc, default_run_path(out, procedure),
-                               progress=not quiet, metadata=metadata)
+    with open_lab(config=config) as lab:  # a station in use: refused in one line, first
+        print_run_plan(proc, config, dry_run=False, quiet=quiet)
+        handle = run_procedure(lab, proc, path, progress=not quiet, metadata=metadata)
     _report(handle, proc)
 
 
@@ -128,23 +138,22 @@ def _report(handle, proc) -> None:
 
 @app.command("resume")
 def resume_cmd(
-    runfile: Annotated[Path, typer.Argument(help="run file of an interrupted run")],
+    runfile: Annotated[Path, typer.Argument(
+        help="run file of an interrupted run", metavar="RUNFILE")],
+    sim: Sim = False,
     station: StationFile = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Continue an interrupted run from its last complete point, into the same file."""
     from labctl.cli.run_cmd import run_procedure
-    from labctl.config import load_station
-    from labctl.lab import open_lab, stored_run
+    from labctl.diskspace import check_output
+    from labctl.lab import open_lab
+    from labctl.resuming import resumable_procedure, resume_station
 
-    proc, stored = stored_run(runfile)
-    if station is not None:
-        config = load_station(station)
-    elif stored is None:
-        fail(f"run file '{runfile}': no station stored; give --station FILE")
-    else:
-        config = stored
+    proc = resumable_procedure(runfile)  # the file first: status, layout, procedure
+    config = resume_station(runfile, station, sim)  # a stored real station is never trusted
     proc.check_station(config)
+    check_output(runfile, proc.schema(), proc.planned_points(), resume=True)
     with open_lab(config=config) as lab:
         handle = run_procedure(lab, proc, runfile, resume=True, progress=not quiet)
     _report(handle, proc)
@@ -152,14 +161,23 @@ def resume_cmd(
 
 @app.command("inspect")
 def inspect_cmd(
-    runfile: Annotated[Path, typer.Argument(help="run file")],
+    runfile: Annotated[Path, typer.Argument(help="a run file, or a folder: a table of its runs",
+                                            metavar="PATH")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Print what a run is (procedure, parameters, status, points, duration) without its data."""
-    from labctl.cli.inspect_cmd import describe
-    from labctl.runfile import read_info
+    """What a run is (procedure, parameters, status, points, duration) without its data; for a
+    folder, one line per run."""
+    from labctl.cli.inspect_cmd import describe, read_run, runs_table
 
-    info = read_info(runfile)
+    if runfile.is_dir():
+        lines, infos = runs_table(runfile)
+        if as_json:
+            echo(json.dumps([{k: v for k, v in i.items() if k != "schema"} for i in infos],
+                            indent=2, default=str))
+        else:
+            echo("\n".join(lines) if infos else f"no run files in '{runfile}'")
+        return
+    info = read_run(runfile)
     if as_json:
         info.pop("schema", None)
         echo(json.dumps(info, indent=2, default=str))
@@ -169,7 +187,7 @@ def inspect_cmd(
 
 @app.command("replay")
 def replay_cmd(
-    runfile: Annotated[Path, typer.Argument(help="run file")],
+    runfile: Annotated[Path, typer.Argument(help="run file", metavar="RUNFILE")],
     speed: Annotated[float | None, typer.Option("--speed", help="rows per second")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
@@ -190,38 +208,58 @@ def replay_cmd(
 def safe_cmd(sim: Sim = False, station: StationFile = None) -> None:
     """Ramp every output of a station to zero (after a crash left them on)."""
     from labctl.lab import open_lab
+    from labctl.station_check import safe_report
 
     config = choose_station(sim, station)
     with open_lab(config=config) as lab:  # refused while another process owns the station
         failures = lab.ramp_down()
-        for name in lab.station.roles:
-            echo(f"{name:12s} ramped down" if not any(f.startswith(name) for f in failures)
-                 else f"{name:12s} FAILED")
+        for line in safe_report(lab.station, failures):
+            echo(line)
     if failures:
         fail("; ".join(failures), code=1)
 
 
 @station_app.command("check")
 def station_check_cmd(sim: Sim = False, station: StationFile = None) -> None:
-    """Connect, print each role's identity, read-backs and limits."""
-    from labctl.cli.inspect_cmd import station_report
-    from labctl.lab import open_lab
+    """Ask every instrument its state (nothing is changed) and say what a run would change."""
+    from labctl.station_check import check_station_config
 
-    config = choose_station(sim, station)
-    with open_lab(config=config) as lab:
-        echo(station_report(lab.station))
+    # asks only: the station is locked while it is asked, and released with nothing ramped
+    text, failed = check_station_config(choose_station(sim, station))
+    echo(text)
+    if failed:
+        fail(f"station check: {', '.join(failed)} did not answer as expected", code=1)
+
+
+@station_app.command("list")
+def station_list_cmd(
+    backend: Annotated[str, typer.Option("--backend", help="pyvisa backend, e.g. @py")] = "",
+) -> None:
+    """List the VISA resources pyvisa can see (addresses for the station file)."""
+    from labctl.station_check import visa_resources
+
+    found = visa_resources(backend)
+    for name, alias in found:
+        echo(f"{name}" + (f"    ({alias})" if alias else ""))
+    if not found:
+        echo("no VISA resources found")
 
 
 @app.command("queue")
 def queue_cmd(
-    file: Annotated[Path, typer.Argument(help="queue file (TOML)")],
+    file: Annotated[Path, typer.Argument(help="queue file (TOML)", metavar="FILE")],
     resume: Annotated[bool, typer.Option("--resume", help="carry on after a crash")] = False,
+    sim: Annotated[bool, typer.Option(
+        "--sim", help="run it on the built-in simulated station, whatever station the file "
+        "names (run files go to <out>-sim)")] = False,
+    dry_run: DryRun = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
 ) -> None:
     """Run an overnight queue of procedures and nested sweeps; progress survives crashes."""
     from labctl.cli.queue_cmd import run_queue_file
 
-    raise typer.Exit(run_queue_file(file, resume=resume, quiet=quiet))
+    raise typer.Exit(run_queue_file(file, resume=resume, quiet=quiet, sim=sim,
+                                    dry_run=dry_run))
 
 
 @app.command("bench")

@@ -26,16 +26,18 @@ import numpy as np
 
 import labctl.station
 from labctl.config import StationConfig, default_sim_station, load_station
+from labctl.diskspace import check_output
 from labctl.errors import UserInputError
 from labctl.events import OUTPUT, OWNER, READING, EventBus, Subscriber, station_event
 from labctl.lab.handles import RunHandle, RunResult
 from labctl.lab.queue_run import QueueHandle, open_state
 from labctl.lab.reading import ReadingTracker, StationReading, read_instruments
-from labctl.lab.runs import default_run_path, make_procedure, stored_run
+from labctl.lab.runs import default_run_path, make_procedure
 from labctl.lab.signals import Interrupt, wait_aborting
 from labctl.locks import ExclusiveLock, station_lock
 from labctl.procedure import Procedure
 from labctl.queue import Queue, load_queue
+from labctl.resuming import resumable_procedure
 from labctl.runner import Runner
 from labctl.station import Station
 
@@ -215,12 +217,13 @@ class Lab(Owned):
 
     def resume(self, path: str | Path, *, keep_outputs: bool = False) -> RunHandle:
         """Continue an interrupted run from its last complete row, into the same file."""
-        proc, _ = stored_run(path)
+        proc = resumable_procedure(path)  # status, layout and procedure checked first
         return self._start_runner(proc, Path(path), True, None, keep_outputs)
 
     def _start_runner(self, proc: Procedure, path: Path, resume: bool,
                       metadata: dict[str, Any] | None, keep_outputs: bool) -> RunHandle:
         proc.check_station(self.config)  # bad input touches nothing, busy or not
+        check_output(path, proc.schema(), proc.planned_points(), resume=resume)
         self._claim("run")
         thread = None
         try:

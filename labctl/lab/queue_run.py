@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from labctl.errors import LabctlError, UserInputError
+from labctl.errors import LabctlError
 from labctl.events import (
     ENTRY_FINISHED,
     ENTRY_STARTED,
@@ -30,6 +30,7 @@ from labctl.queue import (
     Queue,
     QueueRun,
     QueueState,
+    check_queue_start,
     main_rows,
     now_iso,
     plan_attempt,
@@ -58,10 +59,7 @@ def open_state(queue: Queue, resume: bool) -> tuple[QueueState, str]:
     """The queue's progress record, new or (with ``resume``) the saved one; and a note."""
     note = ""
     if queue.state_path.exists():
-        if not resume:
-            raise UserInputError(
-                f"queue file '{queue.path}': progress file '{queue.state_path}' exists; add "
-                "--resume to carry on, or give the queue another out folder")
+        check_queue_start(queue, resume)
         state = QueueState.load(queue)
     else:
         if resume:
@@ -154,6 +152,7 @@ class QueueHandle:
                     self.status = FAILED
                     self.reason = f"{sum(r['status'] != COMPLETED for r in runs)} run(s) " \
                                   "not completed"
+                self._state.release()  # another process may carry on with the queue
                 self._lab._release("queue")
                 self._publish(QUEUE_FINISHED, status=self.status, reason=self.reason)
                 self._done.set()

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from drivers.contracts import CURRENT, VOLTAGE
+from drivers.roles import Spectrum
 from labctl.events import OUTPUT, POINT, STARTED, RunEvent
 
 NAN = math.nan
-ANALYZER_SETTINGS = ("f_start", "f_stop", "points", "rbw", "vbw", "averages", "detector",
-                     "reference_level")
 # output role -> the reading field its ramp level is
 LEVELS = {"shno_source": "i_shno", "gate": "v_m", "field": "supply_current"}
 
@@ -37,30 +37,41 @@ class StationReading:
     gate_output: bool | None = None
     gate_compliance: float = NAN  # A
     field: float = NAN  # T, gaussmeter
-    supply_current: float = NAN  # A, magnet supply setpoint (read back)
+    supply_current: float = NAN  # A, magnet supply current (measured; ramp steps while a run)
+    shno_function: str = ""  # what the I_SHNO output follows, as asked ("current" expected)
+    gate_function: str = ""  # what the V_M output follows, as asked ("voltage" expected)
+    shno_tripped: bool | None = None  # I_SHNO clamped at its voltage compliance
+    gate_tripped: bool | None = None  # V_M clamped at its current compliance
     analyzer: dict[str, Any] = dataclasses.field(default_factory=dict)  # the sweep settings in use
     time: float = dataclasses.field(default_factory=time.time)
     derived: bool = False  # True: from a run's events, not a fresh read of the instruments
 
 
 def read_instruments(station) -> StationReading:
-    """A fresh reading; measurements of an output that is off are NaN (nothing to measure)."""
+    """A fresh reading; measurements of an output that is off are NaN (nothing to measure).
+
+    Each source is asked its function first: a level is only reported as I_SHNO (or V_M)
+    when the output follows that function, never assumed from the role.
+    """
     src, gate = station.shno_source, station.gate
-    shno_on = bool(src.driver.read_output_enabled())
-    i_shno = float(src.read_current())
-    v_shno = float(src.read_voltage()) if shno_on else NAN
-    gate_on = bool(gate.driver.read_output_enabled())
-    settings = getattr(station.spectrum, "_settings", None) or ()
+    shno, gated = src.read_state(), gate.read_state()
+    shno_current = shno.function == CURRENT
+    i_shno = float(shno.level) if shno_current else NAN
+    v_shno = float(src.read_voltage()) if shno.output and shno_current else NAN
+    gate_voltage = gated.function == VOLTAGE
     return StationReading(
         i_shno=i_shno, v_shno=v_shno, r_shno=v_shno / i_shno if i_shno else NAN,
-        shno_output=shno_on,
-        v_m=float(gate.driver.read_source_voltage()),
-        i_m=float(gate.driver.measure_current()) if gate_on else NAN,
-        gate_output=gate_on,
-        gate_compliance=float(gate.driver.read_compliance_current()) if gate_on else NAN,
+        shno_output=shno.output, shno_function=shno.function,
+        shno_tripped=bool(src.in_compliance()) if shno.output else None,
+        v_m=float(gated.level) if gate_voltage else NAN,
+        i_m=float(gate.driver.measure_current()) if gated.output else NAN,
+        gate_output=gated.output, gate_function=gated.function,
+        gate_compliance=float(gated.compliance) if gated.output and gate_voltage else NAN,
+        gate_tripped=bool(gate.driver.in_compliance()) if gated.output else None,
         field=float(station.field.read_field()),
-        supply_current=float(station.field.read_current()),
-        analyzer=dict(zip(ANALYZER_SETTINGS, settings)))
+        # measured, not programmed: in voltage mode the programmed current is only a limit
+        supply_current=float(station.field.supply.measure_current()),
+        analyzer=station.spectrum.settings)
 
 
 class ReadingTracker:
@@ -101,7 +112,7 @@ class ReadingTracker:
                     update[name] = _scalar(values[quantity])
         elif event.kind == STARTED and event.source == "run":
             update["analyzer"] = {k: event.data.get("parameters", {}).get(k)
-                                  for k in ANALYZER_SETTINGS
+                                  for k in Spectrum.SETTING_NAMES
                                   if k in event.data.get("parameters", {})}
         if update:
             with self._lock:

@@ -13,13 +13,35 @@ from pyvisa.errors import VisaIOError
 from labctl.sim.instrument import SimDisconnected, SimInstrument, SimTimeout
 
 
+class SimSession:
+    """The VISA session's controls a driver uses: the timeout (ms) and device clear."""
+
+    def __init__(self, instrument: SimInstrument, timeout: float):
+        self.instrument = instrument
+        self.timeout = timeout
+
+    @property
+    def timeout(self) -> float:
+        return self.instrument.read_timeout * 1e3
+
+    @timeout.setter
+    def timeout(self, ms: float) -> None:
+        self.instrument.read_timeout = ms / 1e3
+
+    def clear(self) -> None:
+        try:
+            self.instrument.device_clear()
+        except SimDisconnected:
+            raise VisaIOError(constants.StatusCode.error_connection_lost) from None
+
+
 class SimAdapter(Adapter):
     """Adapter whose other end is a :class:`SimInstrument` (no VISA library needed)."""
 
-    def __init__(self, instrument: SimInstrument, **kwargs):
+    def __init__(self, instrument: SimInstrument, timeout: float = 5000.0, **kwargs):
         super().__init__(**kwargs)
         self.instrument = instrument
-        self.connection = None
+        self.connection = SimSession(instrument, timeout)
 
     def close(self) -> None:
         """Nothing to release: the simulated instrument lives with the station."""

@@ -70,11 +70,34 @@ class SimSweptAnalyzer(SimInstrument):
     TRACE_MODES = ("WRITe", "AVERage", "MAXHold", "MINHold")
     PRESET: dict = {}
 
-    def __init__(self, name, device, clock, faults=None, seed=0):
-        super().__init__(name, device, clock, faults, seed)
+    # FORM:BORD as this model names it -> big-endian? (the names mean opposite things on
+    # the two makers' instruments); the *RST value
+    BYTE_ORDERS = {"NORM": True, "SWAP": False}
+    DEFAULT_BYTE_ORDER = "NORM"
+    RBW_STEPS: tuple[float, ...] = ()  # mantissas of the RBWs the model can set, per decade
+    OPTIONS = ""  # *OPT? reply
+
+    def __init__(self, name, device, clock, faults=None, seed=0, power_up=None, options=None):
+        super().__init__(name, device, clock, faults, seed, power_up, options)
         self._detector_names = {_keyword(m, (m,)): v for m, v in self.DETECTORS.items()}
         self._average_names = {_keyword(m, (m,)): v for m, v in self.AVERAGE_TYPES.items()}
-        self.reset()
+        self.F_MAX = float(self.options.get("max_frequency", self.F_MAX))
+        self.power_on()
+
+    def apply_power_up(self, state) -> None:
+        self.data_format = {"ascii": "ASC", "real32": "REAL,32", "real64": "REAL,64"}[
+            state.format]
+        if state.byte_order is not None:
+            self.big_endian = self.BYTE_ORDERS[state.byte_order[:4].upper()]
+
+    def quantize_rbw(self, rbw: float) -> float:
+        """The RBW the model really uses for a request: the nearest of its steps."""
+        if not self.RBW_STEPS:
+            return rbw
+        decade = 10.0 ** np.floor(np.log10(rbw))
+        candidates = [m * decade * k for m in self.RBW_STEPS for k in (0.1, 1.0, 10.0)]
+        candidates = [c for c in candidates if self.RBW[0] <= c <= self.RBW[1]]
+        return float(min(candidates, key=lambda c: abs(np.log(c / rbw))))
 
     def reset(self) -> None:
         """Settings after *RST: continuous sweeps, ASCII transfer."""
@@ -88,7 +111,7 @@ class SimSweptAnalyzer(SimInstrument):
         self.reference_level = self.PRESET["reference_level"]
         self.continuous = True
         self.data_format = "ASC"
-        self.big_endian = False
+        self.big_endian = self.BYTE_ORDERS[self.DEFAULT_BYTE_ORDER]
         self._changed()
 
     def _changed(self) -> None:
@@ -120,6 +143,18 @@ class SimSweptAnalyzer(SimInstrument):
     @scpi(":SYSTem:ERRor[:NEXT]?")
     def _error(self, args):
         return self.next_error()
+
+    @scpi("*OPT?")
+    def _options(self, args):
+        return self.OPTIONS
+
+    @scpi(":FORMat:BORDer")
+    def _set_byte_order(self, args):
+        self.big_endian = self.BYTE_ORDERS[_keyword(args, ("NORMal", "SWAPped"))]
+
+    @scpi(":FORMat:BORDer?")
+    def _byte_order(self, args):
+        return next(k for k, big in self.BYTE_ORDERS.items() if big == self.big_endian)
 
     @scpi(":INITiate[:IMMediate]")
     def _init(self, args):
@@ -180,7 +215,7 @@ class SimSweptAnalyzer(SimInstrument):
     @scpi("[:SENSe]:BANDwidth[:RESolution]")
     @scpi("[:SENSe]:BWIDth[:RESolution]")
     def _set_rbw(self, args):
-        self.rbw = _number(args, *self.RBW)
+        self.rbw = self.quantize_rbw(_number(args, *self.RBW))
         self._changed()
 
     @scpi("[:SENSe]:BANDwidth[:RESolution]?")
@@ -283,6 +318,12 @@ class SimKeysightXSeries(SimSweptAnalyzer):
     """A simulated Keysight N9020A MXA (26.5 GHz) in the Swept SA measurement."""
 
     idn = "Keysight Technologies,N9020A,SIM0000001,A.14.16"
+    OPTIONS = "526,B25,P26,EA3,PFR"  # 526: 26.5 GHz
+    # Keysight: NORMal = big-endian (the *RST value), SWAPped = little-endian
+    BYTE_ORDERS = {"NORM": True, "SWAP": False}
+    # 1 Hz .. 3 MHz in ~10 % steps, then 4, 5, 6, 8 MHz (approximated by the E24 series)
+    RBW_STEPS = (1.0, 1.1, 1.2, 1.3, 1.5, 1.6, 1.8, 2.0, 2.2, 2.4, 2.7, 3.0, 3.3, 3.6, 3.9,
+                 4.3, 4.7, 5.1, 5.6, 6.2, 6.8, 7.5, 8.2, 9.1)
     NUMBER = "{:+.11E}"
     DETECTORS = {"AVERage": "average", "POSitive": "peak", "SAMPle": "sample",
                  "NEGative": "negative", "NORMal": "normal"}
@@ -315,13 +356,6 @@ class SimKeysightXSeries(SimSweptAnalyzer):
     def _k_trace_type(self, args):
         return self._trace_mode(args)
 
-    @scpi(":FORMat:BORDer")
-    def _k_set_byte_order(self, args):
-        self.big_endian = _keyword(args, ("NORMal", "SWAPped")) == "NORM"
-
-    @scpi(":FORMat:BORDer?")
-    def _k_byte_order(self, args):
-        return "NORM" if self.big_endian else "SWAP"
 
 
 class SimRohdeSchwarzFSV(SimSweptAnalyzer):
@@ -329,6 +363,9 @@ class SimRohdeSchwarzFSV(SimSweptAnalyzer):
 
     idn = "Rohde&Schwarz,FSV-30,1307.9002K30/SIM001,3.40"
     F_MAX = 30e9
+    # R&S: NORMal = little-endian (the *RST value), SWAPped = big-endian
+    BYTE_ORDERS = {"NORM": False, "SWAP": True}
+    RBW_STEPS = (1.0, 2.0, 3.0, 5.0)  # the FSV's 1-2-3-5 sequence
     POINTS = (101, 32001)
     RBW = (1.0, 10e6)
     VBW = (1.0, 10e6)

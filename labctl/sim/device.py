@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import math
 import threading
-from functools import lru_cache
 
 import numpy as np
 
-from labctl.analysis.kittel import kittel_frequency
+from labctl.duration import sweep_time
 from labctl.sim.chain import Lines, lines_from_values
 from labctl.sim.magnet import Magnet
 from labctl.sim.memristor import Memristor, Source, solve_circuit
-from labctl.sim.noise import DB, TraceNoise, text_hash, thermal_floor_dbm_hz
-from labctl.sim.oscillators import oscillator_values
+from labctl.sim.noise import TraceNoise, detector_statistics, text_hash, thermal_floor_dbm_hz
+from labctl.sim.oscillators import FieldState, field_state, oscillator_values
 from labctl.sim.params import N_MEM, N_OSC, DeviceParams
 
 __all__ = ["DeviceModel", "DeviceParams", "Magnet", "Terminal"]
@@ -31,15 +30,12 @@ _Q_FIELD = 1e-6  # T
 _Q_VOLT = 1e-6  # V
 _ENBW = 1.06  # noise bandwidth / RBW of the analyzer's Gaussian filter
 _PEAK_NARROW = _ENBW * 2.0 / math.pi  # displayed/integrated power of a line far narrower than RBW
-_TAIL = 1e-3  # Lorentzian tails below this fraction of the floor are not computed
+_TAIL = 1e-4  # Lorentzian tails below this fraction of the floor are not computed (the power
+# they carry beyond that reach, (2/pi) sqrt(tail / peak), is 0.6 % of a line at the floor)
 _BLOCK_MAX = 1 << 16  # all lines at once while their work array stays in cache (floats)
-_DETECTORS = {"average", "rms", "sample", "peak", "positive", "normal", "negative"}
-
-
-@lru_cache(maxsize=64)
-def _harmonic_db(k: int) -> float:
-    """DB * ln(H_k): the peak detector's offset over k exponentially distributed cells."""
-    return DB * math.log(sum(1.0 / j for j in range(1, k + 1)))
+_DETECTORS = {"average": "mean", "rms": "mean", "sample": "sample", "peak": "max",
+              "positive": "max", "normal": "max", "negative": "min"}
+_SPUR_REACH = 3.0  # a CW spur is drawn over +-this many RBW (Gaussian RBW filter)
 
 
 class Terminal:
@@ -86,9 +82,17 @@ class DeviceModel:
         self._noise = TraceNoise(self.seed)
         self._floor_dbm_hz = thermal_floor_dbm_hz(p.amp_gain_db, p.amp_nf_db,
                                                   p.analyzer_floor_dbm_hz)
+        # the amplifier's noise rides on the gain ripple, the analyzer's own floor does not
+        self._amp_floor = 10 ** ((-174.0 + p.amp_gain_db + p.amp_nf_db) / 10.0) * 1e-3
+        self._analyzer_floor = 10 ** (p.analyzer_floor_dbm_hz / 10.0) * 1e-3
         self._gain = 10 ** (p.amp_gain_db / 10.0)
+        rng = np.random.default_rng([self.seed, 0x41BB])
+        self._ripple_phase = rng.uniform(0.0, 2 * math.pi, 2).tolist()
         self._theta_h = math.radians(p.tilt_deg)
-        self._fmr_cache: tuple[float, float] = (math.nan, 0.0)
+        self._field_state: FieldState = field_state(p, 0.0)
+        self._gate_reads = 0
+        self._floor_key: tuple | None = None
+        self._floor_w = np.empty(0, dtype=np.float32)
         self._phys_key: tuple | None = None
         self._phys: tuple[tuple[list[float], ...], Lines] | None = None
         self._axis_key: tuple | None = None
@@ -118,10 +122,12 @@ class DeviceModel:
     def _drive(self, role: str, source: Source) -> tuple[float, float]:
         with self._lock:
             self._sources[role] = source
+            self._gate_reads = 0
             mem = self._gated
             # the memristor switches on the voltage actually across it, which depends on its
-            # own resistance: re-solve after each switch (SET then breakdown is two steps)
-            for _ in range(4):
+            # own resistance: re-solve after each switch (SET then breakdown is two steps; a
+            # growing filament converges geometrically)
+            for _ in range(12):
                 sol = solve_circuit(self.params, self._sources["shno_source"],
                                     self._sources["gate"], mem.resistance)
                 if self._sources["gate"].mode == "off":
@@ -136,7 +142,15 @@ class DeviceModel:
         if role == "shno_source":
             return sol.v_stripe, sol.i_stripe
         if role == "gate":
-            return sol.v_gate, sol.i_gate
+            src = self._sources["gate"]
+            mem = self._gated
+            i = sol.i_gate
+            # read noise of the filament (RTN, 1/f); a source in compliance holds I itself
+            if (src.mode != "off" and not mem.broken and self.params.read_noise > 0
+                    and abs(i) < src.compliance * (1 - 1e-9)):
+                self._gate_reads += 1
+                i *= 1.0 + self.params.read_noise * mem.read_deviate(self._gate_reads)
+            return sol.v_gate, i
         raise ValueError(f"no terminal for role {role!r}")
 
     def break_memristor(self, index: int | None = None) -> None:
@@ -160,9 +174,8 @@ class DeviceModel:
             p = self.params
             b_q, i_up, i_dn, v_q, conducting = key
             field = b_q * _Q_FIELD
-            if field != self._fmr_cache[0]:
-                f = float(kittel_frequency(field, self._theta_h, p.meff, p.gamma))
-                self._fmr_cache = (field, f)
+            if field != self._field_state.field:
+                self._field_state = field_state(p, field)
             k = p.gated_memristor
             i_up_a, i_dn_a = i_up * _Q_CURRENT, i_dn * _Q_CURRENT
             currents = [i_up_a if j <= k else i_dn_a for j in range(N_OSC)]
@@ -175,7 +188,7 @@ class DeviceModel:
                     shift[j] = p.gate_df_dv * v
                     thresholds[j] += p.gate_dith_dv * v
                 thresholds = [max(t, 1e-6) for t in thresholds]
-            osc = oscillator_values(p, currents, thresholds, self._fmr_cache[1], shift)
+            osc = oscillator_values(p, currents, thresholds, self._field_state, shift)
             self._phys = (osc, lines_from_values(p, osc[1], osc[2], osc[3], osc[4]))
             self._phys_key = key
         return (key, *self._phys)
@@ -186,11 +199,38 @@ class DeviceModel:
         return self._floor_dbm_hz
 
     def sweep_time(self, f_start, f_stop, points, rbw, vbw, averages) -> float:
-        """Realistic duration (s) of the whole measurement, swept-tuned analyzer."""
-        span = abs(float(f_stop) - float(f_start))
-        one = max(self.params.sweep_k * span / (float(rbw) * float(vbw)),
-                  1e-3 * max(1.0, int(points) / 1001))
-        return max(1, int(averages)) * one
+        """Realistic duration (s) of the whole measurement, swept-tuned analyzer: the one rule
+        (labctl.duration.sweep_time) that a run's duration estimate uses too."""
+        return sweep_time(f_start, f_stop, points, rbw, vbw, averages, self.params.sweep_k)
+
+    def _ripple_db(self, f: np.ndarray | float) -> np.ndarray | float:
+        """Gain ripple of the amplifier chain (dB) at ``f`` (Hz): cables and bias-T."""
+        p = self.params
+        if p.ripple_db == 0.0:
+            return 0.0 * f
+        a, b = self._ripple_phase
+        w = 2.0 * math.pi / p.ripple_period
+        sin = math.sin if isinstance(f, float) else np.sin
+        return p.ripple_db * (0.7 * sin(w * f + a) + 0.3 * sin(2.7 * w * f + b))
+
+    def _floor(self, f_start: float, f_stop: float, points: int, rbw: float) -> np.ndarray:
+        """Displayed noise (W, float32) without the device: amplifier noise on the gain
+        ripple, the analyzer's own floor and its spurs; cached per settings."""
+        key = (f_start, f_stop, points, rbw)
+        if key != self._floor_key:
+            f = np.linspace(f_start, f_stop, points)
+            bw = _ENBW * rbw
+            floor = self._amp_floor * bw * 10 ** (self._ripple_db(f) / 10.0)
+            floor += self._analyzer_floor * bw
+            sigma = rbw / (2.0 * math.sqrt(2.0 * math.log(2.0)))  # RBW is the FWHM
+            for f_spur, dbm in self.params.spurs:
+                near = np.abs(f - f_spur) < _SPUR_REACH * rbw
+                if near.any():
+                    floor[near] += 1e-3 * 10 ** (dbm / 10.0) * np.exp(
+                        -0.5 * ((f[near] - f_spur) / sigma) ** 2)
+            self._floor_w = floor.astype(np.float32)
+            self._floor_key = key
+        return self._floor_w
 
     def _mean_trace(self, state: tuple, lines: Lines, f_start: float, f_stop: float,
                     points: int, rbw: float) -> np.ndarray:
@@ -209,21 +249,25 @@ class DeviceModel:
             self._axis_key = akey
         axis, lin, scratch = self._axis, self._lin, self._scratch
         step = (f_stop - f_start) / (points - 1) if points > 1 else 1.0
-        floor_w = 10 ** (self._floor_dbm_hz / 10.0) * 1e-3 * _ENBW * rbw
-        lin.fill(floor_w)
+        floor = self._floor(f_start, f_stop, points, rbw)
+        np.copyto(lin, floor)
+        floor_w = float(self._amp_floor + self._analyzer_floor) * _ENBW * rbw
         gain = self._gain
         narrow = _PEAK_NARROW * rbw
         tail_w = floor_w * _TAIL
         shapes = []  # (i0, i1, centre, 1/half-width, peak) of each line that shows
-        for fc, width, power in zip(lines.frequency.tolist(), lines.linewidth.tolist(),
-                                    lines.power.tolist()):
+        every = zip(lines.frequency.tolist() + lines.sidebands[:, 0].tolist(),
+                    lines.linewidth.tolist() + lines.sidebands[:, 1].tolist(),
+                    lines.power.tolist() + lines.sidebands[:, 2].tolist())
+        for fc, width, power in every:
             if power <= 0.0:
                 continue
-            p_an = power * gain
+            p_an = power * gain * 10 ** (float(self._ripple_db(fc)) / 10.0)
             # integrated over the RBW filter: a narrow line shows its full power, a broad
-            # one its density x noise bandwidth; the shape widens to sqrt(df^2 + RBW^2)
+            # one its density x noise bandwidth; the shape widens to sqrt(df^2 + c^2 RBW^2)
+            # with c = 2.12/pi, so that its area is the power in every case
             peak = p_an * _PEAK_NARROW * rbw / math.hypot(width, narrow)
-            half = 0.5 * math.hypot(width, rbw)
+            half = 0.5 * math.hypot(width, narrow)
             reach = half * math.sqrt(max(peak / tail_w, 1.0))
             i0 = max(0, math.floor((fc - reach - f_start) / step))
             i1 = min(points, math.ceil((fc + reach - f_start) / step) + 1)
@@ -274,13 +318,20 @@ class DeviceModel:
     def spectrum(self, f_start: float, f_stop: float, points: int, rbw: float, vbw: float,
                  averages: int, detector: str = "average",
                  average_type: str = "power") -> np.ndarray:
-        """One measured trace (float32 dBm) as the analyzer displays it after the amplifier."""
+        """One measured trace (float32 dBm) as the analyzer displays it after the amplifier.
+
+        The scatter follows from the settings as on a swept analyzer: each trace point
+        dwells sweep_time/points, which holds dwell·RBW independent noise samples; the
+        video filter averages RBW/VBW of them; the detector reduces them to one value
+        (mean, one sample, maximum or minimum); the sweeps are averaged in power or in log.
+        Points closer than one RBW see correlated noise.
+        """
         f_start, f_stop, rbw, vbw = float(f_start), float(f_stop), float(rbw), float(vbw)
         points, averages = int(points), int(averages)
         if points < 1 or rbw <= 0 or vbw <= 0 or averages < 1 or f_stop < f_start:
             raise ValueError("spectrum: need points>=1, rbw>0, vbw>0, averages>=1, stop>=start")
-        detector = detector.lower()
-        if detector not in _DETECTORS:
+        kind = _DETECTORS.get(detector.lower())
+        if kind is None:
             raise ValueError(f"spectrum: unknown detector {detector!r}")
         if average_type not in ("power", "log"):
             raise ValueError(f"spectrum: unknown average type {average_type!r}")
@@ -299,29 +350,20 @@ class DeviceModel:
                 self._settings_key = skey
             key = text_hash("(" + repr(state) + ", " + self._settings_repr)
             rng = self._noise.sweep_rng(self.seed, key, self._repeats)
-        bin_width = (f_stop - f_start) / (points - 1) if points > 1 else 0.0
-        samples = max(1, int(bin_width / rbw))  # independent RBW cells per trace point
-        offset = 0.0
-        if detector in ("average", "rms"):
-            n_eff = averages * samples
-        else:
-            n_eff = averages
-            if detector in ("peak", "positive", "normal"):
-                # max of k exponentials: mean power x harmonic number H_k
-                offset = _harmonic_db(min(max(2, samples), 10000))
-            elif detector == "negative":
-                offset = -DB * math.log(max(2, samples))
+        dwell = self.sweep_time(f_start, f_stop, points, rbw, vbw, 1) / points
+        samples = max(1.0, dwell * rbw)
+        video = min(max(1.0, rbw / vbw), samples)
+        mu, sigma, exact = detector_statistics(kind, samples, video, averages, average_type)
+        bin_width = (f_stop - f_start) / (points - 1) if points > 1 else rbw
         out = np.empty(points, dtype=np.float32)
-        z = self._noise.deviates(rng, points, n_eff)
-        if n_eff <= 1:
-            np.add(mean, z, out=out)
-        else:
-            mu, sigma = self._noise.stats(n_eff, average_type)
-            np.multiply(z, np.float32(sigma), out=out)
-            out += mean
-            offset += mu
-        if offset:
-            out += np.float32(offset)
+        if exact:  # one exponential sample per point: the skewed log distribution itself
+            np.add(mean, self._noise.single(rng, points), out=out)
+            return out
+        z = self._noise.deviates(rng, points, rbw / bin_width)
+        np.multiply(z, np.float32(sigma), out=out)
+        out += mean
+        if mu:
+            out += np.float32(mu)
         return out
 
     # ---- ground truth -------------------------------------------------------------------
@@ -336,6 +378,7 @@ class DeviceModel:
                 "constriction_currents": [sol.i_upstream] * (p.gated_memristor + 1)
                 + [sol.i_downstream] * (N_OSC - 1 - p.gated_memristor),
                 "zeta": list(zeta),
+                "oscillating": [z > 1.0 for z in zeta],
                 "p0": list(p0),
                 "frequencies": list(freq),
                 "linewidths": list(linewidth),
@@ -357,8 +400,25 @@ class DeviceModel:
                 "gamma": p.gamma,
                 "theta_h": self._theta_h,
                 "phi_h": math.radians(p.phi_deg),
-                "df_di": p.nonlinear_slope(),
-                "f_fmr": self._fmr_cache[1],
+                "df_di": p.df_di * self._field_state.nonlinear_factor,
+                "theta_m": self._field_state.theta_m,
+                "f_fmr": self._field_state.f_fmr,
+                "sidebands": lines.sidebands.tolist(),
+                "sync_state": _sync_truth(zeta, lines.clusters),
                 "noise_floor_dbm_hz": self._floor_dbm_hz,
                 "gain_db": p.amp_gain_db,
             }
+
+
+def _sync_truth(zeta: list[float], clusters: list[list[int]]) -> str:
+    """The true synchronization state among the constrictions above threshold: 'off' (none
+    oscillates), 'none' (each on its own line), 'partial' or 'full' (all in one line)."""
+    groups = [c for c in clusters if all(zeta[j] > 1.0 for j in c)]
+    oscillating = sum(len(c) for c in groups)
+    if oscillating == 0:
+        return "off"
+    if all(len(c) == 1 for c in groups):
+        return "none"
+    if len(groups) == 1 and oscillating > 1:
+        return "full"
+    return "partial"

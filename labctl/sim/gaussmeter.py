@@ -9,8 +9,18 @@ from labctl.sim.scpi import scpi
 
 MU_0 = 1.25663706212e-6  # T m/A
 UNITS = {1: 1e-4, 2: 1.0, 3: 1e-4, 4: MU_0}  # UNIT code -> tesla per unit of a reading
-RANGES_GAUSS = {1: 35.0, 2: 350.0, 3: 3500.0, 4: 35000.0}  # RANGE code -> full scale
+UNIT_CODES = {"G": 1, "T": 2, "Oe": 3, "A/m": 4}
+# probe type -> RANGE code -> full scale in gauss
+PROBE_RANGES = {
+    40: {1: 35.0, 2: 350.0, 3: 3500.0, 4: 35000.0},  # high sensitivity (HSE)
+    41: {1: 350.0, 2: 3500.0, 3: 35000.0, 4: 350000.0},  # high stability
+    42: {1: 0.35, 2: 3.5, 3: 35.0, 4: 350.0},  # ultra-high sensitivity
+}
+RANGES_GAUSS = PROBE_RANGES[40]
 COUNTS = 35000  # 4 3/4 digits: resolution = full scale / COUNTS
+QUIET_TIME = 0.030  # s after each transaction (manual 6.2.5)
+MAX_RATE = 30.0  # transactions per s
+OVERLOAD = "OL"  # reply to a reading beyond the range (what the front panel shows)
 
 
 def lakeshore_number(value: float) -> str:
@@ -34,9 +44,14 @@ class SimLakeShore425(SimInstrument):
 
     idn = "LSCI,MODEL425,4250113,1.0"
 
-    def __init__(self, name, device, clock, faults=None, seed=0):
-        super().__init__(name, device, clock, faults, seed)
-        self.reset()
+    def __init__(self, name, device, clock, faults=None, seed=0, power_up=None, options=None):
+        super().__init__(name, device, clock, faults, seed, power_up, options)
+        self.probe = 40
+        self.paced_failures = 0  # transactions garbled or lost for coming too fast
+        self._quiet_until = -math.inf
+        self._last_start = -math.inf
+        self._garble = False
+        self.power_on()
 
     def reset(self) -> None:
         self.unit = 1  # gauss at power-up
@@ -44,6 +59,42 @@ class SimLakeShore425(SimInstrument):
         self.autorange = False
         self.reading_mode = (1, 0, 1)  # DC, filter off, wide band
         self.zero_offset = 0.0  # T, set by ZPROBE
+
+    def apply_power_up(self, state) -> None:
+        self.probe = state.probe
+        self.unit = UNIT_CODES[state.unit]
+        ranges = PROBE_RANGES[self.probe]
+        self.range = next((c for c, fs in ranges.items() if fs == state.range), 4)
+        self.autorange = state.auto_range
+
+    # ---- pacing: a transaction that comes too soon is lost or garbled ---------------------
+    def write(self, message: str) -> None:
+        with self._lock:
+            now = self.clock.now()
+            too_soon = (now < self._quiet_until - 1e-9
+                        or now < self._last_start + 1.0 / MAX_RATE - 1e-9)
+            self._last_start = now
+            if too_soon:
+                self.paced_failures += 1
+                if "?" not in message or self.paced_failures % 2:
+                    self.commands_received += 1
+                    self._quiet_until = now + QUIET_TIME
+                    return  # lost: a command never executes, a query never answers
+                self._garble = True
+            super().write(message)
+            if self._garble and self._pending:
+                # the reply's characters arrive corrupted
+                self._pending[:] = bytes(b ^ 0x15 for b in self._pending[:-1]) + b"\n"
+            self._garble = False
+            if "?" not in message:
+                self._quiet_until = now + QUIET_TIME
+
+    def read(self) -> str:
+        with self._lock:
+            try:
+                return super().read()
+            finally:
+                self._quiet_until = self.clock.now() + QUIET_TIME
 
     def _int_choice(self, args: str, choices) -> int:
         value = int(args.strip())
@@ -88,7 +139,11 @@ class SimLakeShore425(SimInstrument):
 
     @scpi("AUTO")
     def _auto(self, args):
-        self.autorange = True
+        self.autorange = bool(self._int_choice(args, (0, 1)))  # a bare AUTO is an error
+
+    @scpi("AUTO?")
+    def _get_auto(self, args):
+        return "1" if self.autorange else "0"
 
     @scpi("RDGMODE")
     def _set_mode(self, args):
@@ -108,7 +163,7 @@ class SimLakeShore425(SimInstrument):
 
     @scpi("TYPE?")
     def _type(self, args):
-        return "40"  # high-sensitivity probe
+        return str(self.probe)
 
     # ---- reading ---------------------------------------------------------------------------
     @scpi("RDGFIELD?")
@@ -116,8 +171,11 @@ class SimLakeShore425(SimInstrument):
         context = self.device.stripe.read()[1]  # the I_SHNO now: part of the station's state
         tesla = float(self.device.magnet.gaussmeter_reading(context)) - self.zero_offset
         gauss = tesla / 1e-4
+        ranges = PROBE_RANGES[self.probe]
         if self.autorange:
-            self.range = next((r for r, fs in RANGES_GAUSS.items() if abs(gauss) < fs), 4)
-        resolution = RANGES_GAUSS[self.range] / COUNTS  # in gauss
+            self.range = next((r for r, fs in ranges.items() if abs(gauss) < fs), 4)
+        if abs(gauss) > ranges[self.range]:
+            return OVERLOAD
+        resolution = ranges[self.range] / COUNTS  # in gauss
         gauss = round(gauss / resolution) * resolution
         return lakeshore_number(gauss * 1e-4 / UNITS[self.unit])

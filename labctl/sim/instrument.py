@@ -63,8 +63,11 @@ class SimInstrument:
     error_code_ok = (0, "No error")
 
     def __init__(self, name: str, device, clock: Clock, faults: list[FaultConfig] | None = None,
-                 seed: int = 0):
+                 seed: int = 0, power_up=None, options: dict | None = None):
         self.name = name
+        # the state the instrument is found in (a [sim.power_up.*] table; None: the model's)
+        self.power_up_state = power_up
+        self.options = dict(options or {})
         self.device = device
         self.clock = clock
         self.faults = [f for f in (faults or []) if f.instrument == name]
@@ -74,6 +77,9 @@ class SimInstrument:
         self.errors: deque[tuple[int, str]] = deque(maxlen=32)
         self._pending: bytearray = bytearray()
         self._swallow_next_response = False
+        self._late = False  # the pending reply comes after the reader's timeout
+        self._late_next_response = False
+        self.read_timeout = 5.0  # s: the VISA timeout of the session (the adapter sets it)
         self.connected = True
         self.commands_received = 0
         self._lock = threading.RLock()
@@ -96,6 +102,7 @@ class SimInstrument:
             self._inject_faults(message)
             if not self.connected:
                 raise SimDisconnected(self.name)
+            start = len(self._pending)  # replies of earlier messages are not joined to ours
             for header, args in split_message(message):
                 self.log.append(CommandRecord(self.clock.now(), f"{header} {args}".strip(),
                                               header, args))
@@ -103,19 +110,45 @@ class SimInstrument:
                 if response is None:
                     continue
                 if self._swallow_next_response:
-                    self._swallow_next_response = False
-                    continue
+                    continue  # the reply to this message is lost, all of it
+                if self._late_next_response:
+                    self._late_next_response = False
+                    self._late = True
                 data = response if isinstance(response, bytes) else str(response).encode()
-                if self._pending:
+                if len(self._pending) > start:
                     self._pending[-1:] = b";"  # several queries in one message: one reply line
                 self._pending += data + b"\n"
+            self._swallow_next_response = False
 
-    def read_bytes(self, count: int = -1) -> bytes:
+    def _await_reply(self) -> None:
+        """Raise SimTimeout (after the reader's timeout) when no reply is there in time."""
+        if not self.connected:
+            raise SimDisconnected(self.name)
+        if self._pending and self._late:
+            # the reader gives up before the reply is ready; it stays in the output queue
+            # and will answer the next query unless the session is cleared
+            self._late = False
+            self._wait(self.read_timeout)
+            raise SimTimeout(self.name)
+        if not self._pending:
+            raise SimTimeout(self.name)
+
+    def _wait(self, seconds: float) -> None:
+        advance = getattr(self.clock, "advance", None)
+        if advance is not None:
+            advance(seconds)
+
+    def device_clear(self) -> None:
+        """IEEE 488.1 device clear: input and output queues emptied, the parser reset."""
         with self._lock:
             if not self.connected:
                 raise SimDisconnected(self.name)
-            if not self._pending:
-                raise SimTimeout(self.name)
+            self._pending.clear()
+            self._late = self._late_next_response = self._swallow_next_response = False
+
+    def read_bytes(self, count: int = -1) -> bytes:
+        with self._lock:
+            self._await_reply()
             if count is None or count < 0:
                 count = len(self._pending)
             out = bytes(self._pending[:count])
@@ -124,10 +157,7 @@ class SimInstrument:
 
     def read(self) -> str:
         with self._lock:
-            if not self.connected:
-                raise SimDisconnected(self.name)
-            if not self._pending:
-                raise SimTimeout(self.name)
+            self._await_reply()
             end = self._pending.find(b"\n")
             end = len(self._pending) if end < 0 else end + 1
             out = bytes(self._pending[:end])
@@ -177,7 +207,9 @@ class SimInstrument:
             )
             if not hit:
                 continue
-            if fault.kind == "timeout":
+            if fault.kind == "late":
+                self._late_next_response = "?" in message
+            elif fault.kind == "timeout":
                 self._swallow_next_response = "?" in message
                 if not self._swallow_next_response:
                     # a command that gets lost: the instrument never saw it
@@ -212,6 +244,15 @@ class SimInstrument:
 
     def reset(self) -> None:
         """The model's *RST state."""
+
+    def power_on(self) -> None:
+        """The state the instrument is found in: *RST, then the power-up table if any."""
+        self.reset()
+        if self.power_up_state is not None:
+            self.apply_power_up(self.power_up_state)
+
+    def apply_power_up(self, state) -> None:
+        """Put the instrument in a ``[sim.power_up.*]`` state (models that have one)."""
 
     def on_breakdown_fault(self) -> None:
         """Hook for devices that can break down (memristor behind a gate source)."""

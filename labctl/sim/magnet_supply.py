@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from labctl.power_up import SupplyPowerUp
 from labctl.sim.instrument import DATA_OUT_OF_RANGE, SimCommandError, SimInstrument
 from labctl.sim.scpi import parse_bool, parse_number, scpi
 
 MODES = ("VOLT", "CURR")  # FUNC:MODE? answers the index
+LIVE_COIL_CURRENT = 0.02  # A: switching off above this is breaking a live inductive load
 
 
 def _number(value: float) -> str:
@@ -23,11 +25,33 @@ class SimKepcoBOP(SimInstrument):
     max_voltage = 20.0  # V
     default_resistance = 1.0  # ohm, if the magnet model does not say
 
-    def __init__(self, name, device, clock, faults=None, seed=0):
-        super().__init__(name, device, clock, faults, seed)
+    def __init__(self, name, device, clock, faults=None, seed=0, power_up=None, options=None):
+        super().__init__(name, device, clock, faults, seed, power_up, options)
         self._rng = np.random.default_rng(seed)
         self.current_noise = 1e-4  # A rms of the current read-back
+        # the unit's rating, as the station file's options give it
+        self.max_current = float(self.options.get("max_current", self.max_current))
+        self.max_voltage = float(self.options.get("max_voltage", self.max_voltage))
+        self.peak_drive = 0.0  # A: largest |current| the output stage drove (tests' oracle)
+        self.live_switch_offs: list[tuple[float, float, float]] = []
+        self.power_on()
+
+    def power_on(self) -> None:
+        # the BOP's factory power-up state: output ON, voltage mode, 0 V, current limit at
+        # the rating (BOP manual, OUTPut[:STATe])
         self.reset()
+        self.apply_power_up(self.power_up_state or SupplyPowerUp())
+
+    def apply_power_up(self, state) -> None:
+        self.mode = "CURR" if state.mode == "current" else "VOLT"
+        other = self.max_voltage if self.mode == "CURR" else self.max_current
+        limit = other if state.limit is None else state.limit
+        if self.mode == "CURR":
+            self.current, self.voltage = state.level, limit
+        else:
+            self.voltage, self.current = state.level, limit
+        self.output = state.output
+        self._apply()
 
     def reset(self) -> None:
         self.mode = "VOLT"
@@ -59,6 +83,7 @@ class SimKepcoBOP(SimInstrument):
         else:
             cap = abs(self.current)
             drive = float(np.clip(self.voltage / self.resistance, -cap, cap))
+        self.peak_drive = max(getattr(self, "peak_drive", 0.0), abs(drive))
         self.magnet.set_supply_current(drive)
 
     def _level(self, args: str, rating: float) -> float:
@@ -114,7 +139,11 @@ class SimKepcoBOP(SimInstrument):
 
     @scpi("OUTPut[:STATe]")
     def _set_output(self, args):
-        self.output = parse_bool(args)
+        on = parse_bool(args)
+        if self.output and not on and abs(self._coil_current()) > LIVE_COIL_CURRENT:
+            # breaking the inductive load under current: the spike a real magnet would see
+            self.live_switch_offs.append((self.clock.now(), 0.0, self._coil_current()))
+        self.output = on
         self._apply()
 
     @scpi("OUTPut[:STATe]?")

@@ -14,13 +14,25 @@ from numpy.linalg import _umath_linalg
 
 from labctl.sim.params import N_OSC, DeviceParams
 
-_TAG_SET = 0x5E7  # separate random streams for SET and forming voltages
+_TAG_SET = 0x5E7  # separate random streams per quantity drawn
 _TAG_FORM = 0xF0
+_TAG_RESET = 0x4E5
+_TAG_LRS = 0x14
+_TAG_HRS = 0x415
+_TAG_DEVICE = 0xDE0  # device-to-device: one draw per memristor and quantity
+_TAG_READ = 0x4EAD
+_GROWTH = 1.02  # an LRS filament grows once the current exceeds its SET current by this
 _G_MIN, _G_MAX = 1e-100, 1e100  # conductances (S) and levels for the direct solve
 
 
 class Memristor:
-    """One memristor over the gap between constrictions ``index`` and ``index + 1``."""
+    """One memristor over the gap between constrictions ``index`` and ``index + 1``.
+
+    Every random quantity is drawn from (seed, quantity, memristor, cycle), never from
+    history, so a replay on a fresh simulator repeats it: the SET and RESET voltages and the
+    HRS level vary from cycle to cycle, the LRS level from one SET to the next, and the SET
+    voltage, LRS level and endurance from one memristor to the next.
+    """
 
     def __init__(self, params: DeviceParams, index: int, seed: int):
         self.p = params
@@ -30,10 +42,13 @@ class Memristor:
         self.lrs = bool(params.memristor_lrs[index]) and params.formed
         self.broken = False
         self.r_lrs = params.r_lrs_initial
-        # the compliance that set the present LRS (RESET needs about this much current)
+        # the current that set the present LRS (RESET needs about this much current)
         self.i_set = params.v_lrs / params.r_lrs_initial
-        self.cycles = 0  # completed SET/RESET cycles: selects this cycle's SET voltage
-        self._draws: dict[tuple[int, int], float] = {}  # (tag, cycle) -> standard normal
+        self.cycles = 0  # completed SET/RESET cycles: selects this cycle's draws
+        self.sets = 0  # SET events: selects the LRS level's draw
+        self._draws: dict[tuple[int, int], float] = {}  # (tag, count) -> standard normal
+        self.endurance = params.endurance * math.exp(
+            params.endurance_spread * self._normal(_TAG_DEVICE, 2))
 
     @property
     def resistance(self) -> float:
@@ -42,27 +57,49 @@ class Memristor:
             return self.p.r_broken
         if not self.formed:
             return self.p.r_pristine
-        return self.r_lrs if self.lrs else self.p.r_hrs
+        if self.lrs:
+            return self.r_lrs
+        return self.p.r_hrs * math.exp(self.p.r_hrs_spread * self._normal(_TAG_HRS, self.cycles))
 
-    def _spread(self, tag: int) -> float:
-        # drawn from (seed, memristor, cycle) so a replay on a fresh simulator repeats it;
-        # the draw of the present cycle is kept (every source step asks for it again)
-        key = (tag, self.cycles)
+    @property
+    def worn_out(self) -> bool:
+        """The filament no longer dissolves: RESET fails from here on (stuck in LRS)."""
+        return self.cycles >= self.endurance
+
+    def _normal(self, tag: int, count: int) -> float:
+        # the draws of the present cycle are kept (every source step asks for them again)
+        key = (tag, count)
         z = self._draws.get(key)
         if z is None:
-            if len(self._draws) >= 4:
+            if len(self._draws) >= 16:
                 self._draws.clear()
-            z = np.random.default_rng([self.seed, tag, self.index, self.cycles]).standard_normal()
+            z = float(np.random.default_rng([self.seed, tag, self.index, count])
+                      .standard_normal())
             self._draws[key] = z
-        return math.exp(self.p.v_set_spread * z)
+        return z
+
+    def _spread(self, tag: int) -> float:
+        return math.exp(self.p.v_set_spread * self._normal(tag, self.cycles))
 
     def set_voltage(self) -> float:
         """SET voltage of the present cycle (log-normal cycle-to-cycle spread), V."""
-        return self.p.v_set * self._spread(_TAG_SET)
+        return (self.p.v_set * self._spread(_TAG_SET)
+                * math.exp(self.p.device_spread * self._normal(_TAG_DEVICE, 0)))
+
+    def reset_voltage(self) -> float:
+        """RESET voltage of the present cycle (log-normal spread of its magnitude), V."""
+        return self.p.v_reset * math.exp(self.p.v_reset_spread
+                                         * self._normal(_TAG_RESET, self.cycles))
 
     def forming_voltage(self) -> float:
         """Forming voltage of this device, V."""
         return self.p.v_forming * self._spread(_TAG_FORM)
+
+    def read_deviate(self, count: int) -> float:
+        """Standard normal of the ``count``-th read of the present state (read noise)."""
+        level = round(self.resistance) % 2**32
+        return float(np.random.default_rng([self.seed, _TAG_READ, self.index, level,
+                                            self.sets, self.cycles, count]).standard_normal())
 
     def break_down(self) -> None:
         """Permanent breakdown: a low-ohmic short that no RESET recovers."""
@@ -86,31 +123,37 @@ class Memristor:
             threshold = self.set_voltage() if self.formed else self.forming_voltage()
             if v_mem >= threshold:
                 self.formed = True
+                self.sets += 1
                 self._set(compliance)
                 return True
             return False
         if abs(current) > p.i_breakdown:
             self.break_down()
             return True
-        if v_mem > 0 and compliance > self.i_set * 1.000001 and v_mem >= self.set_voltage():
-            self._set(compliance)  # a larger compliance grows the filament further
+        if v_mem > 0 and current > self.i_set * _GROWTH:
+            # more current than the SET allowed grows the filament: the compliance of a
+            # repeated SET sets a lower LRS (R ~ 0.4 V / I)
+            self._set(min(current, compliance))
             return True
-        # ECM rule: the filament dissolves once the reverse current reaches about the SET
-        # compliance, or at the RESET voltage, whichever comes first
-        if v_mem < 0 and (v_mem <= p.v_reset
-                          or abs(current) >= p.reset_current_ratio * self.i_set * 0.999999):
+        # the filament dissolves at the RESET voltage, given about the SET current (Joule
+        # heat); a worn-out one no longer does
+        if (v_mem < 0 and v_mem <= self.reset_voltage() and not self.worn_out
+                and abs(current) >= p.reset_current_ratio * self.i_set):
             self.lrs = False
             self.cycles += 1
             return True
         return False
 
-    def _set(self, compliance: float) -> None:
-        if compliance > self.p.i_breakdown:
+    def _set(self, current: float) -> None:
+        if current > self.p.i_breakdown:
             self.break_down()
             return
+        p = self.p
         self.lrs = True
-        self.i_set = compliance
-        self.r_lrs = self.p.v_lrs / compliance
+        self.i_set = current
+        self.r_lrs = (p.v_lrs / current * math.exp(p.r_lrs_spread * self._normal(_TAG_LRS,
+                                                                                  self.sets))
+                      * math.exp(p.device_spread * self._normal(_TAG_DEVICE, 1)))
 
 
 # ---- the gate network: stripe segments and the gated memristor ---------------------------
@@ -131,7 +174,7 @@ class Solution:
     i_stripe: float
     v_gate: float
     i_gate: float
-    v_mem: float  # across the gated memristor (top electrode minus node)
+    v_mem: float  # across the gated memristor itself (top electrode side minus node)
     i_upstream: float  # through constrictions 0..k
     i_downstream: float  # through constrictions k+1..N-1 (the gate current joins at the node)
 
@@ -151,7 +194,8 @@ def solve_circuit(p: DeviceParams, stripe: Source, gate: Source, r_mem: float) -
     n_up, n_dn = k + 1, N_OSC - 1 - k
     modes = [_primary(stripe), _primary(gate)]
     i_up = i_dn = 0.0
-    g_m = 1.0 / r_mem
+    # the lead and spreading resistance sit in series with the memristor
+    g_m = 1.0 / (r_mem + p.gate_series_resistance)
     for _ in range(12):
         g_up = 1.0 / _segments(p, i_up, n_up)
         g_dn = 1.0 / _segments(p, i_dn, n_dn)
@@ -175,7 +219,7 @@ def solve_circuit(p: DeviceParams, stripe: Source, gate: Source, r_mem: float) -
     return Solution(
         v_stripe=0.0 if s_off else float(v_a), i_stripe=0.0 if s_off else float(i_s),
         v_gate=0.0 if g_off else float(v_g), i_gate=0.0 if g_off else float(i_g),
-        v_mem=0.0 if g_off else float(v_g - v_n),
+        v_mem=0.0 if g_off else float(i_g * r_mem),
         i_upstream=float(i_up), i_downstream=float(i_dn))
 
 

@@ -12,13 +12,14 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import digamma, polygamma
+from scipy.special import digamma, gammainc, polygamma
 
 DB = 10.0 / math.log(10.0)  # dB per neper of power
 _TABLE_BITS = 20  # 2^20 precomputed deviates: drawing 10^4 fresh normals costs ~0.1 ms
 _TAG_SWEEP = 0x5EE9
 _TAG_HALL = 0x4A11
 _TAG_TABLE = 0x7AB1
+_SMOOTHED_KEPT = 4  # smoothed tables kept (4 MB each): one per RBW/bin ratio in use
 
 
 def state_hash(values: tuple) -> int:
@@ -108,21 +109,33 @@ class TraceNoise:
         # a single sweep of noise power is exponential; in dB it is skewed (mean -2.51 dB,
         # std 5.57 dB), so draw that exactly instead of a Gaussian
         self._single = (DB * np.log(rng.standard_exponential(n))).astype(np.float32)
+        self._smoothed: dict[int, np.ndarray] = {}
+
+    def _table(self, width: int) -> np.ndarray:
+        """The normal table smoothed over ``width`` neighbours, still of unit variance."""
+        if width <= 1:
+            return self._normal
+        table = self._smoothed.get(width)
+        if table is None:
+            if len(self._smoothed) >= _SMOOTHED_KEPT:
+                self._smoothed.pop(next(iter(self._smoothed)))
+            c = np.concatenate([[0.0], np.cumsum(self._normal, dtype=np.float64)])
+            table = ((c[width:] - c[:-width]) / math.sqrt(width)).astype(np.float32)
+            self._smoothed[width] = table
+        return table
+
+    def deviates(self, rng: np.random.Generator, points: int,
+                 correlation: float = 1.0) -> np.ndarray:
+        """``points`` standard normal deviates (float32), correlated over ``correlation``
+        neighbours (points per RBW: one RBW filter sees them all)."""
+        return self._slices(self._table(int(round(correlation))), rng, points)
+
+    def single(self, rng: np.random.Generator, points: int) -> np.ndarray:
+        """``points`` dB values of single exponential noise samples (mean power 1)."""
+        return self._slices(self._single, rng, points)
 
     @staticmethod
-    @lru_cache(maxsize=256)
-    def stats(averages: int, average_type: str) -> tuple[float, float]:
-        """Mean offset and std (dB) of the displayed trace around the true mean power."""
-        n = max(1, int(averages))
-        if average_type == "log":
-            # mean of n log-exponential values: bias stays -2.51 dB, std 5.57/sqrt(n)
-            return DB * float(digamma(1.0)), DB * math.sqrt(math.pi**2 / 6.0 / n)
-        # power average of n exponentials is Gamma(n)/n: unbiased in linear power
-        return DB * float(digamma(n) - math.log(n)), DB * math.sqrt(float(polygamma(1, n)))
-
-    def deviates(self, rng: np.random.Generator, points: int, averages: int) -> np.ndarray:
-        """``points`` deviates (float32): log-exponential for 1 average, normal otherwise."""
-        table = self._single if averages <= 1 else self._normal
+    def _slices(table: np.ndarray, rng: np.random.Generator, points: int) -> np.ndarray:
         size = table.size
         draw = _Bounded(rng)
         if points <= size // 2:
@@ -140,6 +153,62 @@ class TraceNoise:
     def sweep_rng(self, seed: int, key: int, count: int) -> np.random.Generator:
         """The generator of one sweep."""
         return generator(seed, _TAG_SWEEP, key, count)
+
+
+def _significant(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def detector_statistics(kind: str, samples: float, video: float, averages: int,
+                        average_type: str) -> tuple[float, float, bool]:
+    """Offset and scatter (dB) of a displayed noise point around the true mean power, and
+    whether it is one exponential sample (then drawn exactly rather than as a Gaussian).
+
+    ``samples`` independent noise samples reach the detector per point and sweep, each the
+    video average of ``video`` of them; ``kind`` is "mean" (average/RMS detector), "sample",
+    "max" (peak) or "min" (negative peak); ``averages`` sweeps are averaged in power or log.
+    """
+    return _statistics(kind, _significant(samples), _significant(video), int(averages),
+                       average_type)
+
+
+@lru_cache(maxsize=256)
+def _statistics(kind: str, samples: float, video: float, n: int,
+                average_type: str) -> tuple[float, float, bool]:
+    if kind in ("mean", "sample"):
+        m = samples if kind == "mean" else video
+        if m <= 1.0 and n == 1:
+            return 0.0, DB * math.sqrt(math.pi**2 / 6.0), True
+        if average_type == "log":
+            # mean of n logs of Gamma(m)/m: biased by psi(m) - ln m (-2.51 dB for m = 1)
+            return DB * float(digamma(m) - math.log(m)), DB * math.sqrt(
+                float(polygamma(1, m)) / n), False
+        # power average of n Gamma(m)/m is Gamma(nm)/(nm): unbiased in linear power
+        nm = n * m
+        return DB * float(digamma(nm) - math.log(nm)), DB * math.sqrt(
+            float(polygamma(1, nm))), False
+    # the largest (smallest) of k independent video-averaged samples, Gamma(v)/v each
+    k = max(1.0, samples / video)
+    mean, var, log_mean, log_var = _extreme_moments(kind, k, video)
+    if average_type == "log" or n == 1:
+        return DB * log_mean, DB * math.sqrt(log_var / n), False
+    rel = var / (n * mean * mean)  # of the power average; its log by the delta method
+    return DB * (math.log(mean) - 0.5 * rel), DB * math.sqrt(rel), False
+
+
+@lru_cache(maxsize=64)
+def _extreme_moments(kind: str, k: float, v: float) -> tuple[float, float, float, float]:
+    """E[X], Var[X], E[ln X], Var[ln X] of the max ("max") or min of k Gamma(v)/v."""
+    x = np.geomspace(1e-6, 60.0, 6000)
+    cdf = gammainc(v, v * x)
+    dist = cdf**k if kind == "max" else 1.0 - (1.0 - cdf) ** k
+    pdf = np.gradient(dist, x)
+    w = pdf * np.gradient(x)
+    w /= w.sum()
+    lx = np.log(x)
+    mean = float(w @ x)
+    log_mean = float(w @ lx)
+    return (mean, float(w @ (x - mean) ** 2), log_mean, float(w @ (lx - log_mean) ** 2))
 
 
 def thermal_floor_dbm_hz(gain_db: float, nf_db: float, analyzer_dbm_hz: float) -> float:

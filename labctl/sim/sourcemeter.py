@@ -8,136 +8,18 @@ advances the virtual clock by its integration time (NPLC / 50 Hz). Out-of-range 
 
 from __future__ import annotations
 
-from labctl.sim.instrument import DATA_OUT_OF_RANGE, SimCommandError, SimInstrument
-from labctl.sim.scpi import parse_bool, parse_number, scpi
-
-POWER_LINE = 50.0  # Hz: one NPLC lasts 20 ms
-TRIP_TOLERANCE = 1e-6  # relative: a clamped source sits at its limit
-
-
-def _numeric(pattern: str, attr: str, low: float, high: float, applies_to: str = "",
-             magnitude: bool = False):
-    """A (set, query) handler pair for a numeric setting stored in ``attr``.
-
-    ``applies_to`` names the source function ("CURR"/"VOLT") whose output the setting
-    changes at once; ``magnitude`` stores |value| (ranges, 2400 compliance).
-    """
-
-    def set_value(self, args):
-        value = parse_number(args, low, high)
-        if not low <= value <= high:
-            raise SimCommandError(*DATA_OUT_OF_RANGE)
-        setattr(self, attr, abs(value) if magnitude else value)
-        if applies_to and self.output and self.function == applies_to:
-            self._apply()
-
-    def query_value(self, args):
-        return self.number(getattr(self, attr))
-
-    return scpi(pattern)(set_value), scpi(pattern + "?")(query_value)
+from labctl.sim.scpi import scpi
+from labctl.sim.source import (
+    CURRENT_RANGES_2450,
+    VOLTAGE_RANGES_2450,
+    SimSource,
+    numeric_setting,
+    range_in_use,
+    switch_setting,
+)
 
 
-def _switch(pattern: str, attr: str):
-    """A (set, query) handler pair for an ON/OFF setting stored in ``attr``."""
-
-    def set_value(self, args):
-        setattr(self, attr, parse_bool(args))
-
-    def query_value(self, args):
-        return "1" if getattr(self, attr) else "0"
-
-    return scpi(pattern)(set_value), scpi(pattern + "?")(query_value)
-
-
-class _SimSource(SimInstrument):
-    """What all three share: a source with a limit, an output relay, IEEE 488.2 basics."""
-
-    max_current = 1.05  # A
-    max_voltage = 210.0  # V
-    default_function = "VOLT"
-
-    def __init__(self, name: str, device, clock, faults=None, seed: int = 0):
-        super().__init__(name, device, clock, faults, seed)
-        self.terminal = device.terminal(name)
-        self._advance = getattr(clock, "advance", None)  # only a virtual clock can jump
-        self.reset()
-
-    def reset(self) -> None:
-        self.function = self.default_function
-        self.current_level = 0.0
-        self.voltage_level = 0.0
-        self.voltage_limit = 21.0  # V, limit of the current source
-        self.current_limit = 105e-6  # A, limit of the voltage source
-        self.current_range, self.voltage_range = 1e-4, 2.0
-        self.current_range_auto = self.voltage_range_auto = True
-        self.sense_current_range, self.sense_voltage_range = 1e-4, 2.0
-        self.sense_current_auto = self.sense_voltage_auto = True
-        self.sense = "CURR"
-        self.nplc = 1.0
-        self.output = False
-        self._t0 = self.clock.now()
-        self.terminal.off()
-
-    # ---- physics ---------------------------------------------------------------------
-    def _apply(self) -> None:
-        if self.function == "CURR":
-            self.terminal.source_current(self.current_level, self.voltage_limit)
-        else:
-            self.terminal.source_voltage(self.voltage_level, self.current_limit)
-
-    def _state(self) -> tuple[float, float]:
-        """(V, I) at the terminals now; zero with the output off."""
-        return self.terminal.read() if self.output else (0.0, 0.0)
-
-    def _reading(self) -> tuple[float, float]:
-        """(V, I) measured over the integration time."""
-        if self._advance is not None:
-            self._advance(self.nplc / POWER_LINE)
-        return self._state()
-
-    def _tripped(self, function: str) -> bool:
-        if not self.output or self.function != function:
-            return False
-        v, i = self._state()
-        if function == "CURR":
-            return abs(v) >= self.voltage_limit * (1 - TRIP_TOLERANCE)
-        return abs(i) >= self.current_limit * (1 - TRIP_TOLERANCE)
-
-    def on_breakdown_fault(self) -> None:
-        """Injected breakdown: the memristor behind a gate source fails short."""
-        if self.name == "gate":
-            self.device.break_memristor()
-
-    def _set_output(self, on: bool) -> None:
-        self.output = on
-        if on:
-            self._apply()
-        else:
-            self.terminal.off()
-
-    @staticmethod
-    def number(x: float) -> str:
-        return f"{x:.6E}"
-
-    # ---- common commands ---------------------------------------------------------------
-    @scpi(":SYSTem:ERRor[:NEXT]?")
-    def _error(self, args):
-        return self.next_error()
-
-    @scpi(":STATus:PRESet")
-    def _status_preset(self, args):
-        """Nothing to preset: the simulated status model has no enable masks."""
-
-    @scpi(":OUTPut[:STATe]")
-    def _output(self, args):
-        self._set_output(parse_bool(args))
-
-    @scpi(":OUTPut[:STATe]?")
-    def _output_query(self, args):
-        return "1" if self.output else "0"
-
-
-class _SimSourceMeter(_SimSource):
+class _SimSourceMeter(SimSource):
     """Source and measure settings the 2450 and 2400 spell the same way."""
 
     @scpi("[:SOURce#]:FUNCtion[:MODE]")
@@ -170,34 +52,34 @@ class _SimSourceMeter(_SimSource):
     def _sense_function_query(self, args):
         return f'"{self.sense}:DC"'
 
-    set_source_current, source_current = _numeric(
+    set_source_current, source_current = numeric_setting(
         "[:SOURce#]:CURRent[:LEVel][:IMMediate][:AMPLitude]", "current_level",
-        -_SimSource.max_current, _SimSource.max_current, applies_to="CURR")
-    set_source_voltage, source_voltage = _numeric(
+        -SimSource.max_current, SimSource.max_current, applies_to="CURR")
+    set_source_voltage, source_voltage = numeric_setting(
         "[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", "voltage_level",
-        -_SimSource.max_voltage, _SimSource.max_voltage, applies_to="VOLT")
-    set_source_current_range, source_current_range = _numeric(
+        -SimSource.max_voltage, SimSource.max_voltage, applies_to="VOLT")
+    set_source_current_range, source_current_range = numeric_setting(
         "[:SOURce#]:CURRent:RANGe", "current_range", -1.05, 1.05, magnitude=True)
-    set_source_voltage_range, source_voltage_range = _numeric(
+    set_source_voltage_range, source_voltage_range = numeric_setting(
         "[:SOURce#]:VOLTage:RANGe", "voltage_range", -210, 210, magnitude=True)
-    set_source_current_auto, source_current_auto = _switch(
+    set_source_current_auto, source_current_auto = switch_setting(
         "[:SOURce#]:CURRent:RANGe:AUTO", "current_range_auto")
-    set_source_voltage_auto, source_voltage_auto = _switch(
+    set_source_voltage_auto, source_voltage_auto = switch_setting(
         "[:SOURce#]:VOLTage:RANGe:AUTO", "voltage_range_auto")
-    set_sense_current_range, sense_current_range = _numeric(
+    set_sense_current_range, sense_current_range = numeric_setting(
         "[:SENSe#]:CURRent[:DC]:RANGe[:UPPer]", "sense_current_range", -1.05, 1.05,
         magnitude=True)
-    set_sense_voltage_range, sense_voltage_range = _numeric(
+    set_sense_voltage_range, sense_voltage_range = numeric_setting(
         "[:SENSe#]:VOLTage[:DC]:RANGe[:UPPer]", "sense_voltage_range", -210, 210,
         magnitude=True)
-    set_sense_current_auto, sense_current_auto = _switch(
+    set_sense_current_auto, sense_current_auto = switch_setting(
         "[:SENSe#]:CURRent[:DC]:RANGe:AUTO", "sense_current_auto")
-    set_sense_voltage_auto, sense_voltage_auto = _switch(
+    set_sense_voltage_auto, sense_voltage_auto = switch_setting(
         "[:SENSe#]:VOLTage[:DC]:RANGe:AUTO", "sense_voltage_auto")
     # one integration time for all functions (as on the 2400; enough for the 2450 too)
-    set_current_nplc, current_nplc = _numeric(
+    set_current_nplc, current_nplc = numeric_setting(
         "[:SENSe#]:CURRent[:DC]:NPLCycles", "nplc", 0.01, 10)
-    set_voltage_nplc, voltage_nplc = _numeric(
+    set_voltage_nplc, voltage_nplc = numeric_setting(
         "[:SENSe#]:VOLTage[:DC]:NPLCycles", "nplc", 0.01, 10)
 
 
@@ -210,10 +92,18 @@ class SimKeithley2450(_SimSourceMeter):
         # the 2450 switches its output off when the source function changes
         self._set_output(False)
 
-    set_voltage_limit, voltage_limit_query = _numeric(
-        "[:SOURce#]:CURRent:VLIMit[:LEVel]", "voltage_limit", 0.02, 210, applies_to="CURR")
-    set_current_limit, current_limit_query = _numeric(
-        "[:SOURce#]:VOLTage:ILIMit[:LEVel]", "current_limit", 1e-9, 1.05, applies_to="VOLT")
+    # the limit allowed depends on the source range (2450 manual, "Current limits"): above
+    # 105 mA only on the 20 V and lower ranges, above 21 V only below the 1 A range
+    set_voltage_limit, voltage_limit_query = numeric_setting(
+        "[:SOURce#]:CURRent:VLIMit[:LEVel]", "voltage_limit", 0.02, 210, applies_to="CURR",
+        allowed=lambda self, v: v <= 21 or range_in_use(
+            self.current_range, self.current_range_auto, self.current_level,
+            CURRENT_RANGES_2450) <= 0.105)
+    set_current_limit, current_limit_query = numeric_setting(
+        "[:SOURce#]:VOLTage:ILIMit[:LEVel]", "current_limit", 1e-9, 1.05, applies_to="VOLT",
+        allowed=lambda self, i: i <= 0.105 or range_in_use(
+            self.voltage_range, self.voltage_range_auto, self.voltage_level,
+            VOLTAGE_RANGES_2450) <= 21)
 
     @scpi("[:SOURce#]:CURRent:VLIMit[:LEVel]:TRIPped?")
     def _voltage_limit_tripped(self, args):
@@ -256,10 +146,10 @@ class SimKeithley2400(_SimSourceMeter):
     def number(x: float) -> str:
         return f"{x:+.6E}"
 
-    set_voltage_compliance, voltage_compliance = _numeric(
+    set_voltage_compliance, voltage_compliance = numeric_setting(
         "[:SENSe#]:VOLTage[:DC]:PROTection[:LEVel]", "voltage_limit", -210, 210,
         applies_to="CURR", magnitude=True)
-    set_current_compliance, current_compliance = _numeric(
+    set_current_compliance, current_compliance = numeric_setting(
         "[:SENSe#]:CURRent[:DC]:PROTection[:LEVel]", "current_limit", -1.05, 1.05,
         applies_to="VOLT", magnitude=True)
 
@@ -305,14 +195,37 @@ class SimKeithley2400(_SimSourceMeter):
                   "TIME": self.clock.now() - self._t0, "STAT": float(status)}
         return ",".join(self.number(fields[e]) for e in self.elements)
 
+    # :MEASure? is :CONFigure + :READ?, and :CONFigure returns every control of the
+    # function to its *RST value (2400 manual, 17-2/17-5): the compliance of that function
+    # too, which the instrument then applies at once
+    def _configure(self, function: str) -> None:
+        self.sense = function
+        if function == "VOLT":
+            self.voltage_limit = 21.0
+            self.sense_voltage_auto = True
+        else:
+            self.current_limit = 105e-6
+            self.sense_current_auto = True
+        self.nplc = 1.0
+        if self.output:
+            self._apply()
+
+    @scpi(":CONFigure:VOLTage[:DC]")
+    def _configure_voltage(self, args):
+        self._configure("VOLT")
+
+    @scpi(":CONFigure:CURRent[:DC]")
+    def _configure_current(self, args):
+        self._configure("CURR")
+
     @scpi(":MEASure:VOLTage[:DC]?")
     def _measure_voltage(self, args):
-        self.sense = "VOLT"
+        self._configure("VOLT")
         return self._record()
 
     @scpi(":MEASure:CURRent[:DC]?")
     def _measure_current(self, args):
-        self.sense = "CURR"
+        self._configure("CURR")
         return self._record()
 
     @scpi(":READ?")
@@ -320,7 +233,7 @@ class SimKeithley2400(_SimSourceMeter):
         return self._record()
 
 
-class SimKeithley6221(_SimSource):
+class SimKeithley6221(SimSource):
     """Keithley 6221 current source: no voltmeter; compliance in the status model."""
 
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 6221,4212345,D04  /700x "
@@ -334,14 +247,15 @@ class SimKeithley6221(_SimSource):
         self.current_range = 2e-3
         self.measurement_events = 0
 
-    set_source_current, source_current = _numeric(
+    set_source_current, source_current = numeric_setting(
         "[:SOURce#]:CURRent[:LEVel][:IMMediate][:AMPLitude]", "current_level", -0.105, 0.105,
         applies_to="CURR")
-    set_compliance, compliance = _numeric(
+    set_compliance, compliance = numeric_setting(
         "[:SOURce#]:CURRent:COMPliance", "voltage_limit", 0.1, 105, applies_to="CURR")
-    set_range, range_query = _numeric(
+    set_range, range_query = numeric_setting(
         "[:SOURce#]:CURRent:RANGe", "current_range", -0.105, 0.105, magnitude=True)
-    set_range_auto, range_auto = _switch("[:SOURce#]:CURRent:RANGe:AUTO", "current_range_auto")
+    set_range_auto, range_auto = switch_setting("[:SOURce#]:CURRent:RANGe:AUTO",
+                                                "current_range_auto")
 
     def _condition(self) -> int:
         bits = self.COMPLIANCE_BIT if self._tripped("CURR") else 0

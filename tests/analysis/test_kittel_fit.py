@@ -48,3 +48,18 @@ def test_narrow_field_range_finds_the_true_minimum():
     theta = np.radians(75)
     fit = fit_kittel(b, kittel_frequency(b, theta, 0.45, 28.5e9), theta)
     assert abs(fit.meff - 0.45) < 1e-3 and abs(fit.gamma / 28.5e9 - 1) < 1e-3
+
+
+def test_offset_and_uncertainties_cover_the_truth():
+    b = np.linspace(0.5, 0.8, 13)
+    pulls = []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        f = kittel_frequency(b, THETA_H, 0.45, 28.5e9) - 150e6 + rng.normal(0, 2e6, b.size)
+        fit = fit_kittel(b, f, THETA_H, offset=True)
+        assert fit.meff == pytest.approx(0.45, rel=0.02)
+        assert fit.offset == pytest.approx(-150e6, abs=60e6)
+        pulls.append([(fit.meff - 0.45) / fit.meff_err, (fit.gamma - 28.5e9) / fit.gamma_err])
+    pulls = np.array(pulls)
+    assert np.all(np.abs(pulls.mean(axis=0)) < 0.6)
+    assert np.all((pulls.std(axis=0) > 0.6) & (pulls.std(axis=0) < 1.5))  # calibrated

@@ -5,7 +5,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labctl.analysis.lorentz import Peak
-from labctl.analysis.peaks import classify_sync, count_lines, track_peaks
+from labctl.analysis.peaks import (
+    MergeTracker,
+    SyncTracker,
+    classify_sync,
+    count_lines,
+    oscillator_lines,
+    sidebands,
+    track_peaks,
+)
 
 
 def peak(f: float) -> Peak:
@@ -64,3 +72,68 @@ def test_classify_sync(n_lines, state):
 def test_classify_sync_rejects_negative_count():
     with pytest.raises(ValueError, match="n_lines"):
         classify_sync(-1)
+
+
+def line(f: float, power: float = 1e-13, fwhm: float = 10e6) -> Peak:
+    return Peak(frequency=f, fwhm=fwhm, peak_psd=1e-20, integrated_power=power, snr_db=6.0)
+
+
+def test_classify_sync_with_what_the_sweep_has_shown():
+    # one line is "full" only once more than one oscillator is known to exist
+    assert classify_sync(1, 4, n_known=1) == "uncertain"
+    assert classify_sync(1, 4, n_known=4) == "full"
+    assert classify_sync(1, 4, n_known=2) == "full"
+    # fewer lines than the chain and never more seen: partial or not all above threshold
+    assert classify_sync(2, 4, n_known=2) == "uncertain"
+    assert classify_sync(2, 4, n_known=4) == "partial"
+    assert classify_sync(4, 4, n_known=0) == "none"
+    assert classify_sync(0, 4, n_known=4) == "off"
+
+
+def test_sync_tracker_learns_the_count_from_two_spectra_in_a_row():
+    tracker = SyncTracker(4)
+    states = [tracker.update(n) for n in (0, 2, 4, 4, 3, 2, 5, 1, 1)]
+    assert states == ["off", "uncertain", "none", "none", "partial", "partial", "none",
+                      "full", "full"]
+    # a single spurious count does not raise what is known
+    spurious = SyncTracker(4)
+    assert [spurious.update(n) for n in (2, 2, 4, 2, 1)] == [
+        "uncertain", "uncertain", "none", "uncertain", "full"]
+    resumed = SyncTracker(4)
+    resumed.restore([0, 2, 4, 4])
+    assert resumed.update(3) == "partial"
+
+
+def test_sidebands_one_beat_outside_a_beating_pair_are_set_aside():
+    a, b = line(10.20e9, 4e-13), line(10.25e9, 3.5e-13)  # sidebands below 0.7 of the parent
+    first = [line(10.15e9, 1e-13), line(10.30e9, 0.9e-13)]  # 2 f_a - f_b, 2 f_b - f_a
+    second = [line(10.10e9, 0.2e-13)]  # 3 f_a - 2 f_b
+    peaks = [a, b, *first, *second]
+    assert sidebands(peaks) == {2, 3, 4}
+    assert oscillator_lines(peaks, 30e6) == [a, b]
+
+
+def test_equally_spaced_free_lines_of_similar_power_are_all_lines():
+    peaks = [line(10.1e9, 1.0e-13), line(10.2e9, 1.1e-13), line(10.3e9, 0.95e-13),
+             line(10.4e9, 1.05e-13)]
+    assert sidebands(peaks) == set()
+    assert len(oscillator_lines(peaks, 30e6)) == 4
+
+
+def test_broad_thermal_peaks_are_not_oscillator_lines():
+    peaks = [line(10.1e9, 1e-13, fwhm=120e6), line(10.3e9, 1e-13)]
+    assert oscillator_lines(peaks, 30e6) == [peaks[1]]
+
+
+def test_two_lines_blurred_while_beating_still_count_as_two_until_they_narrow():
+    merges = MergeTracker()
+    assert merges.update([(1, 10.20e9, 10e6), (2, 10.26e9, 11e6)]) == 2
+    # the pair beats near its locking edge: one broad blob where two lines were
+    assert merges.update([(1, 10.23e9, 60e6)]) == 2
+    assert merges.update([(1, 10.23e9, 45e6)]) == 2
+    # locked: one line, narrower than the lines that joined
+    assert merges.update([(1, 10.23e9, 7e6)]) == 1
+    # a lock seen at once (no blurred step) is one line too
+    fresh = MergeTracker()
+    fresh.update([(1, 10.20e9, 10e6), (2, 10.21e9, 12e6)])
+    assert fresh.update([(2, 10.205e9, 6e6)]) == 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+import labctl
 import labctl.station
 from labctl.cli.main import main
 
@@ -74,10 +77,65 @@ def test_run_prints_summary_and_path_last(capsys, tmp_path):
     assert code == 0 and "replayed 19 points" in out
 
 
+def _help_row(out: str, name: str) -> str:
+    return next(line for line in out.splitlines() if line.split()[:1] == [name])
+
+
 def test_procedure_help_lists_units_defaults_limits(capsys):
     code, out, _ = run(capsys, "run", "freq-current", "--help")
     assert code == 0
-    assert "i_stop" in out and "A" in out and "default 0.0022" in out and "[-0.01..0.01]" in out
+    # engineering units; without a station: the hard range and which station limit applies
+    assert _help_row(out, "i_stop").split()[1:6] == ["2.2", "mA", "-10", "mA", "…"]
+    assert "(station's max |I_SHNO|)" in _help_row(out, "i_stop")
+    assert _help_row(out, "f_start").split()[1:3] == ["8", "GHz"]
+    assert "101 … 1000001" in _help_row(out, "points")
+    assert "give --sim or --station FILE" in out
+    for raw in ("8000000000.0", "1e+06", "0.0022", "<bool>", "<str>"):
+        assert raw not in out
+
+
+def test_procedure_help_shows_the_limits_of_the_station_given(capsys, write_station):
+    station = write_station(("max_current = 2.5e-3", "max_current = 1.8e-3"),
+                            ("max_field = 0.9", "max_field = 0.5"),
+                            ("max_points = 40001", "max_points = 20001"),
+                            ("max_voltage = 8.0", "max_voltage = 6.5"))
+    code, out, _ = run(capsys, "run", "field-sweep", "--station", str(station), "--help")
+    assert code == 0
+    assert f"station file '{station}'" in out
+    assert "-1.8 mA … 1.8 mA (station's max |I_SHNO|)" in _help_row(out, "i_shno")
+    assert "-500 mT … 500 mT (station's max |B|)" in _help_row(out, "b_stop")
+    assert "101 … 20001" in _help_row(out, "points")
+    assert "-3 V … 6.5 V (station's V_M range)" in _help_row(out, "gate_voltage")
+    code, out, _ = run(capsys, "run", "memristor-cycles", "--sim", "-h")
+    assert "built-in simulated station" in out
+    assert "10 mV … 8 V (station's V_M range)" in _help_row(out, "v_set_max")
+    assert "1 nA … 1 mA (station's max gate compliance)" in _help_row(out, "compliance")
+
+
+def test_no_type_tags_and_a_version(capsys):
+    import typer
+
+    from labctl.cli.main import app
+
+    commands = typer.main.get_command(app).commands
+    assert {"run", "queue", "inspect", "resume", "station"} <= set(commands)
+    for argv in ([], *([name] for name in commands), ["station", "check"]):
+        code, out, _ = run(capsys, *argv, "--help")
+        assert code == 0 and "Usage" in out
+        assert not re.search(r"<(bool|str|path|int|float|list)", out), (argv, out)
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"labctl {labctl.__version__}"
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["run", "freq-curent", "--sim"], "did you mean 'freq-current'?"),
+    (["run", "freq-current", "--sim", "--set", "i_stpo=1mA"], "did you mean 'i_stop'?"),
+    (["run", "sync-map", "--sim", "--set", "gate_voltage=[0, -1]"],
+     "did you mean 'gate_voltages'?"),
+])
+def test_misspelt_names_get_a_suggestion(capsys, argv, words):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and words in err and err.count("\n") == 1
 
 
 def test_safe_command_reports_every_role(capsys, opened):
@@ -112,3 +170,30 @@ def test_run_without_procedure_shows_usage(capsys):
     assert code == 0 and "--station" in out and "--set" in out
     code, out, _ = run(capsys, "run")
     assert code == 2 and "Usage" in out
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (("max_current = 2.5e-3", "max_curent = 2.5e-3"),
+     "unknown key 'shno_source.limits.max_curent' = 0.0025 (did you mean 'max_current'?)"),
+    (("[field.gaussmeter]", "[field.gausmeter]"),
+     "unknown key 'field.gausmeter'"),
+    (("seed = 1", "sed = 1"), "unknown key 'sim.sed' = 1 (did you mean 'seed'?)"),
+    (('name = "simulated probe station"', 'nmae = "x"\nname = "y"'),
+     "unknown key 'nmae' = 'x' (did you mean 'name'?)"),
+])
+def test_misspelt_station_file_keys_get_a_suggestion(capsys, write_station, edit, words):
+    station = write_station(edit)
+    code, _, err = run(capsys, "station", "check", "--station", str(station))
+    assert code == 2 and err.count("\n") == 1
+    assert words in err
+
+
+def test_misspelt_queue_keys_get_a_suggestion(capsys, tmp_path):
+    queue = tmp_path / "q.toml"
+    queue.write_text('station = "sim"\nout = "runs"\non_failur = "stop"\n', encoding="utf-8")
+    code, _, err = run(capsys, "queue", str(queue), "--dry-run")
+    assert code == 2 and "unknown key 'on_failur' (did you mean 'on_failure'?)" in err
+    queue.write_text('station = "sim"\nout = "runs"\n[[run]]\nprocedure = "iv-stripe"\n'
+                     'sett = { i_stop = 1e-3 }\n', encoding="utf-8")
+    code, _, err = run(capsys, "queue", str(queue), "--dry-run")
+    assert code == 2 and "unknown key 'sett' (did you mean 'set'?)" in err

@@ -151,3 +151,30 @@ def test_h5dump_110_reads_finished_running_and_killed_files(tmp_path):
         assert dump.returncode == 0, (path.name, dump.stderr)
         assert 'DATASET "trace"' in dump.stdout and 'ATTRIBUTE "status"' in dump.stdout
     live.close("completed")
+
+
+def test_a_run_longer_than_planned_grows_and_stays_readable(tmp_path):
+    from labctl.superblock import write_flags
+
+    path = tmp_path / "long.h5"
+    rf = RunFile.create(path, schema(), {"procedure": "test", "planned_points": 10})
+    for i in range(300):  # 64 rows allocated, then 128, 256, 512
+        rf.append(row(i))
+        if i % 97 == 0:
+            rf.log("info", f"row {i}")
+        if i in (63, 64, 200):
+            fd = os.open(path, os.O_RDONLY)
+            assert write_flags(fd) == 0  # any HDF5 reader may open it
+            os.close(fd)
+            with xr.open_dataset(path, engine="h5netcdf") as plain:
+                assert int((plain.point.values >= 0).sum()) == i + 1
+    for _ in range(70):  # the log grows past its first 64 lines too
+        rf.log("info", "again")
+    rf.close("completed")
+    ds = load_run(path)
+    assert ds.sizes["point"] == 300
+    np.testing.assert_array_equal(ds.trace[:, 0], -80.0 + np.arange(300))
+    from labctl.runreader import log_lines, open_run
+
+    with open_run(path) as f:
+        assert len(log_lines(f)) == 4 + 70

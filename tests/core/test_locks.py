@@ -40,3 +40,36 @@ def test_lock_errors_exit_with_code_2(tmp_path, monkeypatch):
         station_lock("key", "sim").acquire()
     assert info.value.exit_code == 2
     assert file_lock(tmp_path / "r.h5").path.name == "r.h5.lock"
+
+
+def test_released_lock_leaves_no_file_and_racing_takers_never_share(tmp_path):
+    import threading
+
+    path = tmp_path / "run.h5.lock"
+    with ExclusiveLock(path, "run"):
+        assert path.exists()
+    assert not path.exists()
+
+    holders, overlaps = [0], []
+    guard = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(300):
+            try:
+                lock = ExclusiveLock(path, "run").acquire()
+            except LockHeld:
+                continue
+            with guard:
+                holders[0] += 1
+                if holders[0] > 1:
+                    overlaps.append(holders[0])
+            with guard:
+                holders[0] -= 1
+            lock.release()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []

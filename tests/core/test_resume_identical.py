@@ -57,3 +57,44 @@ def test_resumed_run_equals_uninterrupted(tmp_path, reference, stop_after):
     assert sorted(got) == sorted(want)
     for name, values in want.items():
         np.testing.assert_array_equal(got[name], values, err_msg=name)
+
+
+def as_first_format(path) -> None:
+    """Make a run file look as labctl's first format wrote it: schema_version 1, outcome in
+    variable-length attributes, no row times, no swept quantity in the schema."""
+    import json
+
+    with h5py.File(path, "r+") as f:
+        for key in ("status", "reason", "finished", "results"):
+            value = f.attrs[key].decode()
+            del f.attrs[key]
+            f.attrs[key] = value
+        f.attrs["schema_version"] = 1
+        schema = json.loads(f.attrs["schema"])
+        for stream in schema["streams"]:
+            stream.pop("swept")
+            del f[f"{stream['name']}_time"]
+        f.attrs["schema"] = json.dumps(schema)
+
+
+def test_a_run_of_the_first_format_reads_and_resumes(tmp_path, reference):
+    from labctl.dataset import load_run
+    from labctl.runfile import read_info
+
+    path = tmp_path / "old.h5"
+    runner = Runner(freq_current(), open_station(default_sim_station()), path)
+    runner.subscribe(lambda e: e.kind == POINT and e.data["index"] == 30
+                     and runner.abort("test stop"))
+    assert runner.run() == "aborted"
+    as_first_format(path)
+    info = read_info(path)
+    assert info["schema_version"] == 1 and info["rows"]["point"] == 31
+    assert load_run(path).sizes["point"] == 31
+    resumed = Runner(freq_current(), open_station(default_sim_station()), path, resume=True)
+    assert resumed.run() == "completed", resumed.reason
+    assert read_info(path)["schema_version"] == 2  # rebuilt in the present format
+    ds = load_run(path)
+    assert np.isnat(ds.point_time.values[:31]).all() and not np.isnat(ds.point_time[31:]).any()
+    got, want = every_dataset(path), every_dataset(reference)
+    for name, values in want.items():
+        np.testing.assert_array_equal(got[name], values, err_msg=name)

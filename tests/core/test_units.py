@@ -54,3 +54,84 @@ def test_did_you_mean():
     assert did_you_mean("freq-curent", ["freq-current", "sync-map"]) == \
         " (did you mean 'freq-current'?)"
     assert did_you_mean("zzz", ["freq-current"]) == ""
+
+
+@pytest.mark.parametrize("text", ["1/0 A", "-", "2.2 mA mA V", "()"])
+def test_nonsense_is_one_user_error(text):
+    with pytest.raises(UserInputError, match="i_stop"):
+        parse_value(text, "A", "i_stop")
+
+
+def test_a_decimal_comma_is_refused_not_misread():
+    # pint alone reads "2,2 mA" as 22 mA
+    with pytest.raises(UserInputError, match="decimal point"):
+        parse_value("2,2 mA", "A", "i_stop")
+
+
+def test_every_surface_takes_units_and_lists():
+    """A procedure built from Python values, queue-file values or form text: same SI values."""
+    from procedures.freq_current import FreqCurrent
+    from procedures.sync_map import SyncMap
+
+    assert FreqCurrent(i_stop="2.2 mA", f_start="7.5GHz").values["i_stop"] == \
+        pytest.approx(2.2e-3)
+    # (levels a memristor in LRS stands: a V_M beyond ±0.3 V could switch it)
+    m = SyncMap(gate_voltages=["0 V", "-200 mV", 0.1], memristor_targets="[HRS, 10 kΩ]")
+    assert m.values["gate_voltages"] == [0.0, -0.2, 0.1]
+    assert m.values["memristor_targets"] == ["HRS", 10e3]
+    assert SyncMap.from_text({"gate_voltages": "[0 V, -500 mV]"}).values["gate_voltages"] == \
+        [0.0, -0.5]
+    with pytest.raises(UserInputError, match=re.escape("mA is not a unit of V")):
+        SyncMap(gate_voltages=[0.0, "2 mA"])
+    with pytest.raises(UserInputError, match="is not a number"):
+        SyncMap(gate_voltages=[0.0, True])
+    with pytest.raises(UserInputError, match="target"):
+        SyncMap(memristor_targets=["10 kA"])
+
+
+def test_queue_file_values_with_units(tmp_path):
+    from labctl.queue import load_queue
+
+    path = tmp_path / "q.toml"
+    path.write_text('station = "sim"\nout = "runs"\n[[run]]\nprocedure = "sync-map"\n'
+                    'set = { i_stop = "2.2 mA", gate_voltages = ["0 V", "-200 mV"], '
+                    'f_start = "9.5 GHz", memristor_targets = ["HRS", "10 kOhm"] }\n'
+                    'foreach = { field = ["600 mT", 0.7] }\n', encoding="utf-8")
+    runs = load_queue(path).runs
+    assert [r.parameters["field"] for r in runs] == [pytest.approx(0.6), 0.7]
+    p = runs[0].parameters
+    assert p["i_stop"] == pytest.approx(2.2e-3) and p["gate_voltages"] == [0.0, -0.2]
+    assert p["f_start"] == pytest.approx(9.5e9) and p["memristor_targets"] == ["HRS", 10e3]
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("i_stop=2 V", "V is not a unit of A (a current)"),
+    ("gate_voltages=[0, 1 mA]", "mA is not a unit of V"),
+    ("i_stop=3 mA", "max |I_SHNO|"),
+])
+def test_command_line_units_one_line_exit_2(capsys, value, words):
+    from labctl.cli.main import main
+
+    name = "sync-map" if value.startswith("gate") else "freq-current"
+    assert main(["run", name, "--sim", "--dry-run", "--set", value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+
+
+def test_command_line_lists_as_in_queue_files(capsys):
+    from labctl.cli.main import main
+
+    assert main(["run", "sync-map", "--sim", "--dry-run", "--set", "gate_voltages=[0,-1]",
+                 "--set", "i_start=1.5 mA"]) == 0
+    out = capsys.readouterr().out
+    assert "0 V, -1 V (compliance" in out and "1.5 mA → 2.2 mA" in out
+
+
+def test_queue_lists_take_quantities_not_quoted_numbers(tmp_path):
+    from labctl.queue import load_queue
+
+    path = tmp_path / "q.toml"
+    path.write_text('station = "sim"\nout = "runs"\n[[run]]\nprocedure = "sync-map"\n'
+                    'set = { gate_voltages = [0.0, "-0.5"] }\n', encoding="utf-8")
+    with pytest.raises(UserInputError, match="'-0.5': text where a number belongs"):
+        load_queue(path)

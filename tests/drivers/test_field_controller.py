@@ -74,6 +74,24 @@ class FakeSupply:
     def raise_errors(self):
         self.calls.append(("errors?",))
 
+    # what the field role asks before it acts: a fresh fake is off, in current mode
+    mode = "current"
+
+    def read_mode(self):
+        self.calls.append(("mode?",))
+        return self.mode
+
+    def read_voltage_setpoint(self):
+        self.calls.append(("voltage?",))
+        return self.voltage_limit if self.voltage_limit is not None else 0.0
+
+    def set_voltage_limit(self, volts):
+        self.calls.append(("voltage limit", volts))
+        self.voltage_limit = volts
+
+    def device_clear(self):
+        self.calls.append(("clear",))
+
     def field(self) -> float:
         current = self.setpoint if self.output else 0.0
         return K * current - REMANENCE * self.branch
@@ -88,6 +106,13 @@ class FakeGaussmeter:
         self.clock = clock
         self.wobble = wobble
         self.reads: list[tuple[float, float, int]] = []  # (time, setpoint, last move)
+        self.configured_for = None
+
+    def configure_field_reading(self, max_field):
+        self.configured_for = max_field
+
+    def raise_errors(self):
+        pass
 
     def read_field(self):
         sign = -1 if len(self.reads) % 2 else 1
@@ -99,11 +124,11 @@ class FakeGaussmeter:
         return self.supply.field() + sign * self.wobble
 
 
-def make_config(**limits) -> FieldConfig:
+def make_config(validate: bool = True, **limits) -> FieldConfig:
     values = dict(
         max_field=0.9,
         max_ramp_rate=0.5,
-        max_current=15.0,
+        max_current=16.0,
         tolerance=1e-3,
         settle_time=1.0,
         step_time=0.1,
@@ -111,7 +136,8 @@ def make_config(**limits) -> FieldConfig:
         overshoot=0.01,
     )
     values.update(limits)
-    return FieldConfig(
+    make = FieldConfig if validate else FieldConfig.model_construct
+    return make(
         supply=InstrumentConfig(driver="kepco_bop"),
         gaussmeter=InstrumentConfig(driver="lakeshore425"),
         limits=FieldLimits(**values),
@@ -121,13 +147,13 @@ def make_config(**limits) -> FieldConfig:
 
 @pytest.fixture
 def station():
-    def build(lag_reads=0, wobble=0.0, readings=3, **limits):
+    def build(lag_reads=0, wobble=0.0, readings=3, validate=True, **limits):
         clock = VirtualClock()
         stop = threading.Event()
         supply = FakeSupply(clock, lag_reads)
         gauss = FakeGaussmeter(supply, clock, wobble)
         field = FieldController(
-            supply, gauss, make_config(**limits), clock, stop, readings=readings
+            supply, gauss, make_config(validate, **limits), clock, stop, readings=readings
         )
         return field, supply, gauss, clock, stop
 
@@ -150,8 +176,15 @@ def test_field_beyond_limit_raises_before_anything_is_sent(station, tesla):
     assert supply.calls == [] and gauss.reads == []
 
 
+def test_station_file_max_field_must_be_reachable_with_margin():
+    with pytest.raises(ValueError, match="max_field = 0.9 T needs 15 A.*95%"):
+        make_config(max_current=15.5)
+    make_config(max_current=15.8)  # 15 A is 94.9 % of it
+
+
 def test_calibrated_current_beyond_limit_raises_before_anything_is_sent(station):
-    field, supply, gauss, _, _ = station(max_current=10.0)
+    # a station file that escaped validation: the role still refuses before sending
+    field, supply, gauss, _, _ = station(max_current=10.0, validate=False)
     with pytest.raises(LimitError, match="magnet current = 10.8"):
         field.set_field(0.65)  # 10.83 A by the calibration
     assert supply.calls == [] and gauss.reads == []
@@ -164,7 +197,7 @@ def test_set_field_switches_on_at_zero_and_reaches_the_field(station):
     assert abs(measured - 0.65) <= 1e-3
     assert abs(supply.field() - 0.65) <= 1e-3
     on = supply.calls.index(("on",))
-    assert supply.calls[:on] == [("output?",), ("configure", 20.0), ("set", 0.0)]
+    assert supply.calls[:on] == [("output?",), ("configure", 20.0), ("set", 0.0), ("read",)]
     assert supply.writes[0][1] == 0.0
 
 
@@ -245,10 +278,11 @@ def test_gaussmeter_that_never_agrees_raises_instrument_error(station):
     assert len(gauss.reads) == 11  # first reading + 10 corrections
 
 
-def test_correction_beyond_current_limit_raises_limit_error(station):
-    field, supply, gauss, _, _ = station(max_current=11.0)
+def test_unreachable_field_is_an_instrument_error_naming_field_and_current(station):
+    # things were sent and the magnet moved: not a LimitError ("refused, nothing sent")
+    field, supply, gauss, _, _ = station(max_current=11.0, max_field=0.6)
     gauss.read_field = lambda: 0.0  # probe fell out of the gap
-    with pytest.raises(LimitError, match="beyond the station limit"):
+    with pytest.raises(InstrumentError, match=r"0.6 T not reachable: reached 0 T at 10 A"):
         field.set_field(0.6)
     assert max(abs(a) for _, a in supply.writes) <= 11.0
 
@@ -288,7 +322,7 @@ def test_ramp_down_waits_for_the_coil_before_switching_off(station):
 def test_ramp_down_with_output_off_sends_nothing_but_the_query(station):
     field, supply, _, _, _ = station()
     field.ramp_down()
-    assert supply.calls == [("output?",)]
+    assert supply.calls == [("output?",), ("errors?",)]
 
 
 def test_snapshot(station):

@@ -8,7 +8,8 @@ import math
 import pytest
 from pymeasure.test import expected_protocol
 
-from drivers.contracts import CurrentSource
+from drivers.base import UnsafeCommand
+from drivers.contracts import CurrentSource, SourceState
 from drivers.keithley6221 import Keithley6221
 from labctl.errors import InstrumentError
 
@@ -28,7 +29,8 @@ def test_id_queries_the_instrument():
 
 
 def test_configure_current_source_sets_range_and_compliance():
-    with expected_protocol(Keithley6221, [(":SOUR:CURR:RANG:AUTO 1;:SOUR:CURR:COMP 5", None)]
+    with expected_protocol(Keithley6221, [("OUTPut?", "0"),
+                                          (":SOUR:CURR:RANG:AUTO 1;:SOUR:CURR:COMP 5", None)]
                            ) as src:
         src.configure_current_source(5.0)
 
@@ -73,6 +75,7 @@ def test_measure_voltage_is_nan_and_sends_nothing():
 
 def test_output_on_off_and_state():
     with expected_protocol(Keithley6221, [("OUTPut 1", None), ("OUTPut?", "1"),
+                                          ("OUTPut?", "1"), (":SOUR:CURR?", "0.000000E+00"),
                                           ("OUTPut 0", None), ("OUTPut?", "0")]) as src:
         src.enable_output()
         assert src.read_output_enabled() is True
@@ -99,7 +102,7 @@ def test_no_setting_silently_clamps():
                     setattr(src, name, value)
                 except LookupError:
                     break
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, NotImplementedError):
                     continue
                 pytest.fail(f"{name} = {value} was accepted")
 
@@ -123,14 +126,15 @@ def test_empty_error_queue_raises_nothing():
 
 
 def test_reset_clears_the_error_queue_and_status():
-    with expected_protocol(Keithley6221, [(":STAT:QUE:CLE;*RST;:STAT:PRES;*CLS", None)]) as src:
+    with expected_protocol(Keithley6221, [("OUTPut?", "0"),
+                                          (":STAT:QUE:CLE;*RST;:STAT:PRES;*CLS", None)]) as src:
         src.reset()
 
 
 def test_shutdown_refuses_to_switch_off_at_a_non_zero_current():
     # pymeasure's shutdown would switch the output off at once
     with expected_protocol(Keithley6221, [("OUTPut?", "1"), (":SOUR:CURR?", "1.000000E-03")]
-                           ) as src, pytest.raises(RuntimeError, match="ramp it down"):
+                           ) as src, pytest.raises(UnsafeCommand, match="ramp it down"):
         src.shutdown()
 
 
@@ -143,3 +147,18 @@ def test_shutdown_at_zero_switches_the_output_off():
 def test_shutdown_with_the_output_off_sends_nothing_else():
     with expected_protocol(Keithley6221, [("OUTPut?", "0")]) as src:
         src.shutdown()
+
+
+def test_state_is_current_only_and_asked():
+    with expected_protocol(Keithley6221, [
+        (":OUTP?", "1"),
+        (":SOUR:CURR?;:SOUR:CURR:COMP?;:SOUR:CURR:RANG:AUTO?;:SOUR:CURR:RANG?",
+         "1.000000E-03;1.000000E+01;0;2.000000E-03"),
+    ]) as src:
+        assert src.read_state() == SourceState(True, "current", 1e-3, 10.0, 2e-3)
+
+
+def test_configure_refused_with_the_output_on():
+    with expected_protocol(Keithley6221, [("OUTPut?", "1")]) as src, \
+            pytest.raises(UnsafeCommand, match="output on"):
+        src.configure_current_source(5.0)

@@ -3,6 +3,7 @@
 import pytest
 from pymeasure.test import expected_protocol
 
+from drivers.base import UnsafeCommand
 from drivers.contracts import BipolarSupply
 from drivers.kepco_bop import KepcoBOP
 from labctl.errors import InstrumentError
@@ -23,11 +24,44 @@ def test_id():
         assert inst.id == IDN
 
 
-def test_configure_current_mode_sets_mode_and_voltage_limit():
+def test_configure_current_mode_sets_mode_and_voltage_limit_by_read_back():
     with expected_protocol(
-        KepcoBOP, [(b"FUNCtion:MODE CURR", None), (b"VOLTage 12.500000", None)]
+        KepcoBOP, [(b"OUTPut?", b"0"), (b"FUNCtion:MODE CURR", None),
+                   (b"VOLTage 12.500000", None), (b"VOLTage?", b"1.25E1"),
+                   (b"FUNCtion:MODE?", b"1")]
     ) as inst:
         inst.configure_current_mode(12.5)
+
+
+def test_mode_change_refused_with_the_output_on():
+    # the BOP powers up with its output on: the field role must zero it and switch it off
+    with expected_protocol(KepcoBOP, [(b"OUTPut?", b"1")]) as inst, \
+            pytest.raises(UnsafeCommand, match="output on"):
+        inst.configure_current_mode(12.5)
+
+
+def test_mode_is_asked():
+    with expected_protocol(KepcoBOP, [(b"FUNCtion:MODE?", b"0"),
+                                      (b"FUNCtion:MODE?", b"1")]) as inst:
+        assert inst.read_mode() == "voltage"
+        assert inst.read_mode() == "current"
+
+
+def test_unsafe_pymeasure_members_are_blocked():
+    with expected_protocol(KepcoBOP, [(b"FUNCtion:MODE?", b"1")]) as inst:
+        with pytest.raises(UnsafeCommand, match="confidence_test"):
+            inst.bop_test  # noqa: B018 - DIAG:TST? swings the output to its maximum
+        assert inst.operating_mode == "CURR"  # asking is fine
+        with pytest.raises(UnsafeCommand):
+            inst.operating_mode = "VOLT"
+        with pytest.raises(UnsafeCommand):
+            inst.output_enabled = False
+
+
+def test_output_off_refused_while_the_coil_carries_current():
+    with expected_protocol(KepcoBOP, [(b"MEASure:CURRent?", b"6.8E-1")]) as inst, \
+            pytest.raises(UnsafeCommand, match="0.68 A"):
+        inst.disable_output()
 
 
 @pytest.mark.parametrize("limit", [0.0, -1.0, 20.5])
@@ -76,7 +110,8 @@ def test_measure_current_and_voltage():
 def test_output_state_on_off():
     with expected_protocol(
         KepcoBOP,
-        [(b"OUTPut?", b"0"), (b"OUTPut 1", None), (b"OUTPut?", b"1"), (b"OUTPut 0", None)],
+        [(b"OUTPut?", b"0"), (b"OUTPut 1", None), (b"OUTPut?", b"1"),
+         (b"MEASure:CURRent?", b"1.0E-3"), (b"OUTPut 0", None)],
     ) as inst:
         assert inst.read_output_enabled() is False
         inst.enable_output()

@@ -25,6 +25,9 @@ CONFIGURE = [
     (":SENS:AVER:COUN 20", None),
     (":DISP:WIND:TRAC:Y:RLEV -30", None),
     (":SENS:SWE:TIME?", "+8.33333333333E-001"),
+    # what the instrument really uses is recorded (RBW and VBW are quantised)
+    (":SENS:BAND:RES?", "+3.00000000000E+005"),
+    (":SENS:BAND:VID?", "+3.00000000000E+004"),
 ]
 
 
@@ -116,8 +119,21 @@ def test_frequency_limits_follow_the_frequency_option():
 
 
 def test_configure_sweep_exchange():
-    with expected_protocol(KeysightXSeries, CONFIGURE) as inst:
+    with expected_protocol(KeysightXSeries, CONFIGURE, max_frequency=26.5e9) as inst:
         inst.configure_sweep(8e9, 8.3e9, 10001, 300e3, 30e3, 20, "average", -30.0)
+        assert inst.settings_used == {"rbw": 300e3, "vbw": 30e3, "sweep_time": 0.833333333333,
+                                      "detector": "AVER", "average_type": "power",
+                                      "averages": 20}
+
+
+def test_frequency_range_from_the_option_when_the_station_file_names_none():
+    exchange = [("*OPT?", '"503,B25,P13,513,EA3"')] + CONFIGURE
+    with expected_protocol(KeysightXSeries, exchange) as inst:
+        inst.configure_sweep(8e9, 8.3e9, 10001, 300e3, 30e3, 20, "average", -30.0)
+        assert inst.max_frequency == 13.6e9
+    with expected_protocol(KeysightXSeries, [("*OPT?", "B25,EA3")]) as inst, \
+            pytest.raises(InstrumentError, match="options.max_frequency"):
+        inst.configure_sweep(8e9, 8.3e9, 10001, 300e3, 30e3, 20)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -128,7 +144,8 @@ def test_configure_sweep_exchange():
 def test_configure_sweep_checks_everything_before_sending(kwargs):
     args = dict(f_start=8e9, f_stop=8.3e9, points=10001, rbw=300e3, vbw=30e3, averages=20)
     args.update(kwargs)
-    with expected_protocol(KeysightXSeries, []) as inst, pytest.raises(ValueError):
+    with expected_protocol(KeysightXSeries, [], max_frequency=26.5e9) as inst, \
+            pytest.raises(ValueError):
         inst.configure_sweep(**args)
 
 
@@ -164,7 +181,8 @@ def test_single_sweep_rejects_an_odd_reply():
 
 def test_single_sweep_lengthens_the_timeout_for_averaged_sweeps():
     with expected_protocol(KeysightXSeries, CONFIGURE + [(":INIT:IMM;*OPC?", "1")],
-                           connection_attributes={"timeout": 5000}) as inst:
+                           connection_attributes={"timeout": 5000},
+                           max_frequency=26.5e9) as inst:
         inst.configure_sweep(8e9, 8.3e9, 10001, 300e3, 30e3, 20, "average", -30.0)
         seen = []
         read = inst.read
@@ -191,7 +209,8 @@ def test_read_trace_binary_block():
 def test_read_trace_of_10001_points_containing_newline_bytes():
     rng = np.random.default_rng(3)
     values = (-90 + 10 * rng.standard_normal(10001)).astype(np.float32)
-    values[:4] = np.frombuffer(b"\n\n\n\n" * 4, dtype="<f4")  # payload bytes equal to '\n'
+    # payload bytes equal to '\n' (in values near -90 dBm)
+    values[:4] = np.frombuffer(b"\n\n\xb4\xc2" * 4, dtype="<f4")
     with expected_protocol(KeysightXSeries, [(TRACE, block(values))]) as inst:
         trace = inst.read_trace()
     np.testing.assert_array_equal(trace, values)
@@ -232,3 +251,21 @@ def test_raise_errors_names_instrument_and_command():
 def test_raise_errors_quiet_when_the_queue_is_empty():
     with expected_protocol(KeysightXSeries, [("SYST:ERR?", '+0,"No error"')]) as inst:
         inst.raise_errors()
+
+
+@pytest.mark.parametrize("values", [
+    np.array([-80.0, 3e27], dtype=np.float32), np.array([-80.0, np.nan], dtype=np.float32),
+    np.array([-80.0, -900.0], dtype=np.float32)])
+def test_a_trace_that_is_not_plausible_dbm_is_refused(values):
+    # what a wrong byte order gives: never decoded silently into garbage
+    with expected_protocol(KeysightXSeries, [(TRACE, block(values))]) as inst, \
+            pytest.raises(InstrumentError, match="byte order"):
+        inst.read_trace()
+
+
+def test_big_endian_data_is_refused_not_decoded():
+    values = np.full(101, -85.0, dtype=np.float32)
+    wrong = bytes(to_ieee_block(values, "f", True)) + b"\n"  # a session left in NORM order
+    with expected_protocol(KeysightXSeries, [(TRACE, wrong)]) as inst, \
+            pytest.raises(InstrumentError, match="not plausible"):
+        inst.read_trace()

@@ -11,7 +11,7 @@ from drivers.contracts import SpectrumAnalyzer
 from drivers.rs_fsv import RohdeSchwarzFSV
 from labctl.errors import InstrumentError
 
-TRACE = "FORM REAL,32;:TRAC:DATA? TRACE1"
+TRACE = "FORM REAL,32;:FORM:BORD NORM;:TRAC:DATA? TRACE1"  # R&S NORMal = little-endian
 CONFIGURE = [
     ("INIT:CONT 0", None),
     ("FREQ:STAR 9950000000", None),
@@ -25,6 +25,8 @@ CONFIGURE = [
     ("SWE:COUN 10", None),
     ("DISP:TRAC:Y:RLEV -20", None),
     ("SWE:TIME?", "0.25"),
+    ("BAND:RES?", "100000"),
+    ("BAND:VID?", "10000"),
 ]
 
 
@@ -56,7 +58,8 @@ def test_id():
     ("average_type", "power", "AVER:TYPE POW"),
     ("average_type", "log", "AVER:TYPE VID"),
     ("trace_mode", "write", "DISP:TRAC1:MODE WRIT"),
-    ("detector", "average", "DET AVER"),
+    ("detector", "average", "DET RMS"),  # power averaging, as on the X-series
+    ("detector", "voltage_average", "DET AVER"),
     ("detector", "rms", "DET RMS"),
     ("detector", "peak", "DET POS"),
     ("detector", "sample", "DET SAMP"),
@@ -74,7 +77,7 @@ def test_settings(prop, value, command):
     ("sweep_points", "SWE:POIN?", "691", 691),
     ("average_count", "SWE:COUN?", "10", 10),
     ("average_type", "AVER:TYPE?", "POW", "power"),
-    ("detector", "DET?", "RMS", "rms"),
+    ("detector", "DET?", "RMS", "average"),  # power averaging, however it was named
     ("trace_mode", "DISP:TRAC1:MODE?", "AVER", "average"),
     ("continuous_sweep", "INIT:CONT?", "1", True),
 ])

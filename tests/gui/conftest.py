@@ -15,7 +15,7 @@ from labctl.station import open_station
 SMALL_RUNS = {
     "freq-current": {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 100e-6, "points": 2001},
     "field-sweep": {"b_start": 0.55, "b_stop": 0.8, "b_step": 0.05, "points": 2001},
-    "sync-map": {"gate_voltages": [0.0, 2.0], "i_start": 0.8e-3, "i_stop": 2.2e-3,
+    "sync-map": {"gate_voltages": [0.0, 1.5], "i_start": 0.8e-3, "i_stop": 2.2e-3,
                  "i_step": 200e-6, "points": 2001},
     "memristor-cycles": {"cycles": 3, "v_step": 0.25},
     "memristor-program": {},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 import pytest
 
@@ -214,21 +213,24 @@ def test_readings_take_their_integration_time(model):
     assert bench.clock.now() - t0 == pytest.approx(expected)
 
 
+# exchanges a freq-current point costs the current source: its speed is measured in the
+# benchmarks (labctl bench freq-current); here the count, which does not depend on the load
+EXCHANGES_PER_POINT = {"2450": 7, "2400": 8, "6221": 5}
+
+
 @pytest.mark.parametrize("model", CURRENT_SOURCES)
-def test_source_meter_share_of_a_point_is_well_under_a_millisecond(model):
-    # a freq-current point: one ramp step, read-back, voltage, compliance
+def test_source_meter_point_costs_a_few_exchanges(model):
+    # a freq-current point: one ramp step, read-back, voltage, compliance; the state was
+    # asked once when the output was prepared, not again on every point
     bench = Bench(model, "shno_source")
-    if model != "6221":
-        bench.driver.voltage_nplc = 0.01
     shno = bench.shno(ShnoLimits(max_current=2.5e-3, max_step=10e-6, dwell=0.0,
                                  compliance_voltage=5.0))
     shno.prepare()
-    n = 300
-    start = time.perf_counter()
+    before = len(bench.sim.commands())
+    n = 100
     for k in range(1, n + 1):
         shno.ramp_to(k * 1e-6)
         shno.read_current()
         shno.read_voltage()
         shno.in_compliance()
-    per_point = (time.perf_counter() - start) / n
-    assert per_point < 1e-3, f"{per_point * 1e6:.0f} us per point"
+    assert (len(bench.sim.commands()) - before) / n <= EXCHANGES_PER_POINT[model]

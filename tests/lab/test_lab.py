@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -90,6 +91,13 @@ def test_a_poller_thread_never_corrupts_a_run(tmp_path):
     assert all(np.isnan(v) or 0 <= v <= 1.4e-3 for v in got)
 
 
+def _wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
 def test_ramp_down_and_close_abort_a_run(tmp_path):
     with open_lab(config=sim_station(0.01)) as lab:
         handle = lab.start("freq-current", SMALL, out=tmp_path)
@@ -97,6 +105,7 @@ def test_ramp_down_and_close_abort_a_run(tmp_path):
         assert handle.status == "aborted" and handle.reason == "ramp-down requested"
         assert outputs_at_zero(lab.station)
         handle = lab.start("freq-current", SMALL, out=tmp_path)
+        _wait_until(lambda: handle.state == "running")  # its file exists: close must finish it
         lab.close()
         assert handle.status == "aborted" and "closed" in handle.reason
         assert outputs_at_zero_by_log(lab.station.sim)

@@ -15,6 +15,7 @@ from labctl.runfile import read_info
 from labctl.runner import Runner
 from labctl.sim.params import DeviceParams
 from labctl.station import open_station
+from labctl.testing import sim_station
 from procedures.catalog import procedure_class
 from procedures.field_sweep import FieldSweep, fit_kittel_with_offset
 
@@ -37,8 +38,9 @@ def test_offset_fit_removes_a_constant_nonlinear_shift():
     assert offset == pytest.approx(-300e6, abs=30e6)
 
 
-def test_recovers_meff_and_g_of_the_simulated_device(tmp_path):
-    config = default_sim_station()
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recovers_meff_and_g_within_two_percent_with_uncertainties(tmp_path, seed):
+    config = sim_station(seed=seed)
     station = open_station(config)
     proc = FieldSweep(i_shno=I_SHNO)
     path = tmp_path / "field.h5"
@@ -48,25 +50,22 @@ def test_recovers_meff_and_g_of_the_simulated_device(tmp_path):
     truth = station.sim.device.truth()
     res = runner.results
     assert res["points_fitted"] == proc.planned_points() == 13
-    assert res["meff"] == pytest.approx(truth["meff"], rel=0.05)
-    assert res["gamma"] == pytest.approx(truth["gamma"], rel=0.02)
+    for name in ("meff", "gamma"):
+        assert res[name] == pytest.approx(truth[name], rel=0.02)
+        # statistical 1 sigma; the nonlinear shift's field dependence adds ~1 % systematic,
+        # which the results say in words
+        assert 0 < res[f"{name}_err"] < 0.01 * truth[name]
+    assert any("systematic" in note for note in res["kittel_info"])
     g_true = truth["gamma"] * h / physical_constants["Bohr magneton"][0]
     assert res["g_factor"] == pytest.approx(g_true, rel=0.02)
-
-    # the fitted offset is the line's nonlinear shift from f_FMR at this current
-    check = open_station(config)
-    check.field.set_field(0.65)
-    check.shno_source.ramp_to(I_SHNO)
-    t = check.sim.device.truth()
-    assert len(t["line_frequencies"]) == 1
-    assert res["frequency_offset"] == pytest.approx(t["line_frequencies"][0] - t["f_fmr"],
-                                                    abs=50e6)
-    check.ramp_down()
+    # the offset absorbs the nonlinear shift, the Joule drift and the chain's offset
+    assert -400e6 < res["frequency_offset"] < 100e6 and res["frequency_offset_err"] > 0
 
     info = read_info(path)
     assert info["rows"]["point"] == 13 and info["rows"]["background"] == 1
     assert info["results"]["meff"] == pytest.approx(res["meff"])
-    assert any("Meff" in line for line in proc.summarize(res))
+    summary = proc.summarize(res)
+    assert "Meff" in summary[0] and " ± " in summary[0]
 
 
 def test_checks_limits_and_parameters_before_anything_runs():

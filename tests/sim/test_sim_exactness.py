@@ -1,8 +1,9 @@
-"""The simulator's fast paths give bit-for-bit what the plain vectorised formulas give.
+"""The simulator's fast paths give what the plain vectorised formulas give.
 
 Resumed runs must reproduce uninterrupted ones exactly, so every shortcut (scalar physics,
 cached draws, the direct LAPACK call, the all-lines-at-once Lorentzian sum, the seeding)
-is checked here against the straightforward numpy version it replaces.
+is checked here against the straightforward numpy version it replaces: bit for bit where
+the operations are the same, to rounding where the formula is written differently.
 """
 
 import math
@@ -18,6 +19,7 @@ from labctl.sim.memristor import Memristor, _solve3
 from labctl.sim.noise import TraceNoise, _Bounded, generator, state_hash, text_hash
 from labctl.sim.oscillators import (
     OscillatorState,
+    field_state,
     nonlinear_shift_scale,
     normalized_power,
     oscillator_state,
@@ -25,7 +27,9 @@ from labctl.sim.oscillators import (
 from labctl.sim.params import DeviceParams
 
 PARAMS = [{}, {"coupling_exponent": 1.5}, {"sync_power_exponent": 0.5}, {"phi_deg": 40.0},
-          {"q_nl": 2.5, "coupling": 400e6}, {"coupling": 0.0}, {"f_offsets": [0, 0, 0, 0]}]
+          {"q_nl": 2.5, "coupling": 400e6}, {"coupling": 0.0}, {"f_offsets": [0, 0, 0, 0]},
+          {"preset": "gentle"}, {"tilt_deg": 60.0, "shape_anisotropy": 0.0}]
+PLAIN_LINES = {"edge_broadening": 0.0, "sideband_orders": 0}  # what reference_lines covers
 
 
 def same_bits(a, b) -> bool:
@@ -33,19 +37,22 @@ def same_bits(a, b) -> bool:
     return a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
-def reference_oscillators(p, currents, thresholds, f_fmr, gate_shift):
-    i_abs = np.abs(currents)
-    zeta = i_abs / thresholds
+def reference_oscillators(p, currents, thresholds, fs, gate_shift):
+    polarity = -1.0 if fs.field < 0 else 1.0  # anti-damping for one sign of I x B
+    zeta = polarity * np.asarray(currents) / thresholds
     p0 = normalized_power(zeta, p.q_nl)
-    freq = f_fmr + np.asarray(p.f_offsets) + nonlinear_shift_scale(p) * p0 + gate_shift
     x = zeta - 1.0
-    below = np.minimum(x, 0.0)
-    thermal = p.thermal_power / np.sqrt(below * below + p.threshold_rounding**2)
-    delta = (p.linewidth_threshold - p.linewidth_min) / p.linewidth_fmr
-    linewidth = p.linewidth_min + p.linewidth_fmr * 0.5 * (np.sqrt(x * x + 4 * delta**2) - x)
-    amr = p.power_scale * np.sin(2.0 * np.radians(p.phi_deg)) ** 2
-    ramp = np.minimum(1.0, i_abs / (0.2 * thresholds)) ** 2
-    power = amr * ((i_abs / 1e-3) ** 2 * p0 + (thresholds / 1e-3) ** 2 * ramp * thermal)
+    u = x / (np.maximum(zeta, 1.0) + p.q_nl)
+    pn = 0.5 * (u + np.sqrt(u * u + 4 * p.thermal_power))
+    currents = np.asarray(currents, dtype=float)
+    freq = (fs.f_fmr + p.frequency_offset + np.asarray(p.f_offsets)
+            + nonlinear_shift_scale(p, fs) * pn + p.joule_df_di2 * currents**2 + gate_shift)
+    delta = (p.linewidth_threshold - 0.5 * p.linewidth_min) / p.linewidth_fmr
+    r = np.sqrt(x * x + 4 * delta**2)
+    linewidth = p.linewidth_fmr * 0.5 * (r - x) + 0.5 * p.linewidth_min * (1 + x / r)
+    i_abs = np.abs(currents)
+    ramp = np.minimum(1.0, i_abs / (0.2 * thresholds))
+    power = fs.amr * (np.maximum(i_abs, thresholds) * ramp / 1e-3) ** 2 * pn
     return OscillatorState(zeta, p0, freq, linewidth, power)
 
 
@@ -58,10 +65,9 @@ def reference_clusters(freq, k_links):
         worst = partial = 0.0
         for j in range(a, b - 1):
             partial += f[j] - mean
-            if k[j] > 0.0:
-                worst = max(worst, abs(partial) / k[j])
-            elif abs(partial) > 0.0:
+            if k[j] <= 0.0:  # no coupling (an end below threshold): never locked
                 return math.inf
+            worst = max(worst, abs(partial) / k[j])
         return worst
 
     best = None
@@ -75,6 +81,7 @@ def reference_clusters(freq, k_links):
 
 
 def reference_lines(p, osc):
+    """Clusters at their mean frequency, linewidth / n, summed power, Adler pulling."""
     k_links = link_coupling(p, osc.p0)
     clusters = reference_clusters(osc.frequency, k_links)
     n = len(clusters)
@@ -95,27 +102,30 @@ def reference_lines(p, osc):
         total = size[j] + size[j + 1]
         shift[j] += moved * size[j + 1] / total
         shift[j + 1] -= moved * size[j] / total
-    return Lines(clusters, freq + shift, width, power)
+    return Lines(clusters, freq + shift, width, power, np.empty((0, 3)))
 
 
 @pytest.mark.parametrize("overrides", PARAMS)
 def test_scalar_physics_matches_vectorised_formulas(overrides):
-    p = DeviceParams.from_overrides(overrides)
+    p = DeviceParams.from_overrides({**overrides, **PLAIN_LINES})
     rng = np.random.default_rng(4)
     clusters_seen = set()
     for _ in range(400):
         currents = rng.uniform(-0.5e-3, 3e-3, 4) * rng.choice([1.0, 0.0], 4, p=[0.95, 0.05])
         thresholds = np.maximum(np.array(p.i_th, dtype=float) + rng.normal(0, 5e-5, 4), 1e-6)
         shift = rng.normal(0, 2e7, 4) * (rng.random() < 0.5)
-        f_fmr = rng.uniform(5e9, 20e9)
-        fast = oscillator_state(p, currents, thresholds, f_fmr, shift)
-        ref = reference_oscillators(p, currents, thresholds, f_fmr, shift)
+        fs = field_state(p, rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.9))
+        fast = oscillator_state(p, currents, thresholds, fs, shift)
+        ref = reference_oscillators(p, currents, thresholds, fs, shift)
         for name in ("zeta", "p0", "frequency", "linewidth", "power"):
-            assert same_bits(getattr(fast, name), getattr(ref, name)), name
-        lines, ref_lines = chain_lines(p, fast), reference_lines(p, ref)
+            assert np.allclose(getattr(fast, name), getattr(ref, name), rtol=1e-12,
+                               atol=1e-300), name
+        lines, ref_lines = chain_lines(p, fast), reference_lines(p, fast)
         assert lines.clusters == ref_lines.clusters
         for name in ("frequency", "linewidth", "power"):
-            assert same_bits(getattr(lines, name), getattr(ref_lines, name)), name
+            assert np.allclose(getattr(lines, name), getattr(ref_lines, name), rtol=1e-12,
+                               atol=1e-300), name
+        assert lines.sidebands.shape == (0, 3)
         clusters_seen.add(len(lines.clusters))
     if p.coupling > 0:
         assert len(clusters_seen) >= 2
@@ -160,22 +170,26 @@ def test_memristor_draws_are_kept_per_cycle():
     for cycle in range(6):
         kept.cycles = fresh.cycles = cycle
         assert kept.set_voltage() == kept.set_voltage() == fresh.set_voltage()
+        assert kept.reset_voltage() == fresh.reset_voltage()
         assert kept.forming_voltage() == fresh.forming_voltage()
         fresh._draws.clear()
-    assert len(kept._draws) <= 4
+    assert len(kept._draws) <= 16
 
 
 def reference_mean(model, lines, f_start, f_stop, points, rbw):
     step = (f_stop - f_start) / (points - 1) if points > 1 else 1.0
     floor_w = 10 ** (model.noise_floor_dbm_hz() / 10.0) * 1e-3 * device_mod._ENBW * rbw
     axis = np.linspace(0.0, f_stop - f_start, points).astype(np.float32)
-    lin = np.full(points, floor_w, dtype=np.float32)
-    for fc, width, power in zip(lines.frequency, lines.linewidth, lines.power):
+    lin = model._floor(f_start, f_stop, points, rbw).copy()
+    every = np.concatenate([np.stack([lines.frequency, lines.linewidth, lines.power], 1),
+                            lines.sidebands])
+    for fc, width, power in every:
         if power <= 0.0:
             continue
         narrow = device_mod._PEAK_NARROW * rbw
-        peak = power * model._gain * device_mod._PEAK_NARROW * rbw / math.hypot(width, narrow)
-        half = 0.5 * math.hypot(width, rbw)
+        p_an = power * model._gain * 10 ** (float(model._ripple_db(fc)) / 10)
+        peak = p_an * device_mod._PEAK_NARROW * rbw / math.hypot(width, narrow)
+        half = 0.5 * math.hypot(width, narrow)
         reach = half * math.sqrt(max(peak / (floor_w * device_mod._TAIL), 1.0))
         i0 = max(0, math.floor((fc - reach - f_start) / step))
         i1 = min(points, math.ceil((fc + reach - f_start) / step) + 1)
@@ -202,7 +216,7 @@ def test_mean_trace_matches_line_by_line_sum(monkeypatch, block):
     clock.advance(10.0)
     settings = [(9.5e9, 11e9, 10001, 1e6), (9.0e9, 12e9, 2001, 3e6), (10.1e9, 10.2e9, 1001, 1e5),
                 (9.5e9, 11e9, 40001, 1e6), (10e9, 10e9, 1, 1e6)]
-    for current in (0.3e-3, 0.8e-3, 1.0e-3, 1.4e-3, 2.2e-3):
+    for current in (0.3e-3, 0.8e-3, 1.0e-3, 1.2e-3, 1.4e-3, 2.2e-3):
         model.stripe.source_current(current, 5.0)
         state, _, lines = model._physics()
         for f_start, f_stop, points, rbw in settings:
@@ -229,5 +243,5 @@ def test_long_traces_draw_several_chunks_like_numpy():
     starts.append(int(rng.integers(0, size - 100)))
     want = np.concatenate([noise._normal[s:s + n]
                            for s, n in zip(starts, (size // 2, size // 2, 100))])
-    got = noise.deviates(generator(3, 0x5EE9, 77, 0), size + 100, 10)
+    got = noise.deviates(generator(3, 0x5EE9, 77, 0), size + 100)
     assert got.tobytes() == want.tobytes()

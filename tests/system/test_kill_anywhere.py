@@ -33,7 +33,7 @@ from procedures.freq_current import FreqCurrent
 
 pytestmark = pytest.mark.system
 WATCHED = ("labctl/runfile.py", "labctl/runlayout.py", "labctl/runreader.py",
-           "labctl/superblock.py")
+           "labctl/streamwriter.py", "labctl/superblock.py")
 # HDF5 marks the file "open for writing" when it flushes a change of the file's layout (a
 # stream growing, the close); the writer clears the mark right after. Only a kill in that gap
 # leaves a file that HDF5 1.10 tools and plain h5py refuse (labctl still reads it: SWMR).
