@@ -13,6 +13,7 @@ from PyQt5.QtCore import Qt
 
 from labctl.lab import RemoteLab
 from labctl.runfile import read_info
+from labctl.testing import reading_at_zero
 
 SMALL_FC = {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 50e-6, "points": 2001}
 
@@ -29,11 +30,6 @@ def window(window_on, remote):
     return window_on(remote)
 
 
-def at_zero(reading) -> bool:
-    return (reading.i_shno == 0.0 and reading.v_m == 0.0 and not reading.shno_output
-            and not reading.gate_output and reading.supply_current == 0.0)
-
-
 def start(window, qtbot) -> None:
     window.launcher.procedure.setCurrentText("freq-current")
     window.launcher.form.set_values(SMALL_FC)
@@ -41,7 +37,7 @@ def start(window, qtbot) -> None:
     qtbot.mouseClick(window.launcher.start_button, Qt.LeftButton)
 
 
-def test_a_run_shows_live_from_its_file_and_aborts_with_outputs_at_zero(window, qtbot,
+def test_a_run_shows_live_from_its_file_and_aborts_with_outputs_reading_at_zero(window, qtbot,
                                                                          remote):
     start(window, qtbot)
     live = window.tabs.live
@@ -62,7 +58,7 @@ def test_a_run_shows_live_from_its_file_and_aborts_with_outputs_at_zero(window, 
     info = read_info(handle.path)
     assert live.data.points == info["rows"]["point"] >= 3  # every row written is shown
     assert live.data.maps["trace"].rows == info["rows"]["point"]
-    assert at_zero(remote.read_station())
+    assert reading_at_zero(remote.read_station())
     qtbot.waitUntil(window.launcher.start_button.isEnabled, timeout=5000)
 
 
@@ -75,7 +71,7 @@ def test_closing_the_window_during_a_run_ramps_down_in_the_lab_process(window, q
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=60000)
     handle = window.launcher.handle
     assert handle.status == "aborted" and "GUI window was closed" in handle.reason
-    assert at_zero(remote.read_station())
+    assert reading_at_zero(remote.read_station())
 
 
 def test_the_lab_process_ending_unexpectedly_is_told_and_the_window_closes(window, qtbot,

@@ -15,15 +15,10 @@ import pytest
 from labctl.errors import LimitError
 from labctl.lab import LabClosed, RemoteLab, StationBusy, open_lab
 from labctl.runfile import log_lines, open_run, read_info
-from labctl.testing import Recorder
+from labctl.testing import Recorder, reading_at_zero
 
 SMALL = {"i_start": 0.6e-3, "i_stop": 1.4e-3, "i_step": 100e-6, "points": 2001}
 LONG = {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 20e-6, "points": 2001}
-
-
-def at_zero(reading) -> bool:
-    return (reading.i_shno == 0.0 and reading.v_m == 0.0 and not reading.shno_output
-            and not reading.gate_output and reading.supply_current == 0.0)
 
 
 def test_calls_errors_and_a_run_as_if_the_lab_were_here(tmp_path):
@@ -42,7 +37,7 @@ def test_calls_errors_and_a_run_as_if_the_lab_were_here(tmp_path):
             lab.ramp("gate", 0.1)
         assert handle.wait(120) and handle.status == "completed"
         assert "threshold_current" in handle.results
-        assert at_zero(lab.read_station())
+        assert reading_at_zero(lab.read_station())
     assert lab.closed and lab.process.returncode == 0
     with pytest.raises(LabClosed):
         lab.read_station()
