@@ -12,15 +12,41 @@ holds :meth:`LabInstrument.session` around it.
 from __future__ import annotations
 
 import contextlib
-import functools
+import inspect
 import threading
 
+from pymeasure.instruments.common_base import CommonBase, DynamicProperty
 from pyvisa.errors import VisaIOError
 
 from labctl.clock import Clock, RealClock
 from labctl.errors import InstrumentError, LabctlError
 
-_LOCK_GUARD = threading.Lock()
+_RESERVED_PREFIX = CommonBase._CommonBase__reserved_prefix  # pymeasure's, "___"
+_NO_VALUE = object()
+
+
+def _reserved_names(cls) -> list[str]:
+    """The names pymeasure reserves for the dynamic properties of ``cls``."""
+    params = sorted(set(CommonBase._fget_params_list + CommonBase._fset_params_list))
+    return [f"{prop}_{param}" for prop, member in inspect.getmembers(cls)
+            if isinstance(member, DynamicProperty) for param in params]
+
+
+class _Reserved:
+    """A reserved name of a pymeasure dynamic property: set per instance (stored where the
+    property looks for it), never read back from one; read from the class, its default."""
+
+    def __init__(self, name: str, default=_NO_VALUE):
+        self.name = name
+        self.default = default
+
+    def __get__(self, obj, owner=None):
+        if obj is not None:
+            raise AttributeError(f"{self.name} is a reserved variable name and it cannot be read")
+        return self if self.default is _NO_VALUE else self.default
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[_RESERVED_PREFIX + self.name] = value
 
 
 class UnsafeCommand(LabctlError, NotImplementedError):
@@ -51,17 +77,6 @@ def blocked_property(alternative: str) -> property:
     return property(refuse, refuse, doc=f"Blocked by labctl: use {alternative}.")
 
 
-def _locked(method):
-    """Run ``method`` holding the instrument session's lock."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self.session():
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
 class LabInstrument:
     """Put first in the bases: ``class Keithley2450(LabInstrument, pymeasure...Keithley2450)``."""
 
@@ -69,81 +84,113 @@ class LabInstrument:
     # the station's clock (a simulated station's is virtual): pacing and settling wait on it
     clock: Clock = RealClock()
 
+    def __init__(self, *args, **kwargs):
+        object.__setattr__(self, "_session_lock", threading.RLock())
+        super().__init__(*args, **kwargs)
+
+    # pymeasure's CommonBase hides the reserved names of its dynamic properties
+    # (``<control>_values`` ...) behind a __getattribute__ and __setattr__ that call hasattr()
+    # and scan a list on every attribute access: ~0.6 µs each, hundreds of accesses per point.
+    # The same rule at no cost per access: Python's own attribute access, and each reserved
+    # name a class attribute (a _Reserved guard) that refuses to be read from an instance
+    # and stores what is set where the dynamic property looks for it.
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__getattribute__ = object.__getattribute__
+        cls.__setattr__ = object.__setattr__
+        for name in _reserved_names(cls):
+            value = inspect.getattr_static(cls, name, _NO_VALUE)
+            if not isinstance(value, _Reserved):
+                setattr(cls, name, _Reserved(name, value))
+
+    def _setup_special_names(self) -> list[str]:
+        names = super()._setup_special_names()
+        # pymeasure copies each reserved name's class value to the instance; a name without
+        # one came through as its guard, which is no value
+        for name in names:
+            if isinstance(self.__dict__.get(_RESERVED_PREFIX + name), _Reserved):
+                del self.__dict__[_RESERVED_PREFIX + name]
+        return names
+
     def session(self) -> threading.RLock:
         """The lock of this instrument session (re-entrant): hold it for a sequence."""
-        lock = self.__dict__.get("_session_lock")
-        if lock is None:
-            with _LOCK_GUARD:
-                lock = self.__dict__.setdefault("_session_lock", threading.RLock())
-        return lock
+        return self._session_lock
 
-    # queries are a write and a read: both inside one hold of the lock
-    @_locked
-    def ask(self, command: str, *args, **kwargs) -> str:
-        return super().ask(command, *args, **kwargs)
+    # Every exchange holds the session's lock (taken in the method itself: a decorator's
+    # extra call per exchange is measurable at a few dozen exchanges per point). Queries are
+    # a write and a read, both inside one hold of the lock. The exchange is pymeasure's
+    # (CommonBase.ask: write, wait, read; Instrument.write/read: the adapter's) written out
+    # here, a layer of calls less on every message; tests/drivers/test_all_drivers.py checks
+    # that no driver's pymeasure base changes those.
+    def ask(self, command: str, query_delay: float | None = None) -> str:
+        with self._session_lock:
+            self.write(command)
+            self.wait_for(query_delay)
+            return self.read()
 
-    @_locked
     def values(self, command: str, *args, **kwargs):
-        try:
-            return super().values(command, *args, **kwargs)
-        except ValueError as err:  # a garbled or cut reply is the instrument's fault
-            raise InstrumentError(self.name, command, f"unexpected reply ({err})") from err
+        with self._session_lock:
+            try:
+                return super().values(command, *args, **kwargs)
+            except ValueError as err:  # a garbled or cut reply is the instrument's fault
+                raise InstrumentError(self.name, command, f"unexpected reply ({err})") from err
 
-    @_locked
     def binary_values(self, command: str, *args, **kwargs):
-        return super().binary_values(command, *args, **kwargs)
+        with self._session_lock:
+            return super().binary_values(command, *args, **kwargs)
 
     # the error-queue query, asked directly (it is read every point: pymeasure's property
     # machinery costs more than the exchange itself); None: the model's own check_errors
     ERROR_QUERY: str | None = None
     MAX_ERRORS = 64  # a queue that never empties is itself a fault
 
-    @_locked
     def check_errors(self) -> list:
         if self.ERROR_QUERY is None:
-            return super().check_errors()
+            with self._session_lock:
+                return super().check_errors()
         errors = []
-        while len(errors) < self.MAX_ERRORS:
-            reply = self.ask(self.ERROR_QUERY).strip()
-            code, _, message = reply.partition(",")
-            try:
-                number = int(float(code))
-            except ValueError:
-                raise InstrumentError(self.name, self.ERROR_QUERY,
-                                      f"unexpected reply {reply!r}") from None
-            if number == 0:
-                break
-            errors.append((number, message.strip().strip('"')))
+        with self._session_lock:
+            while len(errors) < self.MAX_ERRORS:
+                reply = self.ask(self.ERROR_QUERY).strip()
+                code, _, message = reply.partition(",")
+                try:
+                    number = int(float(code))
+                except ValueError:
+                    raise InstrumentError(self.name, self.ERROR_QUERY,
+                                          f"unexpected reply {reply!r}") from None
+                if number == 0:
+                    break
+                errors.append((number, message.strip().strip('"')))
         return errors
 
-    @_locked
     def write(self, command: str, **kwargs) -> None:
-        self.last_command = command
-        try:
-            super().write(command, **kwargs)
-        except VisaIOError as err:
-            raise InstrumentError(self.name, command, _describe(err)) from err
+        with self._session_lock:
+            self.last_command = command
+            try:
+                self.adapter.write(command, **kwargs)
+            except VisaIOError as err:
+                raise InstrumentError(self.name, command, _describe(err)) from err
 
-    @_locked
     def write_bytes(self, content: bytes, **kwargs) -> None:
-        try:
-            super().write_bytes(content, **kwargs)
-        except VisaIOError as err:
-            raise InstrumentError(self.name, self.last_command, _describe(err)) from err
+        with self._session_lock:
+            try:
+                self.adapter.write_bytes(content, **kwargs)
+            except VisaIOError as err:
+                raise InstrumentError(self.name, self.last_command, _describe(err)) from err
 
-    @_locked
     def read(self, **kwargs) -> str:
-        try:
-            return super().read(**kwargs)
-        except VisaIOError as err:
-            raise self._read_failed(err) from err
+        with self._session_lock:
+            try:
+                return self.adapter.read(**kwargs)
+            except VisaIOError as err:
+                raise self._read_failed(err) from err
 
-    @_locked
     def read_bytes(self, count: int = -1, **kwargs) -> bytes:
-        try:
-            return super().read_bytes(count, **kwargs)
-        except VisaIOError as err:
-            raise self._read_failed(err) from err
+        with self._session_lock:
+            try:
+                return self.adapter.read_bytes(count, **kwargs)
+            except VisaIOError as err:
+                raise self._read_failed(err) from err
 
     def _read_failed(self, err: VisaIOError) -> InstrumentError:
         # a reply that comes after the timeout would otherwise answer the next query: clear
@@ -153,22 +200,22 @@ class LabInstrument:
                 self.device_clear()
         return InstrumentError(self.name, self.last_command, _describe(err))
 
-    @_locked
     def device_clear(self) -> None:
         """Device clear (IEEE 488.1): the instrument's input and output queues are emptied."""
-        connection = getattr(self.adapter, "connection", None)
-        try:
-            clear = getattr(connection, "clear", None)
-            if callable(clear):
-                clear()
-            with contextlib.suppress(NotImplementedError):
-                self.adapter.flush_read_buffer()
-        except VisaIOError as err:
-            raise InstrumentError(self.name, "device clear", _describe(err)) from err
+        with self._session_lock:
+            connection = getattr(self.adapter, "connection", None)
+            try:
+                clear = getattr(connection, "clear", None)
+                if callable(clear):
+                    clear()
+                with contextlib.suppress(NotImplementedError):
+                    self.adapter.flush_read_buffer()
+            except VisaIOError as err:
+                raise InstrumentError(self.name, "device clear", _describe(err)) from err
 
     def raise_errors(self) -> None:
         """Read the error queue; raise InstrumentError if it held anything."""
-        with self.session():
+        with self._session_lock:
             command = self.last_command
             errors = self.check_errors()
         if errors:

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
@@ -53,6 +51,18 @@ def read_ieee_block(instrument, dtype: str) -> np.ndarray:
         raise fail(f"binary block not followed by a newline but {data[-1:]!r}")
     payload = memoryview(data)[:size]
     return np.frombuffer(payload, dtype=dtype).astype(np.float32)
+
+
+def _plausible_dbm(trace: np.ndarray) -> bool:
+    """Finite, within PLAUSIBLE_DBM, and no tiny non-zero value: swapped bytes turn -85 dBm
+    into 6e-41 (a denormal) or 3e27, neither of which is a level."""
+    low, high = PLAUSIBLE_DBM
+    lowest, highest = float(trace.min()), float(trace.max())  # NaN if any is NaN
+    if not (low < lowest and highest < high):
+        return False
+    if highest < -1e-30 or lowest > 1e-30:  # all of one sign and none tiny (a real trace)
+        return True
+    return not ((np.abs(trace) < 1e-30) & (trace != 0)).any()
 
 
 class SweptAnalyzer(SCPIMixin, Instrument):
@@ -155,8 +165,13 @@ class SweptAnalyzer(SCPIMixin, Instrument):
 
     def single_sweep(self) -> None:
         """Start one sweep with its averages and wait (``*OPC?``) until it is complete."""
-        with self.session(), self._sweep_timeout():
-            reply = self.ask(self.SINGLE_SWEEP).strip()
+        with self.session():
+            connection, old = self._lengthen_timeout()
+            try:
+                reply = self.ask(self.SINGLE_SWEEP).strip()
+            finally:
+                if connection is not None:
+                    connection.timeout = old
         if reply.lstrip("+") != "1":
             raise InstrumentError(self.name, self.SINGLE_SWEEP,
                                   f"unexpected reply {reply!r} to *OPC?")
@@ -171,30 +186,21 @@ class SweptAnalyzer(SCPIMixin, Instrument):
         with self.session():  # the query and its block are one exchange
             self.write(self.TRACE_QUERY)
             trace = read_ieee_block(self, self.TRACE_DTYPE)
-        low, high = PLAUSIBLE_DBM
-        # swapped bytes turn -85 dBm into 6e-41 (a denormal) or 3e27: neither is a level
-        tiny = (np.abs(trace) < 1e-30) & (trace != 0)
-        if trace.size and not (np.isfinite(trace).all() and not tiny.any()
-                               and low < float(trace.min()) and float(trace.max()) < high):
+        if trace.size and not _plausible_dbm(trace):
             raise InstrumentError(self.name, self.TRACE_QUERY,
                                   f"trace not plausible dBm (min {trace.min():g}, max "
                                   f"{trace.max():g}): wrong byte order or format?")
         return trace
 
-    @contextmanager
-    def _sweep_timeout(self):
-        """Lengthen the VISA timeout while a long (averaged) sweep runs, then restore it."""
+    def _lengthen_timeout(self):
+        """Lengthen the VISA timeout for a long (averaged) sweep: (session, timeout to
+        restore), or (None, None) if it is long enough or the adapter has none."""
         connection = getattr(self.adapter, "connection", None)
         old = getattr(connection, "timeout", None)
         if self._acquisition_time is None or not isinstance(old, (int, float)):
-            yield  # the adapter has no VISA timeout to adjust, or it is infinite
-            return
+            return None, None  # the adapter has no VISA timeout to adjust, or it is infinite
         needed = (self.TIMEOUT_FACTOR * self._acquisition_time + self.TIMEOUT_MARGIN) * 1e3
         if needed <= old:
-            yield
-            return
+            return None, None
         connection.timeout = needed
-        try:
-            yield
-        finally:
-            connection.timeout = old
+        return connection, old

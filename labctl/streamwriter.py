@@ -31,12 +31,19 @@ class StreamWriter:
         # chunk per row; small quantities (scalars, fitted peaks, the row time) share chunks
         self.arrays = [(q.name, f[q.name], schema.shape(q), np.dtype(q.dtype))
                        for q in stream.quantities if not is_small(schema, q)]
+        # what a row writes, ready: dataset id, chunk offset after the row index, dtype
+        self._array_writes = [(name, ds.id, (0,) * len(shape), shape, dtype)
+                              for name, ds, shape, dtype in self.arrays]
         self._fill_rows: dict[str, np.ndarray] = {}
         small = [(q.name, f[q.name]) for q in stream.stored if is_small(schema, q)]
         self.names = {q.name for q in stream.quantities}
         self.time_name = stream.row_time.name
         start = (done // SCALAR_CHUNK) * SCALAR_CHUNK
         self.scalars = [(name, ds.id, self._buffer(ds, start)) for name, ds in small]
+        self._scalar_writes = [(name, dsid, buf, (0,) * (buf.ndim - 1))
+                               for name, dsid, buf in self.scalars if name != self.time_name]
+        self._time_write = next(((dsid, buf) for name, dsid, buf in self.scalars
+                                 if name == self.time_name), None)
         self.coord_buffer = self._buffer(self.coord, start)
 
     def _buffer(self, ds: h5py.Dataset, start: int) -> np.ndarray:
@@ -71,7 +78,7 @@ class StreamWriter:
         i = self.n
         if i >= self.capacity:
             self._grow()
-        for name, ds, shape, dtype in self.arrays:
+        for name, dsid, zeros, shape, dtype in self._array_writes:
             v = values.get(name)
             if v is None:  # the fill value stands for "not measured" (chunks are not pre-filled)
                 arr = self._fill_rows.get(name)
@@ -79,19 +86,22 @@ class StreamWriter:
                     arr = self._fill_rows[name] = np.full(shape, FILL[dtype.name], dtype)
             else:
                 arr = np.ascontiguousarray(v, dtype=dtype)
-            ds.id.write_direct_chunk((i,) + (0,) * len(shape), arr)
+            dsid.write_direct_chunk((i, *zeros), arr)
         c0 = (i // SCALAR_CHUNK) * SCALAR_CHUNK
         j = i - c0
         if j == 0 and i > 0:
             for _, _, buf in self.scalars:
                 buf[:] = FILL[str(buf.dtype)]
             self.coord_buffer[:] = -1
-        values = {**values, self.time_name: time.time()}
-        for name, dsid, buf in self.scalars:
+        for name, dsid, buf, zeros in self._scalar_writes:
             v = values.get(name)
             if v is not None:
                 buf[j] = v
-                dsid.write_direct_chunk((c0,) + (0,) * (buf.ndim - 1), buf)
+                dsid.write_direct_chunk((c0, *zeros), buf)
+        if self._time_write is not None:  # when the row was written
+            dsid, buf = self._time_write
+            buf[j] = time.time()
+            dsid.write_direct_chunk((c0,), buf)
         return i
 
     def mark_complete(self, i: int) -> None:

@@ -46,29 +46,28 @@ def floor_statistics(trace_dbm: np.ndarray) -> tuple[float, float]:
 def sample_floor_statistics(sample: np.ndarray) -> tuple[float, float]:
     """:func:`floor_statistics` of an already thinned, finite, 1-D float sample.
 
-    Median and σ come from one partition at the three quartiles (the interquartile range
-    is as efficient as the median absolute deviation for normal scatter, and cheaper).
+    Median and σ come from the quartiles (the interquartile range is as efficient as the
+    median absolute deviation for normal scatter, and cheaper), read from one sort: on a
+    trace's samples, which are far from random order, a sort of ~600 values is quicker
+    than numpy's partition at three points, and it serves the second pass as well.
     """
-    x = sample.copy()
+    x = np.sort(sample)
     n = x.size
     q1, q2, q3 = n // 4, n // 2, (3 * n) // 4
-    x.partition((q1, q2, q3))
     med = float(x[q2])
     sigma = float(x[q3] - x[q1]) * _IQR_TO_SIGMA
     limit = med + 3.0 * sigma
     # Pure noise leaves ~0.1 % above 3σ; only a trace with lines needs the second pass.
     if sigma <= 0 or not x[q3] < limit:
         return med, sigma
-    high = int(np.count_nonzero(x[q3:] >= limit))  # all above limit are in the top quarter
+    high = n - int(np.searchsorted(x, limit))  # how many reach the limit
     if 0.02 * n < high <= 0.5 * n:
         # Clipping the top 3σ of pure noise would pull the median down by only ~0.003σ.
-        # The rest holds the q3 lowest samples, so its quartiles are among them.
+        # The quartiles of the rest, its m lowest samples, are read from the same sort.
         m = n - high
-        low = x[:q3]
         q1, q2, q3 = m // 4, m // 2, (3 * m) // 4
-        low.partition((q1, q2, q3))
-        med = float(low[q2])
-        sigma = float(low[q3] - low[q1]) * _IQR_TO_SIGMA
+        med = float(x[q2])
+        sigma = float(x[q3] - x[q1]) * _IQR_TO_SIGMA
     return med, sigma
 
 

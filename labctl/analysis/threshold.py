@@ -161,6 +161,21 @@ def onset_model(i: np.ndarray, i_th: float, q: float, width: float) -> np.ndarra
     return i * i * 0.5 * (u + np.sqrt(u * u + 4.0 * width * width))
 
 
+def onset_derivatives(i: np.ndarray, i_th: float, q: float, width: float
+                      ) -> tuple[np.ndarray, ...]:
+    """:func:`onset_model` and its derivatives by ``i_th``, ``q`` and ``width``."""
+    above = i >= i_th
+    d = np.where(above, i, i_th) + q * i_th
+    u = (i - i_th) / d
+    root = np.sqrt(u * u + 4.0 * width * width)
+    half_i2 = 0.5 * i * i
+    dm_du = half_i2 * (1.0 + u / root)
+    du_dth = -(d + (i - i_th) * np.where(above, q, 1.0 + q)) / (d * d)
+    du_dq = -(i - i_th) * i_th / (d * d)
+    return (half_i2 * (u + root), dm_du * du_dth, dm_du * du_dq,
+            half_i2 * 4.0 * width / root)
+
+
 def threshold_from_power(currents, powers, errors) -> PowerThreshold:
     """I_th from the integrated power of the lines versus current, with its uncertainty.
 
@@ -187,9 +202,19 @@ def threshold_from_power(currents, powers, errors) -> PowerThreshold:
     scale_i = float(x.max())
     scale_p = float(np.max(np.abs(y)))
 
+    xs = x / scale_i
+    weight = scale_p / e
+
     def residual(v):
         off, s, i_th, q, w = v
-        return (off * scale_p + s * scale_p * onset_model(x / scale_i, i_th, q, w) - y) / e
+        return (off * scale_p + s * scale_p * onset_model(xs, i_th, q, w) - y) / e
+
+    def jacobian(v):
+        # analytic: scipy's finite differences would cost five more evaluations per step
+        _, s, i_th, q, w = v
+        model, d_th, d_q, d_w = onset_derivatives(xs, i_th, q, w)
+        sw = s * weight
+        return np.column_stack([weight, weight * model, sw * d_th, sw * d_q, sw * d_w])
 
     best = None
     # starts spread over the swept range: the cost has local minima where the onset is
@@ -198,8 +223,9 @@ def threshold_from_power(currents, powers, errors) -> PowerThreshold:
     first = x[np.argmax(above)] / scale_i if above.any() else 0.5
     for start in np.unique(np.clip(first * np.array([0.7, 0.85, 1.0]), 1e-3, 1.0)):
         guess = [0.0, 4.0, start, 1.0, 0.03]
-        fit = least_squares(residual, guess, bounds=([-np.inf, 0.0, 1e-4, 0.05, _MIN_WIDTH],
-                                                     [np.inf, np.inf, 1.5, 20.0, 0.3]),
+        fit = least_squares(residual, guess, jac=jacobian,
+                            bounds=([-np.inf, 0.0, 1e-4, 0.05, _MIN_WIDTH],
+                                    [np.inf, np.inf, 1.5, 20.0, 0.3]),
                             x_scale=[0.01, 1.0, 0.05, 0.5, 0.02])
         if best is None or fit.cost < best.cost:
             best = fit

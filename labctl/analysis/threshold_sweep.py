@@ -64,10 +64,18 @@ def line_window(band_centres: np.ndarray, peak_frequency: np.ndarray, peak_fwhm:
     w = np.asarray(peak_fwhm, dtype=float).ravel()
     k = np.asarray(peak_kind).ravel()
     use = np.isfinite(f) & np.isfinite(w) & ((k == PEAK_LINE) | (k == PEAK_SIDEBAND))
+    centres = f[use]
+    reach = np.minimum(np.maximum(WINDOW_WIDTHS * w[use], WINDOW_MIN), WINDOW_MAX)
     inside = np.zeros(band_centres.size, dtype=bool)
-    for fc, width in zip(f[use].tolist(), w[use].tolist()):
-        inside |= np.abs(band_centres - fc) < min(max(WINDOW_WIDTHS * width, WINDOW_MIN),
-                                                  WINDOW_MAX)
+    # most lines share the narrowest window, and a line is fitted again at every step: per
+    # window, a band is inside if its nearest line on either side is (the rounded |b - c|
+    # grows with the distance, so the nearest decides exactly)
+    for half in np.unique(reach):
+        lines = np.sort(centres[reach == half])
+        right = np.searchsorted(lines, band_centres).clip(0, lines.size - 1)
+        left = (right - 1).clip(0, lines.size - 1)
+        inside |= np.abs(band_centres - lines[left]) < half
+        inside |= np.abs(band_centres - lines[right]) < half
     return inside
 
 
@@ -80,19 +88,29 @@ def window_power(excess: np.ndarray, floor: np.ndarray | None, inside: np.ndarra
     a floor (no background recorded) the outside bands' scatter is used as it is.
     """
     e = np.asarray(excess, dtype=float)
-    power = e[:, inside].sum(axis=1)
+    lines = e[:, inside]
+    power = lines.sum(axis=1)
     outside = ~inside
     if not outside.any():
         raise ValueError("lines everywhere: no band left to measure the noise on")
     if floor is None:
-        dev = e[:, outside]
-        sigma_band = _MAD * np.median(np.abs(dev - np.median(dev)))
+        sigma_band = _MAD * _mad(e[:, outside])
         return power, np.full(power.size, sigma_band * math.sqrt(inside.sum()))
     f = np.asarray(floor, dtype=float)
-    rel = e[:, outside] / f[outside]
-    r = _MAD * np.median(np.abs(rel - np.median(rel)))
-    sigma = r * np.sqrt(((f[inside] + np.maximum(e[:, inside], 0.0)) ** 2).sum(axis=1))
+    rel = e[:, outside]
+    rel /= f[outside]
+    r = _MAD * _mad(rel)
+    np.maximum(lines, 0.0, out=lines)
+    lines += f[inside]
+    sigma = r * np.sqrt((lines**2).sum(axis=1))
     return power, sigma
+
+
+def _mad(values: np.ndarray) -> float:
+    """Median absolute deviation of ``values`` (an array of its own: overwritten)."""
+    values -= np.median(values)
+    np.abs(values, out=values)
+    return float(np.median(values, overwrite_input=True))
 
 
 def threshold_of_sweep(currents, excess, band_centres, floor, peak_frequency, peak_fwhm,

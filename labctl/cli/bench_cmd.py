@@ -152,6 +152,10 @@ def freq_current(scratch: Path, points: int | None) -> None:
           f"{run['file_mb']:.0f} MB; median of {len(runs)} runs "
           f"({runs[0]['points_per_s']:.0f}-{runs[-1]['points_per_s']:.0f}/s); fitted threshold "
           f"{i_th * 1e3:.3f} mA")
+    cpus = sorted(r["loop_cpu_s_per_point"] for r in runs)
+    _echo(f"   CPU (less sensitive to load than the wall clock): {run['cpu_s']:.2f} s for the "
+          f"run, {cpus[len(cpus) // 2] * 1e6:.0f} µs per point in the loop (worker thread; "
+          f"{cpus[0] * 1e6:.0f}-{cpus[-1] * 1e6:.0f} over the runs)")
     per = parts["per_point_s"]
     runner_per = run["loop_s"] / max(1, n - 1)
     _echo(f"   per point, procedure driven synchronously ({parts['points']} points, median of "

@@ -95,20 +95,24 @@ def _run_timed(procedure: Procedure, path: Path) -> dict[str, Any]:
     tenth = max(1, n // 10)
     at = {0: "first", tenth: "p10", n - 1 - tenth: "p90", n - 1: "last"}
 
-    def on_event(event) -> None:
+    def on_event(event) -> None:  # in the worker thread: its CPU time is the run's
         if event.kind == POINT and event.data["index"] in at:
             marks[at[event.data["index"]]] = time.perf_counter()
+            cpu[at[event.data["index"]]] = time.thread_time()
 
     runner.subscribe(on_event)
     rss_before = maxrss_mb()
-    t0 = time.perf_counter()
+    cpu: dict[str, float] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
     status = runner.run()
-    wall = time.perf_counter() - t0
+    wall, run_cpu = time.perf_counter() - t0, time.process_time() - c0
     if status != "completed":
         raise RuntimeError(f"benchmark run {status}: {runner.reason}")
     loop = marks.get("last", 0.0) - marks.get("first", 0.0)
     nan = float("nan")
+    loop_cpu = cpu.get("last", 0.0) - cpu.get("first", 0.0)
     return {"points": n, "wall_s": wall, "loop_s": loop, "points_per_s": n / wall,
+            "cpu_s": run_cpu, "loop_cpu_s_per_point": loop_cpu / (n - 1) if n > 1 else nan,
             "loop_points_per_s": (n - 1) / loop if loop > 0 else nan,
             "first10_points_per_s": tenth / (marks["p10"] - marks["first"]) if n >= 20 else nan,
             "last10_points_per_s": tenth / (marks["last"] - marks["p90"]) if n >= 20 else nan,

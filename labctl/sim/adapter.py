@@ -12,6 +12,15 @@ from pyvisa.errors import VisaIOError
 
 from labctl.sim.instrument import SimDisconnected, SimInstrument, SimTimeout
 
+SIM_FAULTS = (SimTimeout, SimDisconnected)
+
+
+def _visa_error(err: Exception) -> VisaIOError:
+    """The VISA error a real session raises for a simulated fault."""
+    if isinstance(err, SimTimeout):
+        return VisaIOError(constants.StatusCode.error_timeout)
+    return VisaIOError(constants.StatusCode.error_connection_lost)
+
 
 class SimSession:
     """The VISA session's controls a driver uses: the timeout (ms) and device clear."""
@@ -46,25 +55,28 @@ class SimAdapter(Adapter):
     def close(self) -> None:
         """Nothing to release: the simulated instrument lives with the station."""
 
-    def _io(self, func, *args):
-        try:
-            return func(*args)
-        except SimTimeout:
-            raise VisaIOError(constants.StatusCode.error_timeout) from None
-        except SimDisconnected:
-            raise VisaIOError(constants.StatusCode.error_connection_lost) from None
-
+    # each exchange calls the simulated instrument directly (a helper around the call costs
+    # an extra Python call per message); its faults become the VISA errors a session raises
     def _write(self, command: str, **kwargs) -> None:
-        self._io(self.instrument.write, command)
+        try:
+            self.instrument.write(command)
+        except SIM_FAULTS as err:
+            raise _visa_error(err) from None
 
     def _write_bytes(self, content: bytes, **kwargs) -> None:
-        self._io(self.instrument.write, content.decode(errors="replace"))
+        self._write(content.decode(errors="replace"))
 
     def _read(self, **kwargs) -> str:
-        return self._io(self.instrument.read)
+        try:
+            return self.instrument.read()
+        except SIM_FAULTS as err:
+            raise _visa_error(err) from None
 
     def _read_bytes(self, count: int, break_on_termchar: bool = False, **kwargs) -> bytes:
-        return self._io(self.instrument.read_bytes, count)
+        try:
+            return self.instrument.read_bytes(count)
+        except SIM_FAULTS as err:
+            raise _visa_error(err) from None
 
     def flush_read_buffer(self) -> None:
         self.instrument._pending.clear()

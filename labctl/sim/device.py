@@ -93,6 +93,7 @@ class DeviceModel:
         self._gate_reads = 0
         self._floor_key: tuple | None = None
         self._floor_w = np.empty(0, dtype=np.float32)
+        self._floor_dbm = self._floor_w  # the same in dBm
         self._phys_key: tuple | None = None
         self._phys: tuple[tuple[list[float], ...], Lines] | None = None
         self._axis_key: tuple | None = None
@@ -229,6 +230,7 @@ class DeviceModel:
                     floor[near] += 1e-3 * 10 ** (dbm / 10.0) * np.exp(
                         -0.5 * ((f[near] - f_spur) / sigma) ** 2)
             self._floor_w = floor.astype(np.float32)
+            self._floor_dbm = _dbm(self._floor_w)
             self._floor_key = key
         return self._floor_w
 
@@ -302,9 +304,11 @@ class DeviceModel:
                     np.divide(np.float32(peak), x, out=x)
                     target = lin[i0:i1]
                     np.add(target, x, out=target)
-        mean = np.log10(lin)
-        mean *= np.float32(10.0)
-        mean += np.float32(30.0)  # W -> dBm
+        # in dBm: where no line reaches, the floor's (computed once per settings); the
+        # logarithm, the sweep's costliest step, only over the lines' reach
+        mean = self._floor_dbm.copy()
+        for a, b in _union(sorted((sh[0], sh[1]) for sh in shapes)):
+            mean[a:b] = _dbm(lin[a:b])
         self._mean_db = mean
         self._mean_key = mkey
         return mean
@@ -408,6 +412,26 @@ class DeviceModel:
                 "noise_floor_dbm_hz": self._floor_dbm_hz,
                 "gain_db": p.amp_gain_db,
             }
+
+
+def _dbm(watts: np.ndarray) -> np.ndarray:
+    """float32 W -> dBm, step by step in float32 (the same bits for any slice)."""
+    out = np.log10(watts)
+    out *= np.float32(10.0)
+    out += np.float32(30.0)
+    return out
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted index ranges [a, b) merged where they overlap or touch."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _sync_truth(zeta: list[float], clusters: list[list[int]]) -> str:

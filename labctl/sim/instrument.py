@@ -6,10 +6,9 @@ import inspect
 import random
 import threading
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from pyvisa.util import to_ieee_block
 
 from labctl.clock import Clock
 from labctl.config import FaultConfig
@@ -40,14 +39,18 @@ class SimCommandError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class CommandRecord:
-    """One entry of a simulated instrument's command log."""
+class CommandRecord(NamedTuple):
+    """One entry of a simulated instrument's command log (a tuple: cheap to make, and every
+    command of a run makes one)."""
 
     time: float  # virtual station time in s
-    command: str  # the header and arguments as received
     header: str
     args: str
+
+    @property
+    def command(self) -> str:
+        """The header and arguments as received."""
+        return f"{self.header} {self.args}".strip()
 
 
 class SimInstrument:
@@ -85,6 +88,7 @@ class SimInstrument:
         self._lock = threading.RLock()
         self._handlers = self._collect_handlers()
         self._routes: dict[str, tuple] = {}
+        self._messages: dict[str, list[tuple[str, str]]] = {}
 
     def _collect_handlers(self):
         handlers = []
@@ -99,13 +103,13 @@ class SimInstrument:
             if not self.connected:
                 raise SimDisconnected(self.name)
             self.commands_received += 1
-            self._inject_faults(message)
-            if not self.connected:
-                raise SimDisconnected(self.name)
+            if self.faults:
+                self._inject_faults(message)
+                if not self.connected:
+                    raise SimDisconnected(self.name)
             start = len(self._pending)  # replies of earlier messages are not joined to ours
-            for header, args in split_message(message):
-                self.log.append(CommandRecord(self.clock.now(), f"{header} {args}".strip(),
-                                              header, args))
+            for header, args in self._messages.get(message) or self._parse(message):
+                self.log.append(CommandRecord(self.clock.now(), header, args))
                 response = self._dispatch(header, args)
                 if response is None:
                     continue
@@ -117,7 +121,8 @@ class SimInstrument:
                 data = response if isinstance(response, bytes) else str(response).encode()
                 if len(self._pending) > start:
                     self._pending[-1:] = b";"  # several queries in one message: one reply line
-                self._pending += data + b"\n"
+                self._pending += data
+                self._pending += b"\n"
             self._swallow_next_response = False
 
     def _await_reply(self) -> None:
@@ -151,7 +156,8 @@ class SimInstrument:
             self._await_reply()
             if count is None or count < 0:
                 count = len(self._pending)
-            out = bytes(self._pending[:count])
+            with memoryview(self._pending) as pending:  # one copy (a slice would be two)
+                out = pending[:count].tobytes()
             del self._pending[:count]
             return out
 
@@ -165,6 +171,16 @@ class SimInstrument:
             return out.decode(errors="replace").rstrip("\r\n")
 
     # ---- dispatch ---------------------------------------------------------------------
+    def _parse(self, message: str) -> list[tuple[str, str]]:
+        """``split_message``, remembered for queries: a sweep asks the same few many times
+        (settings carry values that change, and are parsed afresh)."""
+        units = self._messages.get(message)
+        if units is None:
+            units = split_message(message)
+            if "?" in message and len(self._messages) < 1024:  # bounded, whatever is sent
+                self._messages[message] = units
+        return units
+
     def _route(self, header: str) -> tuple:
         """The handler (and numeric suffix) of a header; remembered, since a sweep loop sends
         the same few headers thousands of times and scanning every pattern is slow."""
@@ -187,7 +203,7 @@ class SimInstrument:
         return route
 
     def _dispatch(self, header: str, args: str):
-        method, suffix = self._route(header)
+        method, suffix = self._routes.get(header) or self._route(header)
         if method is None:
             self.errors.append(UNDEFINED_HEADER)
             return None
@@ -271,5 +287,10 @@ class SimInstrument:
 
     @staticmethod
     def block(values: np.ndarray, datatype: str = "f", big_endian: bool = False) -> bytes:
-        """An IEEE 488.2 definite-length binary block of the values."""
-        return bytes(to_ieee_block(values, datatype=datatype, is_big_endian=big_endian))
+        """An IEEE 488.2 definite-length binary block of the values (``#<n><length><data>``,
+        as pyvisa's to_ieee_block makes it, with the data copied once: a trace is 40 kB)."""
+        data = np.ascontiguousarray(values, dtype=(">" if big_endian else "<") + datatype)
+        length = str(data.nbytes)
+        if len(length) > 9:
+            raise OverflowError(f"binary block of {length} bytes: too long for a header")
+        return b"".join((f"#{len(length)}{length}".encode(), memoryview(data).cast("B")))

@@ -119,8 +119,7 @@ class TraceNoise:
         if table is None:
             if len(self._smoothed) >= _SMOOTHED_KEPT:
                 self._smoothed.pop(next(iter(self._smoothed)))
-            c = np.concatenate([[0.0], np.cumsum(self._normal, dtype=np.float64)])
-            table = ((c[width:] - c[:-width]) / math.sqrt(width)).astype(np.float32)
+            table = moving_sums(self._normal, width)
             self._smoothed[width] = table
         return table
 
@@ -153,6 +152,41 @@ class TraceNoise:
     def sweep_rng(self, seed: int, key: int, count: int) -> np.random.Generator:
         """The generator of one sweep."""
         return generator(seed, _TAG_SWEEP, key, count)
+
+
+_CHUNK = 1 << 15  # running-sum values at a time: they stay in cache, no 8 MB temporaries
+
+
+def moving_sums(x: np.ndarray, width: int) -> np.ndarray:
+    """float32 of (c[i + width] - c[i]) / sqrt(width), where c is the float64 running sum of
+    ``x`` (c[0] = 0, c[k] = c[k-1] + x[k-1], as np.cumsum adds): unit-variance sums of
+    ``width`` neighbours, made a chunk at a time with the same additions in the same order."""
+    n = x.size
+    out = np.empty(n + 1 - width, dtype=np.float32)
+    scale = math.sqrt(width)
+    chunk = max(_CHUNK, 2 * width)
+    # buf[width + t] = c[p + t] for the chunk [p, q); buf[:width] the c values just before
+    buf = np.empty(width + chunk)
+    p = 0
+    while p <= n:
+        q = min(p + chunk, n + 1)
+        seg = buf[width:width + q - p]
+        if p == 0:
+            seg[0] = 0.0
+            seg[1:] = x[:q - 1]
+        else:
+            seg[:] = x[p - 1:q - 1]
+            seg[0] += buf[width - 1]  # c[p - 1]
+        np.add.accumulate(seg, out=seg)
+        lo, hi = max(p - width, 0), q - width
+        if hi > lo:
+            sums = buf[width + lo + width - p:width + hi + width - p] - buf[
+                width + lo - p:width + hi - p]
+            sums /= scale
+            out[lo:hi] = sums
+        buf[:width] = buf[q - p:q - p + width]
+        p = q
+    return out
 
 
 def _significant(x: float) -> float:

@@ -4,7 +4,7 @@ the verdict that keeps a bad number from being printed like a good one."""
 import numpy as np
 import pytest
 
-from labctl.analysis.threshold import onset_model, threshold_from_power
+from labctl.analysis.threshold import onset_derivatives, onset_model, threshold_from_power
 from labctl.analysis.threshold_sweep import (
     PEAK_LINE,
     PEAK_THERMAL,
@@ -32,6 +32,21 @@ def test_power_fit_recovers_the_chains_threshold_with_calibrated_errors():
         assert fit.i_th == pytest.approx(0.8975e-3, rel=0.05)
         pulls.append((fit.i_th - 0.8975e-3) / fit.i_th_err)
     assert abs(np.mean(pulls)) < 0.7 and 0.5 < np.std(pulls) < 1.5
+
+
+@pytest.mark.parametrize("i_th, q, width", [(0.5, 1.0, 0.03), (0.9, 0.3, 0.01), (0.2, 5.0, 0.2)])
+def test_the_fits_derivatives_are_the_models(i_th, q, width):
+    # the power fit is given these instead of finite differences: they must be the slopes
+    i = np.linspace(0.01, 1.0, 301)
+    i = i[np.abs(i - i_th) > 1e-3]  # the onset has a kink at i = i_th
+    model, *slopes = onset_derivatives(i, i_th, q, width)
+    assert np.array_equal(model, onset_model(i, i_th, q, width))
+    args = np.array([i_th, q, width])
+    for k, slope in enumerate(slopes):
+        h = np.zeros(3)
+        h[k] = 1e-6
+        numeric = (onset_model(i, *(args + h)) - onset_model(i, *(args - h))) / 2e-6
+        np.testing.assert_allclose(slope, numeric, rtol=1e-5, atol=1e-9)
 
 
 def test_power_fit_refuses_what_is_only_noise():
@@ -106,3 +121,24 @@ def test_window_follows_lines_not_thermal_peaks_and_noise_scales_with_power():
     excess[:, ~inside] = np.random.default_rng(2).normal(0, 0.1, (2, 100 - 29))
     power, sigma = window_power(excess, floor, inside)
     assert power[1] == pytest.approx(10.0) and sigma[1] > sigma[0]
+
+
+def test_window_is_every_band_within_reach_of_any_line():
+    # the definition, band by band and line by line, on sweeps with lines exactly a window
+    # away from a band and lines of equal and of different widths
+    centres = 8e9 + np.arange(400) * 10e6
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        rows = int(rng.integers(0, 30))
+        freq = rng.uniform(7.5e9, 12.5e9, (rows, 8))
+        if trial % 2:
+            freq = centres[rng.integers(0, 400, (rows, 8))] + rng.choice([0.0, 150e6, -300e6],
+                                                                         (rows, 8))
+        fwhm = rng.choice([1e6, 20e6, 26e6, 60e6], (rows, 8))
+        kind = rng.choice([PEAK_LINE, PEAK_THERMAL, -1], (rows, 8))
+        freq[rng.random((rows, 8)) < 0.2] = np.nan
+        want = np.zeros(400, dtype=bool)
+        for f, w, k in zip(freq.ravel(), fwhm.ravel(), kind.ravel()):
+            if k == PEAK_LINE and np.isfinite(f):
+                want |= np.abs(centres - f) < min(max(6.0 * w, 150e6), 300e6)
+        assert np.array_equal(line_window(centres, freq, fwhm, kind), want)

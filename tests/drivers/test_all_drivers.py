@@ -17,6 +17,7 @@ import warnings
 
 import pytest
 from pymeasure.adapters import Adapter
+from pymeasure.instruments.common_base import DynamicProperty
 
 from drivers.base import UnsafeCommand
 from labctl.clock import VirtualClock
@@ -222,3 +223,63 @@ def test_the_meta_test_sees_an_unsafe_member():
     exercise(raw, "disable_source")
     exercise(raw, "apply_voltage")
     assert changes_an_output("keithley2450", adapter.written)
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_reserved_names_of_dynamic_properties_stay_hidden(name):
+    # pymeasure's rule, kept by labctl's cheaper attribute access: the per-instance
+    # parameters of a dynamic property (``<name>_values`` ...) are set, never read back
+    driver, adapter = make(name)
+    dynamic = [n for n, m in inspect.getmembers(type(driver)) if isinstance(m, DynamicProperty)]
+    for prop in dynamic:
+        with pytest.raises(AttributeError, match="reserved"):
+            getattr(driver, f"{prop}_values")
+    if dynamic:
+        return
+    driver.anything_else = 1  # a model without dynamic properties: plain attributes
+    assert driver.anything_else == 1
+    assert adapter.written == []
+
+
+def test_a_dynamic_property_follows_what_is_set_for_this_instance():
+    driver, adapter = make("keysight_xseries")
+    driver.set_max_frequency(13.6e9)
+    driver.stop_frequency = 13.6e9
+    with pytest.raises(ValueError):
+        driver.stop_frequency = 13.7e9
+    other, _ = make("keysight_xseries")
+    other.set_max_frequency(26.5e9)
+    other.stop_frequency = 20e9  # the limit belongs to the instance, not the class
+    assert adapter.written == [":SENS:FREQ:STOP 13600000000"]
+
+
+def test_a_subclass_may_narrow_a_dynamic_property_at_class_level():
+    # pymeasure's way of adapting a model: the class value is each instance's starting value
+    base = driver_class("keysight_xseries")
+    narrow = type("NarrowAnalyzer", (base,), {"stop_frequency_values": (10.0, 1e9)})
+    assert narrow.stop_frequency_values == (10.0, 1e9)
+    driver = narrow(RecordingAdapter(), name="probe")
+    with pytest.raises(ValueError):
+        driver.stop_frequency = 2e9
+    with pytest.raises(AttributeError, match="reserved"):
+        driver.stop_frequency_values  # noqa: B018
+    wide, adapter = make("keysight_xseries")
+    wide.stop_frequency = 2e9  # the base class keeps its own values
+    assert adapter.written == [":SENS:FREQ:STOP 2000000000"]
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_the_exchange_labctl_writes_out_is_pymeasures(name):
+    # drivers.base.LabInstrument does pymeasure's ask/write/read itself (a layer of calls
+    # less per message): valid only while no pymeasure base of a driver changes them
+    from pymeasure.instruments import Instrument
+    from pymeasure.instruments.common_base import CommonBase
+
+    from drivers.base import LabInstrument
+
+    mro = driver_class(name).__mro__
+    below = mro[mro.index(LabInstrument) + 1:]
+    expected = {"ask": CommonBase, "wait_for": Instrument, "write": Instrument,
+                "read": Instrument, "write_bytes": Instrument, "read_bytes": Instrument}
+    for method, owner in expected.items():
+        assert next(k for k in below if method in vars(k)) is owner, (name, method)

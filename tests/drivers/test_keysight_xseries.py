@@ -255,12 +255,21 @@ def test_raise_errors_quiet_when_the_queue_is_empty():
 
 @pytest.mark.parametrize("values", [
     np.array([-80.0, 3e27], dtype=np.float32), np.array([-80.0, np.nan], dtype=np.float32),
-    np.array([-80.0, -900.0], dtype=np.float32)])
+    np.array([-80.0, -900.0], dtype=np.float32), np.array([-80.0, 6e-41], dtype=np.float32),
+    np.array([-80.0, -6e-41], dtype=np.float32), np.array([5.0, 6e-41], dtype=np.float32),
+    np.array([-80.0, np.inf], dtype=np.float32), np.array([-np.inf, -80], dtype=np.float32)])
 def test_a_trace_that_is_not_plausible_dbm_is_refused(values):
     # what a wrong byte order gives: never decoded silently into garbage
     with expected_protocol(KeysightXSeries, [(TRACE, block(values))]) as inst, \
             pytest.raises(InstrumentError, match="byte order"):
         inst.read_trace()
+
+
+@pytest.mark.parametrize("values", [[-80.0, -60.5], [-10.0, 0.0, 5.0], [0.0, 0.0], [1.0, 59.0]])
+def test_a_plausible_trace_is_returned_as_sent(values):
+    values = np.array(values, dtype=np.float32)
+    with expected_protocol(KeysightXSeries, [(TRACE, block(values))]) as inst:
+        assert np.array_equal(inst.read_trace(), values)
 
 
 def test_big_endian_data_is_refused_not_decoded():

@@ -245,3 +245,29 @@ def test_long_traces_draw_several_chunks_like_numpy():
                            for s, n in zip(starts, (size // 2, size // 2, 100))])
     got = noise.deviates(generator(3, 0x5EE9, 77, 0), size + 100)
     assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("points", [0, 1, 7, 10001, 250_000])
+def test_binary_blocks_are_pyvisas_ieee_blocks(points):
+    from pyvisa.util import to_ieee_block
+
+    from labctl.sim.instrument import SimInstrument
+
+    values = np.random.default_rng(points).normal(-80.0, 3.0, points).astype(np.float32)
+    for datatype in "fd":
+        for big_endian in (False, True):
+            want = bytes(to_ieee_block(values, datatype=datatype, is_big_endian=big_endian))
+            assert SimInstrument.block(values, datatype, big_endian) == want
+
+
+@pytest.mark.parametrize("size", [2, 7, 32767, 32768, 32769, 100_003])
+def test_moving_sums_are_the_running_sum_differences(size):
+    from labctl.sim.noise import moving_sums
+
+    x = np.random.default_rng(size).standard_normal(size, dtype=np.float32)
+    x[::97] = -0.0
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    for width in (2, 3, 25, 40_000):
+        if width <= size:
+            want = ((c[width:] - c[:-width]) / math.sqrt(width)).astype(np.float32)
+            assert moving_sums(x, width).tobytes() == want.tobytes()
