@@ -84,7 +84,8 @@ def run_gui(paths: list[Path], sim: bool = False, station: Path | None = None) -
     window.signal_timer = install_signal_handlers(window)
     window.open_paths(paths)
     window.show()
-    where = f"station '{lab.config.name}'" if lab is not None else "run browser only"
+    where = (f"station '{lab.config.name}', lab process {lab.process.pid}" if lab is not None
+             else "run browser only")
     print(f"labctl gui: window open ({where}, Qt platform {app.platformName()})",
           file=sys.stderr, flush=True)
     try:

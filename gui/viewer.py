@@ -158,9 +158,10 @@ class RunTabs(QTabWidget):
         if events and self._unshown is None:
             self._unshown = events[0].time
         self._take_all([e for e in events if getattr(e, "source", "run") == "run"])
-        for event in latest_only(events):  # a ramp: only where it is now
+        for event in events:  # first, whatever a listener may do: no live run goes on
             if event.kind == LOST:
                 self._lost(event.data.get("reason", ""))
+        for event in latest_only(events):  # a ramp: only where it is now
             for listener in self.listeners:
                 listener(event)
         for reader in self.live_files.values():

@@ -175,6 +175,7 @@ class LabServer:
         except Terminated as err:
             reason = f"{err} received by the lab process"
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # nothing may cut the ramp-down short
             if not self._closed.is_set():
                 log.warning("%s: aborting, ramping down, closing the lab", reason)
                 self.lab.abort(reason)
@@ -245,7 +246,12 @@ def serve(conn, station: str | None) -> None:
     except BaseException as err:
         conn.send(("failed", portable(err)))
         return
-    conn.send(("ready", lab.config, lab.owner))
+    try:
+        conn.send(("ready", lab.config, lab.owner))
+    except OSError:  # the other process ended while the station opened (Ctrl-C): close it
+        log.warning("the GUI process ended before the station was open: closing the lab")
+        lab.close()
+        return
     LabServer(lab, conn).serve()
 
 

@@ -83,3 +83,65 @@ def test_the_lab_process_ending_unexpectedly_is_told_and_the_window_closes(windo
                     timeout=5000)
     window.close()  # nothing to ask or ramp down: the lab is gone
     assert not window.isVisible()
+
+
+def test_pause_and_continue_from_the_window_reach_the_run_in_the_lab_process(window, qtbot,
+                                                                           remote):
+    start(window, qtbot)
+    handle = window.launcher.handle
+    qtbot.waitUntil(lambda: handle.rows >= 2, timeout=30000)
+    try:
+        qtbot.mouseClick(window.launcher.pause_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: handle.state == "paused", timeout=30000)
+        qtbot.wait(1000)  # the point in progress when the pause came is completed
+        rows = handle.rows
+        qtbot.wait(1500)  # at realtime_factor 0.02 a point takes ~0.2 s: none may come now
+        assert handle.rows == rows and handle.state == "paused"
+        assert window.launcher.pause_button.text() == "Continue"
+        qtbot.mouseClick(window.launcher.pause_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: handle.rows > rows, timeout=30000)
+    finally:
+        handle.abort("test over")  # never leave the window closing on a run (it would ask)
+    assert handle.wait(60) and handle.status == "aborted"
+
+
+def test_manual_ramps_and_ramp_everything_down_go_through_the_lab_process(window, qtbot,
+                                                                          remote):
+    panel = window.station_panel
+    for role, value in (("shno_source", 1.0e-3), ("gate", 0.5), ("field", 0.1)):
+        panel.entries[role].setValue(value)
+        assert panel.set_buttons[role].isEnabled()
+        qtbot.mouseClick(panel.set_buttons[role], Qt.LeftButton)
+        qtbot.waitUntil(lambda: " at " in panel.message.text(), timeout=60000)
+    reading = remote.read_station()  # read from the instruments by the lab process
+    assert reading.i_shno == pytest.approx(1.0e-3) and reading.shno_output
+    assert reading.v_m == pytest.approx(0.5) and reading.gate_output
+    assert reading.field == pytest.approx(0.1, abs=5e-3)
+    panel.entries["shno_source"].setValue(1.0)  # beyond the limit: refused here, not sent
+    assert not panel.set_buttons["shno_source"].isEnabled()
+    panel.set_output("shno_source")
+    assert "refused" in panel.message.text()
+    assert remote.read_station().i_shno == pytest.approx(1.0e-3)
+    qtbot.mouseClick(panel.down, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.message.text() == "every output ramped to zero",
+                    timeout=60000)
+    assert reading_at_zero(remote.read_station())
+
+
+def test_the_lab_process_dying_during_a_run_is_told_and_the_run_not_shown_as_going_on(
+        window, qtbot, remote):
+    start(window, qtbot)
+    live = window.tabs.live
+    qtbot.waitUntil(lambda: live.data is not None and live.data.points >= 2, timeout=30000)
+    os.kill(remote.process.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "ended unexpectedly" in window.last_message, timeout=30000)
+    qtbot.waitUntil(lambda: live.data.status == "lost", timeout=5000)
+    assert "ended unexpectedly" in live.data.reason and not window.tabs.live_files
+    assert "lost" in live.heading.text() and "ended unexpectedly" in live.heading.text()
+    launcher = window.launcher
+    assert not launcher.pause_button.isEnabled() and not launcher.abort_button.isEnabled()
+    assert not launcher.start_button.isEnabled()  # the lab is gone: nothing can start
+    assert "lab is closed" in launcher.reason.text()
+    qtbot.wait(1500)  # timers keep running: no uncaught error from a call to the dead lab
+    window.close()
+    assert not window.isVisible()
