@@ -74,7 +74,7 @@ def plots_for(schema: Schema) -> list[PlotDef]:
         out.append(PlotDef(PEAKS, "fitted peaks", x,
                            ("peak_frequency", "peak_fwhm", "peak_power")))
     if {"total_power", "n_lines"} <= names and swept is not None and swept.unit == "A":
-        out.append(PlotDef(THRESHOLD, "threshold: 1/P vs I", x, ("total_power",)))
+        out.append(PlotDef(THRESHOLD, "threshold: line power vs I", x, ("total_power",)))
     if {"voltage", "current", "cycle_index"} <= names:
         out.append(PlotDef(LOOPS, "I-V loops", "voltage", ("current",)))
     for stream in schema.streams:
@@ -93,7 +93,8 @@ def plots_for(schema: Schema) -> list[PlotDef]:
         others.sort(key=lambda q: (q.unit != "ohm", q.unit != "A", q.dtype != "float64"))
         y = tuple(q.name for q in others) or (x,)
         # a counter (cycle, pulse) repeats over many rows: the rows' order reads better
-        x_shown = "point" if swept.dtype.startswith("int") else x
+        # and a swept value that loops (memristor I-V cycles, drawn by the loops plot) too
+        x_shown = "point" if swept.dtype.startswith("int") or "cycle_index" in names else x
         out.append(PlotDef(SCALARS, f"{y[0]} vs {x_shown}", x_shown, y))
     return out
 

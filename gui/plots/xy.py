@@ -13,7 +13,7 @@ from gui.plotdefs import scalars
 from gui.plots.base import SUMMARY_INTERVAL, RunPlot, show_value, thin
 from gui.plots.spectra import peak_scatter, set_peaks
 from labctl.analysis.kittel import kittel_frequency
-from labctl.analysis.threshold import threshold_from_inverse_power
+from labctl.analysis.threshold_sweep import line_window
 
 MAX_SYMBOLS = 2000  # beyond this many points a line alone reads better and draws faster
 PEAK_LABELS = {"peak_frequency": "f", "peak_fwhm": "FWHM", "peak_power": "P"}
@@ -55,64 +55,68 @@ class PeaksPlot(RunPlot):
             set_peaks(scat, x, self.column(name), sync)
 
 
-def threshold_points(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Currents, total powers and the sub-threshold mask as freq-current's results use them:
-    the points before the first auto-oscillation line, with a measurable power."""
+PW = 1e-12  # powers are shown in pW
+
+
+def line_power(data, current: np.ndarray) -> tuple[np.ndarray, str]:
+    """Power near the sweep's lines per row, as the run's threshold analysis sums it (the
+    coarse bands of excess power within reach of any line the sweep found), or the fitted
+    peaks' total where the bands were not kept row for row."""
+    excess = data.maps.get("excess_power")
     main = data.rows[data.schema.main.name]
-    current, power = main.column(data.swept), main.column("total_power")
-    lines = main.column("n_lines")
-    oscillating = np.flatnonzero(lines > 0)
-    below = np.arange(len(current)) < (oscillating[0] if len(oscillating) else len(current))
-    return current, power, below & (power > 0)
-
-
-PW = 1e-12  # 1/P is shown in 1/pW (SI prefixes on a reciprocal unit read badly)
+    if excess is not None and excess.bin == 1 and excess.rows == len(current) == main.received:
+        inside = line_window(excess.axis, main.column("peak_frequency"),
+                             main.column("peak_fwhm"), main.column("peak_kind"))
+        if inside.any():
+            return np.nansum(excess.view()[:, inside], axis=1), "power near the lines"
+    return main.column("total_power"), "power of the fitted lines"
 
 
 class ThresholdPlot(RunPlot):
-    """1/P vs I with the straight line whose zero is the threshold current."""
+    """The lines' power against I_SHNO, with the threshold the run's analysis reported
+    (value, 1 sigma band, verdict): the picture a reader checks the number against."""
 
     min_interval = SUMMARY_INTERVAL
 
     def build(self) -> None:
-        self.plot = self.add_plot(1, self.defn.x, "1/P")
+        self.plot = self.add_plot(1, self.defn.x, "P")
         c = theme.colors()
-        self.points = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(*c["curve"]), pen=None,
-                                         name="1/P")
-        self.used = pg.ScatterPlotItem(size=9, brush=None, pen=pg.mkPen(c["second"], width=1.5),
-                                       name="fitted")
-        self.line = self.plot.plot(pen=pg.mkPen(c["second"], width=2), name="fit")
+        self.points = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(*c["curve"]), pen=None)
         self.plot.addItem(self.points)
-        self.plot.addItem(self.used)
-        self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen(c["second"], style=2))
+        self.band = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(*c["second"], 50),
+                                        pen=pg.mkPen(None))
+        self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen(c["second"], width=2))
+        self.plot.addItem(self.band)
         self.plot.addItem(self.marker)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.track_mouse(self.plot, lambda x, y: f"I = {show_value(x, 'A')}   "
-                                                 f"1/P = {y:.3g} 1/pW")
+                                                 f"P = {y:.3g} pW")
 
     def redraw(self) -> None:
         self.label_axes(self.plot, self.defn.x, "")
-        self.plot.setLabel("left", "1 / total power", units="1/pW")
-        current, power, below = threshold_points(self.data)
-        ok = power > 0
-        self.points.setData(current[ok], PW / power[ok])
-        self.used.setData(current[below], PW / power[below])
-        try:
-            fit = threshold_from_inverse_power(current, power, below=below)
-        except (ValueError, RuntimeError):
-            self.line.setData([], [])
+        current = self.column(self.defn.x)
+        power, label = line_power(self.data, current)
+        self.plot.setLabel("left", label, units="pW")
+        ok = np.isfinite(current) & np.isfinite(power)
+        self.points.setData(np.abs(current[ok]), power[ok] / PW)
+        results = self.data.results
+        i_th = results.get("threshold_current")
+        if i_th is None or not math.isfinite(i_th):
             self.marker.hide()
-            self.set_title(f"{self.defn.title}  (too few sub-threshold points to fit)")
+            self.band.hide()
+            why = "; ".join(results.get("threshold_notes", ())) if results else ""
+            self.set_title(f"{self.defn.title}  ({why or 'I_th when the run has finished'})")
             return
-        xs = np.linspace(float(current[below].min()), fit.i_th, 50)
-        self.line.setData(xs, PW * (fit.slope * xs + fit.intercept))
-        self.marker.setValue(fit.i_th)
+        err = float(results.get("threshold_current_err", math.nan))
+        self.marker.setValue(i_th)
         self.marker.show()
-        if below.any():
-            top = float((PW / power[below]).max())
-            self.plot.setYRange(0, top * 1.1)
-        self.set_title(f"{self.defn.title}:  I_th = {show_value(fit.i_th, 'A')} "
-                       f"(r² = {fit.r2:.3f}, {fit.n_points} points)")
+        if math.isfinite(err):
+            self.band.setRegion((i_th - err, i_th + err))
+            self.band.show()
+        quality = results.get("threshold_quality", "")
+        notes = "; ".join(results.get("threshold_notes", ()))
+        self.set_title(f"{self.defn.title}:  I_th = {show_value(i_th, 'A')} "
+                       f"± {show_value(err, 'A')}  ({quality}{': ' + notes if notes else ''})")
 
 
 class KittelPlot(RunPlot):
@@ -219,6 +223,12 @@ class ScalarsPlot(RunPlot):
         if xn == "point":
             self.plot.setLabel("bottom", "point")
         rows = thin(len(x), 20_000)
+        # pyqtgraph's peak downsampling and clipping assume x in order: a swept value that
+        # goes back and forth (a voltage loop) would be drawn from a few of its points
+        steps = np.diff(x[np.isfinite(x)])
+        ordered = bool(np.all(steps >= 0) or np.all(steps <= 0))
+        self.curve.setDownsampling(auto=ordered, method="peak")
+        self.curve.setClipToView(ordered)
         few = len(x[rows]) <= MAX_SYMBOLS
         self.curve.setSymbol("o" if few else None)
         self.curve.setData(x[rows], y[rows], connect="finite")

@@ -255,24 +255,28 @@ def fit_spectrum(freq: np.ndarray, trace_dbm: np.ndarray, rbw: float, gain_db: f
     ``merge_distance`` (Hz) count as one; lines lower than ``min_snr_db`` are dropped.
     """
     freq = np.asarray(freq, dtype=float)
-    y = np.asarray(trace_dbm, dtype=float)
-    if freq.shape != y.shape or y.ndim != 1 or y.size < 16:
+    trace = np.asarray(trace_dbm)
+    if freq.shape != trace.shape or trace.ndim != 1 or trace.size < 16:
         raise ValueError(f"freq and trace_dbm must be equal 1-D arrays of >= 16 points, "
-                         f"got {freq.shape} and {y.shape}")
+                         f"got {freq.shape} and {trace.shape}")
     f0 = float(freq[0])
     df = (float(freq[-1]) - f0) / (freq.size - 1)
     if background_dbm is None:
         bg: np.ndarray | float = 0.0
-        rel = y
+        rel = y = trace.astype(float)
     else:
         bg = np.asarray(background_dbm, dtype=float)
         if bg.ndim == 0:
             bg = float(bg)
-        elif bg.shape != y.shape:
-            bg = np.broadcast_to(bg, y.shape)
-        rel = y - bg
+        elif bg.shape != trace.shape:
+            bg = np.broadcast_to(bg, trace.shape)
+        # in float64 as the trace converted first would be, without that copy (exact: a
+        # float32 widens to float64 without rounding)
+        rel = np.subtract(trace, bg, dtype=float)
+        y = trace
     if not math.isfinite(float(rel.sum())):  # cheaper than np.isfinite(rel).all()
         # Unreadable points (NaN, ±inf) read as the lowest valid level of the trace.
+        y = np.asarray(y, dtype=float)
         lowest = np.nanmin(np.where(np.isfinite(y), y, np.inf))
         y = np.where(np.isfinite(y), y, lowest)
         rel = y if background_dbm is None else y - bg

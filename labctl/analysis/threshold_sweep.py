@@ -108,7 +108,8 @@ def window_power(excess: np.ndarray, floor: np.ndarray | None, inside: np.ndarra
 
 def _mad(values: np.ndarray) -> float:
     """Median absolute deviation of ``values`` (an array of its own: overwritten)."""
-    values -= np.median(values)
+    # the first median may reorder the array too: only its set of values matters after
+    values -= np.median(values, overwrite_input=True)
     np.abs(values, out=values)
     return float(np.median(values, overwrite_input=True))
 

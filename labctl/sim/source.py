@@ -5,6 +5,9 @@ saw (peak |V| and |I|, outputs switched off under a live level) that the safety 
 
 from __future__ import annotations
 
+import hashlib
+import math
+
 from labctl.sim.instrument import DATA_OUT_OF_RANGE, SimCommandError, SimInstrument
 from labctl.sim.scpi import parse_bool, parse_number, scpi
 
@@ -12,6 +15,10 @@ POWER_LINE = 50.0  # Hz: one NPLC lasts 20 ms
 TRIP_TOLERANCE = 1e-6  # relative: a clamped source sits at its limit
 VOLTAGE_RANGES_2450 = (0.02, 0.2, 2.0, 20.0, 200.0)  # V
 CURRENT_RANGES_2450 = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0)  # A
+# rms noise of a reading, as a fraction of the measure range, at 1 NPLC (2450 datasheet, noise
+# < 10 Hz: 10 µV on the 2 V range, 5 nA on the 1 mA range, 40 nA on the 10 mA range); it
+# falls as 1/sqrt(NPLC), the integration averaging white noise
+READ_NOISE = 5e-6
 
 
 def range_in_use(fixed: float, auto: bool, level: float, ranges: tuple[float, ...]) -> float:
@@ -67,6 +74,8 @@ class SimSource(SimInstrument):
                  options=None):
         super().__init__(name, device, clock, faults, seed, power_up, options)
         self.terminal = device.terminal(name)
+        self._noise_seed = seed
+        self._reads = 0  # readings since the output last changed (the noise's draw index)
         self._advance = getattr(clock, "advance", None)  # only a virtual clock can jump
         self.output = False
         self.reset_peaks()
@@ -121,6 +130,7 @@ class SimSource(SimInstrument):
 
     # ---- physics ---------------------------------------------------------------------
     def _apply(self) -> None:
+        self._reads = 0
         if self.function == "CURR":
             v, i = self.terminal.source_current(self.current_level, self.voltage_limit)
         else:
@@ -137,7 +147,29 @@ class SimSource(SimInstrument):
             self._advance(self.nplc / POWER_LINE)
         v, i = self._state()
         self._observe(v, i)
+        if self.output and READ_NOISE > 0:
+            v, i = self._with_read_noise(v, i)
         return v, i
+
+    def _with_read_noise(self, v: float, i: float) -> tuple[float, float]:
+        """A reading's noise on both measured values, scaled by the measure range in use.
+
+        Drawn from a hash of the instrument, its levels and the reading's index since the
+        output last changed, so that a resumed run reads what an uninterrupted one read.
+        """
+        self._reads += 1
+        key = repr((self._noise_seed, self.name, self.function, self.current_level,
+                    self.voltage_level, self._reads)).encode()
+        words = hashlib.blake2b(key, digest_size=16).digest()
+        u1 = (int.from_bytes(words[:8], "little") + 1) / 2.0**64  # (0, 1]: log is finite
+        u2 = int.from_bytes(words[8:], "little") / 2.0**64
+        radius = math.sqrt(-2.0 * math.log(u1)) * READ_NOISE / math.sqrt(self.nplc)
+        v_range = range_in_use(self.sense_voltage_range, self.sense_voltage_auto, v,
+                               VOLTAGE_RANGES_2450)
+        i_range = range_in_use(self.sense_current_range, self.sense_current_auto, i,
+                               CURRENT_RANGES_2450)
+        return (v + radius * math.cos(2 * math.pi * u2) * v_range,
+                i + radius * math.sin(2 * math.pi * u2) * i_range)
 
     def _tripped(self, function: str) -> bool:
         if not self.output or self.function != function:

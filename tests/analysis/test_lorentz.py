@@ -163,6 +163,21 @@ def test_background_trace_is_subtracted_on_a_sloped_floor():
     assert peaks[0].integrated_power == pytest.approx(1e-12, rel=0.2)
 
 
+def test_float32_trace_fits_as_its_float64_copy():
+    """The analyzer's float32 trace, widened inside the fit, gives the float64 trace's fit
+    exactly: with a background trace and without."""
+    rng = np.random.default_rng(21)
+    f, y = trace(rng, [(8.6e9, 8e6, 2e-13), (9.3e9, 12e6, 5e-13)], averages=20)
+    _, bg = trace(rng, [], averages=200)
+    y32 = y.astype(np.float32)
+    for background in (bg, None):
+        got = fit_spectrum(f, y32, RBW, gain_db=32.0, background_dbm=background)
+        want = fit_spectrum(f, y32.astype(np.float64), RBW, gain_db=32.0,
+                            background_dbm=background)
+        assert len(got) == 2
+        assert got == want
+
+
 def test_zoom_span_narrow_rbw():
     rng = np.random.default_rng(19)
     f, y = trace(rng, [(8.85e9, 1.5e6, 1e-12)], f_start=8.75e9, span=200e6, rbw=200e3,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PyQt5.QtGui import QImage
 
@@ -10,7 +11,7 @@ from labctl.cli.main import main
 
 # the figures each procedure must get, and the units their main axes must carry
 EXPECTED = {
-    "freq-current": {"map": {"A", "Hz"}, "peaks": {"A", "Hz", "W"}, "threshold": {"A", "1/pW"},
+    "freq-current": {"map": {"A", "Hz"}, "peaks": {"A", "Hz", "W"}, "threshold": {"A", "pW"},
                      "scalars": {"A", "Ω"}},
     "field-sweep": {"map": {"T", "Hz"}, "peaks": {"T", "Hz"}, "kittel": {"T", "Hz"}},
     "sync-map": {"map": {"Hz"}, "sync-map": {"A"}, "peaks": {"A", "Hz"}},
@@ -88,3 +89,30 @@ def test_plots_must_be_a_boolean(tmp_path, capsys):
                      'procedure = "memristor-cycles"\n', encoding="utf-8")
     assert main(["queue", str(queue)]) == 2
     assert "plots = 'yes'" in capsys.readouterr().err
+
+
+def test_the_threshold_figure_shows_the_runs_own_analysis(qapp, runs_of_every_procedure):
+    # the number printed at the end of the run, its 1 sigma band and its verdict, over the
+    # power the analysis summed (near the lines): flat below the onset, growing above it
+    from gui.plotdefs import THRESHOLD, plots_for
+    from gui.plots import make_plot
+    from gui.plots.xy import line_power
+    from gui.runreader import read_run
+
+    data = read_run(runs_of_every_procedure["freq-current"])
+    defn = next(d for d in plots_for(data.schema) if d.kind == THRESHOLD)
+    plot = make_plot(defn)
+    plot.bind(data)
+    plot.redraw()
+    i_th, err = data.results["threshold_current"], data.results["threshold_current_err"]
+    assert plot.marker.value() == pytest.approx(i_th)
+    assert plot.band.getRegion() == pytest.approx((i_th - err, i_th + err))
+    title = plot.title.text
+    assert "I_th = " in title and data.results["threshold_quality"] in title
+    current = data.rows[data.schema.main.name].column("current")
+    power, label = line_power(data, current)
+    assert label == "power near the lines"
+    below, above = power[current < i_th - 3 * err], power[current > i_th + 0.4e-3]
+    assert below.size >= 2 and above.size >= 3
+    assert above.min() > 5 * np.abs(below).max()
+    plot.close()
