@@ -66,6 +66,9 @@ class FieldSweep(Procedure):
     name = "field-sweep"
     title = "Oscillator spectra versus magnet field (Kittel fit: Meff, g)"
     readings = {"field_measured": "field", "current": "i_shno", "voltage": "v_shno"}
+    result_units = {"meff": "T", "meff_err": "T", "gamma": "Hz/T", "gamma_err": "Hz/T",
+                    "frequency_offset": "Hz", "residual_rms": "Hz", "theta_h_deg": "deg",
+                    "memristor_before": "ohm", "memristor_after": "ohm"}
     parameters = (
         Parameter("b_start", 0.5, "T", description="first field setpoint", station=FIELD),
         Parameter("b_stop", 0.8, "T", description="last field setpoint", station=FIELD),
