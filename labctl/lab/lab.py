@@ -40,9 +40,11 @@ from labctl.queue import Queue, load_queue
 from labctl.resuming import resumable_procedure
 from labctl.runner import Runner
 from labctl.station import Station
+from labctl.units import format_value, parse_value
 
 log = logging.getLogger(__name__)
 OUTPUT_ROLES = ("shno_source", "gate", "field")
+OUTPUT_UNITS = {"shno_source": "A", "gate": "V", "field": "T"}
 _open_labs: weakref.WeakSet = weakref.WeakSet()  # Lab and RemoteLab
 
 
@@ -276,14 +278,19 @@ class Lab(Owned):
             self._run.abort(reason)
 
     # ---- manual control -------------------------------------------------------------------
-    def ramp(self, role: str, value: float, compliance: float | None = None) -> float:
+    def ramp(self, role: str, value: float | str, compliance: float | str | None = None
+             ) -> float:
         """Ramp an output ("shno_source" A, "gate" V, "field" T) by the station's safe ramp.
 
-        Refused (StationBusy) while a run or a queue owns the station. Returns the level
-        reached (the measured field for "field").
+        Values are SI numbers or texts with units ("1.2 mA", "650 mT"). Refused
+        (StationBusy) while a run or a queue owns the station. Returns the level reached
+        (the measured field for "field").
         """
         if role not in OUTPUT_ROLES:
             raise UserInputError(f"unknown output {role!r} (known: {', '.join(OUTPUT_ROLES)})")
+        value = _quantity(value, OUTPUT_UNITS[role], role)
+        if compliance is not None:
+            compliance = _quantity(compliance, "A", "compliance")
         with self._manual():
             if role == "shno_source":
                 return self.station.shno_source.ramp_to(value)
@@ -307,6 +314,13 @@ class Lab(Owned):
         from procedures.memristor_ops import read_resistance
 
         with self._manual():
+            # the stripe's current flows under the memristor's bottom electrode and biases the
+            # read (a 3.9 GOhm HRS reads 47 GOhm at 1.2 mA): asked, never assumed
+            shno = self.station.shno_source.read_state()
+            if shno.output and abs(float(shno.level)) > 1e-9:
+                now = format_value(float(shno.level), "A" if shno.function == "current" else "V")
+                raise UserInputError(f"the memristor is read with I_SHNO at zero (its source is "
+                                     f"at {now}): ramp it down first, lab.ramp('shno_source', 0)")
             return read_resistance(self.station.gate, v_read, compliance)
 
     def acquire_spectrum(self, settings: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -414,3 +428,11 @@ def _close_open_labs() -> None:
             lab.close()
         except Exception:
             log.exception("closing %r at exit failed", lab)
+
+
+
+def _quantity(value: float | str, unit: str, name: str) -> float:
+    """An SI number as it is, a text with units ("1.2 mA") parsed and checked against ``unit``."""
+    if isinstance(value, str):
+        return parse_value(value, unit, name)
+    return value
