@@ -23,7 +23,6 @@ from PyQt5.QtWidgets import (
 )
 
 from gui.form import ParameterForm
-from gui.runview import duration_text
 from labctl.errors import LabctlError
 from labctl.registry import available_procedures, procedure_class
 
@@ -31,17 +30,18 @@ METADATA = ("sample", "device", "operator", "comment")
 
 
 def expected_duration(proc, config) -> str:
-    """What the procedure says it will take, if it can say."""
-    estimate = getattr(proc, "estimate_duration", None)
+    """Points and the estimate of the command line's dry run (labctl.duration): ramps,
+    dwell, settle, analyzer sweeps and the magnet on this station."""
     planned = proc.planned_points()
     points = f"{planned} points" if planned else ""
-    if callable(estimate):
-        try:
-            seconds = float(estimate(config))
-        except (LabctlError, TypeError, ValueError):
-            return points
-        return f"{points}, about {duration_text(seconds)}" if points else duration_text(seconds)
-    return points
+    try:
+        plan = proc.plan(config)
+    except LabctlError:
+        return points
+    if not plan.known:
+        return points
+    took = plan.summary()
+    return f"{points}, {took}" if points else took
 
 
 class Launcher(QWidget):

@@ -77,12 +77,22 @@ class MonitorPanel(QWidget):
         self.start = QPushButton("Start monitor")
         self.start.setCheckable(True)
         self.start.toggled.connect(self.toggle)
+        self.take_background = QPushButton("Background")
+        self.take_background.setCheckable(True)
+        self.take_background.setToolTip(
+            "take the next sweep as the background, with I_SHNO at zero: lines a few dB above "
+            "the floor are then fitted against it, and the analyzer's spurs are told apart")
+        self.take_background.toggled.connect(self._want_background)
+        self.background: np.ndarray | None = None
+        self._background_settings: dict | None = None
+        self._note = ""  # what became of the last request for a background
         self.snap = QPushButton("Snapshot")
         self.snap.setToolTip("save this spectrum with the station's state as a run file")
         self.snap.clicked.connect(self.snapshot)
         self.status = QLabel("")
         buttons = QHBoxLayout()
         buttons.addWidget(self.start)
+        buttons.addWidget(self.take_background)
         buttons.addWidget(self.snap)
         buttons.addWidget(self.status, 1)
         self.plot = SpectrumPlot(PlotDef(SPECTRUM, "monitor", "frequency", ("trace",),
@@ -139,13 +149,36 @@ class MonitorPanel(QWidget):
             self.plot.bind(self.data)
         row = {"current": reading.i_shno, "gate_voltage": reading.v_m,
                "field_measured": reading.field, "trace": np.asarray(trace, np.float32)}
-        row.update(analyse_spectrum(freq, trace, values, self.tracker, None))
+        if self.take_background.isChecked():
+            self._record_background(trace, settings, reading)
+        if self._background_settings != settings:  # another span, RBW or averaging
+            self.background = self._background_settings = None
+        row.update(analyse_spectrum(freq, trace, values, self.tracker, self.background))
         self.reading = reading
         self.data.add_point(self.sweeps, row)
         self.sweeps += 1
         self.plot.refresh()
-        self.status.setText(f"sweep {self.sweeps}: {sync_text(self.data)}")
+        against = "against the background" if self.background is not None else "no background"
+        note = f"; {self._note}" if self._note else ""
+        self.status.setText(f"sweep {self.sweeps}: {sync_text(self.data)} ({against}){note}")
         self.sweep()
+
+    def _want_background(self, on: bool) -> None:
+        if on and not self.running:
+            self.status.setText("start the monitor: its next sweep becomes the background")
+
+    def _record_background(self, trace, settings: dict, reading) -> None:
+        """The sweep as the background, if it was taken with no current in the stripe."""
+        self.take_background.setChecked(False)
+        if reading.shno_output and not abs(reading.i_shno) <= 1e-9:  # NaN: not a current
+            self.background = self._background_settings = None
+            self._note = ("background refused: set I_SHNO to 0 first (the lines would be "
+                          "taken for the analyzer's floor)")
+            return
+        self._note = "background taken"
+        self.background = np.array(trace, dtype=float)
+        self._background_settings = dict(settings)
+        self.tracker = PeakTracker()  # its smoothed background is made anew from this one
 
     def snapshot(self) -> Path | None:
         """Write the latest spectrum and the station's reading into a one-row run file."""

@@ -2,7 +2,8 @@
 
     python -m gui.screenshots [--out docs/screenshots]
 
-Views: the station panel with the monitor's live spectrum (four free-running lines), a
+Views: the station panel with the monitor's live spectrum (four free-running lines against
+its background), a
 freq-current run with its map (four lines merging into one), memristor I–V loops, the run
 browser comparing two synchronization maps (memristor in HRS, then programmed to LRS), and the
 queue panel after a night's queue. Everything runs offscreen; runs go to a scratch folder.
@@ -72,18 +73,25 @@ def make(out: Path) -> list[Path]:
         window.show()
         window.launcher.out.setText(str(runs))
 
-        # 1. station panel + monitor: I_SHNO where the four oscillators run free
+        # 1. station panel + monitor: a background at I_SHNO = 0, then I_SHNO where the four
+        # oscillators run free (their lines a few dB above the floor)
         only_docks(window, "station", "monitor", "launcher")
         panel, monitor = window.station_panel, window.monitor
-        for role, value in (("field", 0.65), ("shno_source", 1.05e-3)):
-            panel.entries[role].setValue(value)
-            panel.set_output(role)
-            wait(app, lambda: window.worker.idle())
+        panel.entries["field"].setValue(0.65)
+        panel.set_output("field")
+        wait(app, lambda: window.worker.idle())
         monitor.boxes["f_start"].setValue(9.9e9)
         monitor.boxes["f_stop"].setValue(10.7e9)
-        monitor.boxes["averages"].setValue(20)
+        monitor.boxes["averages"].setValue(50)
         monitor.start.setChecked(True)
-        wait(app, lambda: monitor.sweeps >= 3)
+        monitor.take_background.setChecked(True)
+        wait(app, lambda: monitor.background is not None)
+        panel.entries["shno_source"].setValue(1.3e-3)
+        panel.set_output("shno_source")
+        wait(app, lambda: window.worker.idle() or monitor.reading is not None
+             and monitor.reading.i_shno == 1.3e-3)
+        seen = monitor.sweeps
+        wait(app, lambda: monitor.sweeps >= seen + 3)
         window.docks["monitor"].raise_()
         shots.append(out / "station-monitor.png")
         save(window, app, shots[-1])
@@ -112,10 +120,13 @@ def make(out: Path) -> list[Path]:
         save(window, app, shots[-1])
 
         # 4. the browser comparing two sync maps: memristor in HRS, then programmed to LRS
-        common = {"gate_voltages": [0.0, 0.5, 1.0, 1.5], "i_start": 0.8e-3, "i_stop": 2.2e-3,
-                  "i_step": 25e-6, "points": 4001}
-        pair = [lab.run("sync-map", {**common, "memristor_targets": [target]}, out=runs).path
-                for target in ("HRS", "LRS")]
+        # (each state's V_M within its safe window: a positive level SETs an HRS from ~2 V,
+        # an LRS is RESET from about -0.3 V and grown by more than +0.3 V)
+        common = {"i_start": 0.8e-3, "i_stop": 2.2e-3, "i_step": 25e-6, "points": 4001}
+        gates = {"HRS": [0.0, 0.5, 1.0, 1.5], "LRS": [0.0, 0.1, 0.2, 0.3]}
+        pair = [lab.run("sync-map", {**common, "gate_voltages": volts,
+                                     "memristor_targets": [target]}, out=runs).path
+                for target, volts in gates.items()]
         window.browser.add_folder(runs)
         settle(app)  # the runs' own events reach the Live tab first
         window.tabs.compare_files(*pair)

@@ -98,6 +98,13 @@ def test_invalid_parameter_keeps_start_disabled(window):
     assert not launcher.form.fields["i_stop"].widget.styleSheet()
     fill(window, "freq-current", {"i_step": 50e-6})
     assert launcher.start_button.isEnabled() and not launcher.reason.text()
+    # the expected duration is the command line's estimate for this station
+    from labctl.registry import procedure_class
+
+    plan = procedure_class("freq-current")(**{**SMALL_FC, "i_stop": 2.0e-3, "i_step": 50e-6}
+                                           ).plan(window.lab.config)
+    assert launcher.duration.text().startswith("expected: ")
+    assert plan.summary() in launcher.duration.text() and " min" in launcher.duration.text()
     fill(window, "sync-map", {})
     launcher.form.fields["gate_voltages"].widget.setText("0 V, 2 A")  # a current for a voltage
     assert not launcher.start_button.isEnabled() and "gate_voltages" in launcher.reason.text()
@@ -192,6 +199,27 @@ def test_monitor_snapshot_is_a_run_file(window, qtbot, tmp_path):
     assert data.points == 1 and data.status == "completed"
     assert len(data.latest["trace"]) == 2001
     assert data.info["procedure"] == "monitor-snapshot"
+
+
+def test_monitor_background_is_taken_only_without_current(window, qtbot, lab):
+    monitor, panel = window.monitor, window.station_panel
+    monitor.boxes["points"].setValue(2001)
+    monitor.boxes["averages"].setValue(5)
+    monitor.start.setChecked(True)
+    monitor.take_background.setChecked(True)  # I_SHNO is at zero
+    qtbot.waitUntil(lambda: monitor.background is not None, timeout=30000)
+    seen = monitor.sweeps
+    qtbot.waitUntil(lambda: monitor.sweeps >= seen + 1, timeout=30000)
+    assert "against the background" in monitor.status.text()
+    panel.entries["shno_source"].setValue(0.2e-3)
+    panel.set_output("shno_source")
+    qtbot.waitUntil(lambda: last_commands(lab.station.sim)["shno_source"][0] == pytest.approx(
+        0.2e-3), timeout=20000)
+    monitor.take_background.setChecked(True)  # with current in the stripe: refused
+    qtbot.waitUntil(lambda: monitor.background is None, timeout=30000)
+    assert "background refused: set I_SHNO to 0" in monitor.status.text()
+    monitor.start.setChecked(False)
+    qtbot.waitUntil(window.worker.idle, timeout=10000)
 
 
 def test_an_uncaught_error_shows_a_dialog_and_ramps_down(window, qtbot, lab, monkeypatch):
