@@ -35,6 +35,7 @@ from labctl.events import (
 )
 from labctl.procedure import Procedure, ProcedureError, Results, Row, RunContext
 from labctl.runfile import ABORTED, COMPLETED, FAILED, RUNNING, RunFile
+from labctl.units import format_value
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # s between progress events
@@ -276,8 +277,10 @@ class Runner:
         """Record in the run log what the analyzer reports using (its RBW is quantised)."""
         used = getattr(getattr(self.station, "spectrum", None), "settings_used", None)
         if used:
-            self._log("info", "analyzer uses " + ", ".join(f"{k} {v:g}" if isinstance(
-                v, float) else f"{k} {v}" for k, v in used.items()))
+            units = {"rbw": "Hz", "vbw": "Hz", "sweep_time": "s"}
+            self._log("info", "analyzer uses " + ", ".join(
+                f"{k} {format_value(v, units.get(k, ''))}" if isinstance(v, float)
+                else f"{k} {v}" for k, v in used.items()))
 
     def _check_row(self, values: dict[str, Any], stream: str,
                    declared: dict[str, set[str]]) -> None:

@@ -227,5 +227,5 @@ def test_the_rbw_the_analyzer_really_uses_is_in_the_run_file(tmp_path):
     assert Runner(proc, station, tmp_path / "r.h5").run() == "completed"
     with open_run(tmp_path / "r.h5") as f:
         lines = [line.decode() for line in log_lines(f)]
-    assert any("analyzer uses rbw 240000" in line and "average_type power" in line
+    assert any("analyzer uses rbw 240 kHz" in line and "average_type power" in line
                for line in lines), lines
