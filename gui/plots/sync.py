@@ -13,6 +13,12 @@ from gui import theme
 from gui.plots.base import SUMMARY_INTERVAL, RunPlot, show_value
 
 
+def sync_levels() -> tuple[int, int]:
+    """Image levels that put sync code k on entry k of :func:`sync_lut` (pyqtgraph maps
+    levels (a, b) onto the table's n entries as n * (v - a) / (b - a))."""
+    return 0, len(theme.SYNC_STYLE)
+
+
 def sync_lut() -> np.ndarray:
     return np.array([(*theme.SYNC_STYLE[k][0], 255) for k in sorted(theme.SYNC_STYLE)],
                     dtype=np.ubyte)
@@ -77,7 +83,7 @@ class SyncMapPlot(RunPlot):
         dx = float(np.median(np.diff(currents))) if len(currents) > 1 else 1e-5
         x0 = float(currents[0]) - dx / 2
         shown = np.where(sync >= 0, sync, np.nan).astype(float)
-        self.image.setImage(shown, autoLevels=False, levels=(0, 3))
+        self.image.setImage(shown, autoLevels=False, levels=sync_levels())
         self.image.setRect(QRectF(x0, -0.5, dx * len(currents), len(states)))
         self.plot.getAxis("left").setTicks([list(enumerate(self._state_labels(states)))])
         self._grid = (states, currents, lines, x0, dx)
