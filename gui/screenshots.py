@@ -149,7 +149,7 @@ def make(out: Path) -> list[Path]:
         q.out.setText(str(runs / "night"))
         q.add("memristor-program", {"state": "LRS"})
         q.add("freq-current", {"i_start": 0.8e-3, "i_stop": 2.2e-3, "i_step": 100e-6,
-                               "points": 2001}, "gate_voltage = 0 V, 1 V")
+                               "points": 2001}, "gate_voltage = 0 V, 200 mV")
         q.add("memristor-program", {"state": "HRS"})
         q.path = runs / "night.toml"
         q.run()

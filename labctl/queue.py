@@ -20,6 +20,7 @@ from labctl.config import StationConfig, default_sim_station, load_station, read
 from labctl.errors import LabctlError, UserInputError, did_you_mean
 from labctl.procedure import Parameter
 from labctl.runner import METADATA
+from labctl.units import format_value
 
 _BASE_VALIDATE = Parameter.validate
 
@@ -46,7 +47,11 @@ class QueueRun:
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.varied.items())
+        """The foreach values of this run, in engineering units (gate_voltage=200 mV)."""
+        def unit(name: str) -> str:
+            params = getattr(self.instance, "parameters", ())
+            return next((q.unit for q in params if q.name == name), "")
+        return ", ".join(f"{k}={_short(v, unit(k))}" for k, v in self.varied.items())
 
 
 @dataclass
@@ -64,11 +69,11 @@ class Queue:
         return self.out.with_name(self.out.name + ".queue.json")
 
 
-def _short(v: Any) -> str:
+def _short(v: Any, unit: str = "") -> str:
     if isinstance(v, float):
-        return f"{v:g}"
+        return format_value(v, unit) if unit else f"{v:g}"
     if isinstance(v, list):
-        return "[" + ",".join(_short(x) for x in v) + "]"
+        return "[" + ",".join(_short(x, unit) for x in v) + "]"
     return str(v)
 
 
