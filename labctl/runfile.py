@@ -179,10 +179,11 @@ class RunFile:
             raise DiskFull(self.broken)
         try:
             self._watch.wrote(writer.row_bytes)
+            # the data, then the mark that the row is complete, then one flush (which also
+            # clears the flags): no metadata changes in between (see StreamWriter.mark_complete)
             i = writer.append(values)
-            self._f.flush()  # the data first ...
             writer.mark_complete(i)
-            self._flush()  # ... then the mark that the row is complete (and the flags cleared)
+            self._flush()
         except DiskFull:  # stopped in time: the file is intact, its log and close still work
             raise
         except (OSError, RuntimeError) as err:  # a full disk, an I/O error
