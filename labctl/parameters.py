@@ -23,7 +23,7 @@ from labctl.config import (
     StationConfig,
 )
 from labctl.errors import LimitError, UserInputError
-from labctl.units import parse_list, parse_value
+from labctl.units import format_value, parse_list, parse_value
 
 MAGNITUDE, RANGE, POSITIVE, MAXIMUM = "magnitude", "range", "positive", "maximum"
 
@@ -45,19 +45,19 @@ class StationLimit:
 
     def check(self, name: str, value: float, unit: str, config: StationConfig) -> None:
         """LimitError naming the parameter, its value and the station's limit."""
-        u = f" {unit}" if unit else ""
         limit = self.limit(config)
         if self.kind == RANGE:
             low, high = limit
             if not low <= value <= high:
-                raise LimitError(f"parameter {name} = {value:g}{u}: outside the station's "
-                                 f"{self.what} [{low:g}, {high:g}]{u}")
+                raise LimitError(f"parameter {name} = {format_value(value, unit)}: outside the "
+                                 f"station's {self.what} [{format_value(low, unit)}, "
+                                 f"{format_value(high, unit)}]")
             return
         bad = {MAGNITUDE: abs(value) > limit, POSITIVE: not 0 < value <= limit,
                MAXIMUM: value > limit}[self.kind]
         if bad:
-            raise LimitError(f"parameter {name} = {value:g}{u}: beyond the station's "
-                             f"{self.what} of {limit:g}{u}")
+            raise LimitError(f"parameter {name} = {format_value(value, unit)}: beyond the "
+                             f"station's {self.what} of {format_value(limit, unit)}")
 
 
     def bounds(self, config: StationConfig) -> tuple[float, float]:
@@ -189,13 +189,13 @@ class Parameter:
     def _check_number(self, v: float) -> float:
         if not math.isfinite(v):
             raise UserInputError(f"parameter {self.name} = {v}: not a finite number")
-        unit = f" {self.unit}" if self.unit else ""
+        shown = f"parameter {self.name} = {format_value(v, self.unit)}"
         if self.minimum is not None and v < self.minimum:
             raise UserInputError(
-                f"parameter {self.name} = {v:g}{unit}: below the minimum {self.minimum:g}{unit}")
+                f"{shown}: below the minimum {format_value(self.minimum, self.unit)}")
         if self.maximum is not None and v > self.maximum:
             raise UserInputError(
-                f"parameter {self.name} = {v:g}{unit}: above the maximum {self.maximum:g}{unit}")
+                f"{shown}: above the maximum {format_value(self.maximum, self.unit)}")
         return v
 
 
@@ -206,9 +206,11 @@ def check_gate_values(limits: GateLimits, voltages: dict[str, float],
     """LimitError naming the parameter if a level or compliance is beyond the station's gate."""
     for name, v in voltages.items():
         if not limits.min_voltage <= v <= limits.max_voltage:
-            raise LimitError(f"parameter {name} = {v:g} V: outside the station's V_M range "
-                             f"[{limits.min_voltage:g}, {limits.max_voltage:g}] V")
+            raise LimitError(f"parameter {name} = {format_value(v, 'V')}: outside the station's "
+                             f"V_M range [{format_value(limits.min_voltage, 'V')}, "
+                             f"{format_value(limits.max_voltage, 'V')}]")
     for name, amps in compliances.items():
         if not 0 < amps <= limits.max_compliance:
-            raise LimitError(f"parameter {name} = {amps:g} A: beyond the station's max gate "
-                             f"compliance of {limits.max_compliance:g} A")
+            raise LimitError(f"parameter {name} = {format_value(amps, 'A')}: beyond the "
+                             f"station's max gate compliance of "
+                             f"{format_value(limits.max_compliance, 'A')}")

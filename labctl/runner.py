@@ -197,7 +197,8 @@ class Runner:
             self.bus.publish(RunEvent(STARTED, self.run_id, {
                 "path": str(self.path), "procedure": self.procedure.name,
                 "parameters": dict(self.procedure.values), "schema": rf.schema,
-                "planned": planned, "start": start}))
+                "planned": planned, "start": start,
+                "metadata": {key: self.metadata.get(key, "") for key in METADATA}}))
             self._set_state(RUNNING, only_from=(PENDING,))
             self._log("info", f"{'resumed at row ' + str(start) if self.resume else 'started'}"
                               f" -> {self.path}")

@@ -84,7 +84,9 @@ def format_value(value: float, unit: str = "", digits: int = 4) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if unit not in _PINT_UNITS or value == 0 or not math.isfinite(value):
-        text = f"{value:.{digits}g}"
+        # a count is shown whole (50001 points, not 5e+04)
+        whole = math.isfinite(value) and float(value).is_integer() and abs(value) < 1e15
+        text = str(int(value)) if whole else f"{value:.{digits}g}"
         return f"{text} {unit}".rstrip()
     shown = _DISPLAY.get(unit, unit)
     for scale, prefix in _PREFIXES:

@@ -145,6 +145,7 @@ def resume_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Continue an interrupted run from its last complete point, into the same file."""
+    from labctl.cli.plan_cmd import print_resume_plan
     from labctl.cli.run_cmd import run_procedure
     from labctl.diskspace import check_output
     from labctl.lab import open_lab
@@ -154,6 +155,8 @@ def resume_cmd(
     config = resume_station(runfile, station, sim)  # a stored real station is never trusted
     proc.check_station(config)
     check_output(runfile, proc.schema(), proc.planned_points(), resume=True)
+    if not quiet:
+        print_resume_plan(proc, config, runfile)
     with open_lab(config=config) as lab:
         handle = run_procedure(lab, proc, runfile, resume=True, progress=not quiet)
     _report(handle, proc)

@@ -37,6 +37,24 @@ def print_run_plan(proc: Procedure, config: StationConfig, *, dry_run: bool,
     return plan
 
 
+def print_resume_plan(proc: Procedure, config: StationConfig, path) -> None:
+    """Where a resumed run picks up and how long the rest will take (stderr, one line)."""
+    from labctl.runfile import read_info
+
+    done = int(read_info(path)["rows"].get(proc.schema().main.name, 0))
+    plan = proc.plan(config)
+    total = len(plan.rows) or proc.planned_points() or 0
+    if plan.known and plan.rows and 0 < done <= len(plan.rows):
+        left = (f"estimated {'at most ' if plan.upper else ''}"
+                f"{format_duration(max(0.0, plan.seconds - plan.rows[done - 1]))} left")
+    elif plan.known:
+        left = f"estimated {plan.summary()}"
+    else:
+        left = "duration unknown"
+    of = f" of {total}" if total else ""
+    print(f"{proc.name}: resuming after point {done}{of}, {left}", file=sys.stderr)
+
+
 def print_queue_plan(queue: Queue, done: dict[int, float] | None = None) -> None:
     """Every run of the queue with its points and estimate, and the total.
 

@@ -130,13 +130,13 @@ PARAMETERS = [
     Kind("not a number", run_sets("i_stop=abc"), ("i_stop", "abc")),
     Kind("start above stop frequency", run_sets("f_start=12e9", "f_stop=8e9"),
          ("f_start", "f_stop")),
-    Kind("beyond the analyzer", run_sets("f_stop=30e9"), ("f_stop", "3e+10")),
-    Kind("beyond max I_SHNO", run_sets("i_stop=3e-3"), ("i_stop", "0.003")),
+    Kind("beyond the analyzer", run_sets("f_stop=30e9"), ("f_stop", "30 GHz")),
+    Kind("beyond max I_SHNO", run_sets("i_stop=3e-3"), ("i_stop", "3 mA", "2.5 mA")),
     Kind("beyond max field", run_sets("field=1.0"), ("field", "1")),
     Kind("beyond the analyzer's points", run_sets("points=50001"), ("points", "50001")),
     Kind("V_M beyond the gate", run_sets("gate_voltage=10"), ("gate_voltage", "10")),
     Kind("compliance beyond the gate", run_sets("gate_compliance=5e-3"),
-         ("gate_compliance", "0.005")),
+         ("gate_compliance", "5 mA")),
     Kind("zero step", run_sets("i_step=0"), ("i_step", "0")),
     Kind("NaN", run_sets("i_stop=nan"), ("i_stop", "nan")),
     Kind("infinity", run_sets("i_stop=inf"), ("i_stop", "inf")),
@@ -152,8 +152,10 @@ PARAMETERS = [
                                           str(d / "station.toml" / "runs")],
          ("station.toml", "a file")),
     Kind("unit of another quantity", run_sets("i_stop=2 V"), ("i_stop", "2 V")),
+    Kind("a sweep longer than the analyzer's (7 Hz for 7 MHz)", run_sets("rbw=7Hz"),
+         ("rbw = 7 Hz", "longest sweep")),
     Kind("bandwidth wider than the span", run_sets("f_start=8e9", "f_stop=8.01e9", "rbw=20e6"),
-         ("rbw", "2e+07", "span")),
+         ("rbw", "20 MHz", "span")),
     # a station whose max_field the supply cannot reach is refused as a station file (its
     # max_field must be reachable within 95 % of max_current by the calibration table), so a
     # field within max_field is always within the supply
@@ -388,7 +390,7 @@ RUN_FILES = [
          ("bad.h5", "teleport")),
     Kind("resume with parameters beyond the station", run_file(_parameter("i_stop", 5e-3),
                                                                 "resume", "aborted"),
-         ("i_stop", "0.005")),
+         ("i_stop", "5 mA")),
     Kind("resume of a layout from another version", run_file(_renamed, "resume", "aborted"),
          ("bad.h5", "layout")),
 ]

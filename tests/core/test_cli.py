@@ -35,7 +35,7 @@ def run(capsys, *argv):
 BAD = [
     (["run", "nope", "--sim"], "unknown procedure 'nope'"),
     (["run", "freq-current", "--sim", "--set", "i_stpo=1e-3"], "unknown parameter 'i_stpo'"),
-    (["run", "freq-current", "--sim", "--set", "i_stop=5e-3"], "i_stop = 0.005 A"),
+    (["run", "freq-current", "--sim", "--set", "i_stop=5e-3"], "i_stop = 5 mA"),
     (["run", "freq-current", "--sim", "--set", "field=1.5"], "max |B|"),
     (["run", "freq-current", "--sim", "--set", "points=ten"], "points = 'ten'"),
     (["run", "freq-current", "--sim", "--set", "i_stop"], "expected NAME=VALUE"),

@@ -37,11 +37,11 @@ def test_station_bound_parameters_take_the_ceiling_and_check_the_station():
         Gated(current=11e-3)  # beyond any station: refused without one
     Gated(levels=[0.0, 7.5], pulse=9.0).check_station(config)  # pulse unused: not checked
     with pytest.raises(LimitError, match=r"pulse = 9 V: outside the station's V_M range "
-                                         r"\[-3, 8\] V"):
+                                         r"\[-3 V, 8 V\]"):
         Gated(program=True, pulse=9.0).check_station(config)
     with pytest.raises(LimitError, match="levels = -4 V"):
         Gated(levels=[0.0, -4.0]).check_station(config)
-    with pytest.raises(LimitError, match=r"max \|I_SHNO\| of 0.0025 A"):
+    with pytest.raises(LimitError, match=r"max \|I_SHNO\| of 2.5 mA"):
         Gated(current=-3e-3).check_station(config)
 
 

@@ -32,6 +32,8 @@ def test_run_by_name_events_have_time_and_source_and_outputs_end_at_zero(tmp_pat
     assert "threshold_current" in result.results
     run = rec.of("run")
     assert [e.kind for e in run][0] == "started" and run[-1].kind == "finished"
+    assert run[0].data["metadata"] == {"sample": "W12", "device": "", "operator": "ana",
+                                       "comment": ""}
     assert {e.run_id for e in run} == {run[0].run_id}
     assert all(e.time > 1e9 for e in rec.events)
     assert [e.data["state"] for e in rec.of("run", "state")] == ["running"]

@@ -65,7 +65,7 @@ def test_resume_continues_the_sweep_and_refuses_another(tmp_path):
 
 
 def test_currents_are_held_to_the_station_limit():
-    with pytest.raises(LimitError, match=r"i_stop = 0\.003 A: beyond the station's max "
-                                         r"\|I_SHNO\| of 0\.0025 A"):
+    with pytest.raises(LimitError, match=r"i_stop = 3 mA: beyond the station's max "
+                                         r"\|I_SHNO\| of 2\.5 mA"):
         IVStripe(i_stop=3e-3).check_station(default_sim_station())
     assert IVStripe.parameter("i_stop").maximum == 10e-3  # the hard ceiling, not a copy

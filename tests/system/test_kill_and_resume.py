@@ -59,8 +59,11 @@ def test_kill_then_resume_equals_uninterrupted(tmp_path, write_station):
     inspected = labctl("inspect", str(path))
     assert inspected.returncode == 0 and "did not finish" in inspected.stdout
 
-    resumed = labctl("resume", str(path), "--quiet")
+    resumed = labctl("resume", str(path))
     assert resumed.returncode == 0, resumed.stderr
+    # where it picks up and how long the rest takes, before it starts
+    planned = info["planned_points"]
+    assert f"freq-current: resuming after point {done} of {planned}, estimated " in resumed.stderr
     assert resumed.stdout.strip().splitlines()[-1] == str(path)
     info = read_info(path)
     assert info["status"] == "completed" and info["resumed"] == 1

@@ -5,6 +5,7 @@ never keep the run from closing ``completed``."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import h5py
@@ -20,6 +21,9 @@ from labctl.station import open_station
 from procedures.freq_current import FreqCurrent
 
 pytestmark = pytest.mark.system
+
+
+SLICE = 0.05  # s of the writer's time between two looks of the readers
 
 
 def procedure() -> FreqCurrent:
@@ -99,27 +103,38 @@ def test_readers_across_the_end_of_a_run(tmp_path, reference):
     held = open_run(path)  # a reader (GUI, notebook) that keeps the file open throughout
     plain = None
     polls, rows_seen, exited = 0, set(), None
-    while exited is None:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        exited = os.waitstatus_to_exitcode(status) if done else None
-        # 1. the held reader refreshes: the marks first, then the rows they cover
-        n = complete_rows(held["point"])
-        if n:
-            trace = read_rows(held, "trace", 0, n)
-            np.testing.assert_array_equal(trace, reference["trace"][:n])
-            np.testing.assert_array_equal(read_rows(held, "current", 0, n),
-                                          reference["current"][:n])
-        # 2. a reader that reopens at every poll, while the held one shares its file
-        ds = load_run(path)
-        np.testing.assert_array_equal(ds.trace.values, reference["trace"][:ds.sizes["point"]])
-        np.testing.assert_array_equal(ds.peak_id.values,
-                                      reference["peak_id"][:ds.sizes["point"]])
-        rows_seen.add(ds.sizes["point"])
-        # 3. h5py, held open (a process reads a file either SWMR or not: SWMR here, since
-        # labctl's readers are; plain xarray reads in its own process)
-        if plain is None:
-            plain = h5py.File(path, "r", swmr=True)
-        polls += 1
+    try:
+        while exited is None:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            exited = os.waitstatus_to_exitcode(status) if done else None
+            # 1. the held reader refreshes: the marks first, then the rows they cover
+            n = complete_rows(held["point"])
+            if n:
+                trace = read_rows(held, "trace", 0, n)
+                np.testing.assert_array_equal(trace, reference["trace"][:n])
+                np.testing.assert_array_equal(read_rows(held, "current", 0, n),
+                                              reference["current"][:n])
+            # 2. a reader that reopens at every poll, while the held one shares its file
+            ds = load_run(path)
+            np.testing.assert_array_equal(ds.trace.values,
+                                          reference["trace"][:ds.sizes["point"]])
+            np.testing.assert_array_equal(ds.peak_id.values,
+                                          reference["peak_id"][:ds.sizes["point"]])
+            rows_seen.add(ds.sizes["point"])
+            # 3. h5py, held open (a process reads a file either SWMR or not: SWMR here, since
+            # labctl's readers are; plain xarray reads in its own process)
+            if plain is None:
+                plain = h5py.File(path, "r", swmr=True)
+            polls += 1
+            # the writer runs a slice, then stops wherever it is (mid-write, too) while the
+            # readers look: they follow the run however loaded the machine is
+            if exited is None:
+                os.kill(pid, signal.SIGCONT)
+                time.sleep(SLICE)
+                os.kill(pid, signal.SIGSTOP)
+    finally:
+        if exited is None:  # never leave the writer stopped behind a failed assertion
+            os.kill(pid, signal.SIGCONT)
     assert exited == 0
     _, status = os.waitpid(xarray_pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the xarray reader saw a row without data"
