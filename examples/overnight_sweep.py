@@ -13,10 +13,12 @@ See docs/scripting.md.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import labctl
 from labctl.lab import interrupt_on_signals
+from labctl.lab.signals import reason_of
 
 FIELD = 0.65  # T
 # memristor states: the high-resistance state, then two analog low-resistance levels (ohm)
@@ -50,6 +52,18 @@ def main() -> int:
     parser.add_argument("--operator", default="")
     args = parser.parse_args()
 
+    try:
+        paths = sweep(args)
+    except KeyboardInterrupt as err:  # the run in progress is aborted and everything ramped down
+        print(f"stopped: {reason_of(err)}; the run in progress was aborted and every output "
+              "ramped down", file=sys.stderr)
+        return 130
+    report(paths)
+    return 0
+
+
+def sweep(args) -> list[Path]:
+    """The three states and their maps; the paths of the maps' run files."""
     paths = []
     # Ctrl-C and SIGTERM abort the run in progress safely, then stop the script
     with labctl.open_lab(sim=args.sim, station=args.station) as lab, interrupt_on_signals():
@@ -63,14 +77,17 @@ def main() -> int:
             print(f"  freq-current {result.status}: {result.path}")
             paths.append(result.path)
     # the lab is closed here: every output ramped down, the station released
+    return paths
 
+
+def report(paths: list[Path]) -> None:
+    """Each map loaded back with labctl.load_run, one line each."""
     for path in paths:
         ds = labctl.load_run(path)
         threshold = ds.attrs["results"].get("threshold_current", float("nan"))
         print(f"{path.name}: {ds.sizes['point']} currents "
               f"{ds.current.values[0] * 1e3:.2f}-{ds.current.values[-1] * 1e3:.2f} mA, "
               f"threshold {threshold * 1e3:.3f} mA, {ds.attrs['comment']}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -64,12 +64,13 @@ def install_signal_handlers(window) -> QTimer:
 
 
 def open_lab(sim: bool, station: Path | None):
-    """The Lab of the station chosen on the command line (None: browser only)."""
+    """The Lab of the station chosen on the command line (None: browser only), in a process
+    of its own: a run there never waits for the window (see labctl.lab.server)."""
     if not sim and station is None:
         return None
-    import labctl
+    from labctl.lab import RemoteLab
 
-    return labctl.open_lab(sim=True) if sim else labctl.open_lab(station=str(station))
+    return RemoteLab(sim=True) if sim else RemoteLab(station)
 
 
 def run_gui(paths: list[Path], sim: bool = False, station: Path | None = None) -> int:
@@ -83,7 +84,8 @@ def run_gui(paths: list[Path], sim: bool = False, station: Path | None = None) -
     window.signal_timer = install_signal_handlers(window)
     window.open_paths(paths)
     window.show()
-    where = f"station '{lab.config.name}'" if lab is not None else "run browser only"
+    where = (f"station '{lab.config.name}', lab process {lab.process.pid}" if lab is not None
+             else "run browser only")
     print(f"labctl gui: window open ({where}, Qt platform {app.platformName()})",
           file=sys.stderr, flush=True)
     try:

@@ -1,16 +1,15 @@
 """The GUI benchmark: does the window keep up with a fast run without slowing it?
 
-Measured (numbers returned; :func:`main` prints them):
-- live: a run of 10,001-point spectra through the real Runner and run file, paced at a given
-  rate, with the window attached: the display's refreshes per second, the lag from a point's
-  event to the refresh that drew it, and the rate the run kept;
-- drop: the same run unpaced, with and without the window: how much the window costs the run;
+Measured (numbers returned; :func:`run_all` prints them):
+- refresh cost: CPU of the GUI thread per refresh, events fed straight into the window;
+- paced: a run of 10,001-point spectra at 1,000 points/s with the window attached as
+  `labctl gui` attaches it (the lab in a process of its own): refreshes per second, the lag
+  from a point's publication to the refresh that drew it, the rate the run kept;
+- drop: runs with nobody watching, with the window (lab in its own process), and with the
+  window in the run's process (how the GUI ran before), in turn: the run's rate and where its
+  thread's time per point went (gui.bench_watch.RunWatch);
 - open: a recorded 2,000 × 10,001 run opened from the browser until its map is painted;
-- memory: resident memory of the process over a 100,000-point run with the window attached.
-
-The spectra are the simulated station's own (freq-current's sweep of the default device,
-fitted as freq-current fits them), taken once and replayed by :class:`GuiBench` so that the
-run's rate is set by the runner and the run file, not by the fit.
+- memory: resident memory of the GUI's process over a 100,000-point run.
 """
 
 from __future__ import annotations
@@ -21,109 +20,18 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gui.bench_watch import GuiBench, RunWatch, rss_mb, save_rows, simulated_rows
 from labctl.runner import Runner
-from procedures.base import Parameter, Procedure, RunContext
 from procedures.freq_current import FreqCurrent
-from procedures.spectra import PeakTracker, analyse_spectrum, configure_analyzer
 
-SPECTRA = 60  # distinct simulated spectra along the sweep
-
-
-def thread_cpu(native_id: int) -> float:
-    """CPU seconds a thread of this process has used (Linux)."""
-    import os
-
-    with open(f"/proc/self/task/{native_id}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb() -> float:
-    """Resident memory now, MB (Linux)."""
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    return pages * 4096 / 1e6
-
-
-def simulated_rows(n: int = SPECTRA) -> list[dict[str, Any]]:
-    """freq-current rows of the default simulated device from 0.6 to 2.2 mA, fitted."""
-    from labctl.config import default_sim_station
-    from labctl.station import open_station
-
-    proc = FreqCurrent()
-    st = open_station(default_sim_station())
-    st.field.set_field(proc.field)
-    freq = configure_analyzer(st, proc.values)
-    st.shno_source.ramp_to(0.0)
-    _, background = st.spectrum.acquire()
-    tracker, rows = PeakTracker(), []
-    for current in np.linspace(0.6e-3, 2.2e-3, n):
-        st.shno_source.ramp_to(current)
-        voltage = st.shno_source.read_voltage()
-        _, trace = st.spectrum.acquire()
-        row = {"current": current, "voltage": voltage, "resistance": voltage / current,
-               "field_measured": st.field.read_field(), "trace": trace}
-        row.update(analyse_spectrum(freq, trace, proc.values, tracker, background))
-        rows.append(row)
-    st.ramp_down()
-    return rows
-
-
-class GuiBench(Procedure):
-    """freq-current's schema; rows are simulated spectra taken beforehand, the current swept
-    evenly from 0.6 to 2.2 mA over ``n_points`` (each point shows the nearest spectrum)."""
-
-    name = "bench-gui"
-    title = "GUI benchmark: simulated freq-current spectra at a set pace"
-    parameters = (
-        Parameter("n_points", 20_000, "", 1, 10**7, "points", kind=int),
-        Parameter("rate", 1000.0, "1/s", 0, 1e6, "points per second (0: as fast as possible)"),
-    )
-    rows: list[dict[str, Any]] = []
-
-    def planned_points(self) -> int:
-        return self.n_points
-
-    def schema(self):
-        return FreqCurrent().schema()
-
-    def execute(self, ctx: RunContext):
-        rows, n = self.rows, self.n_points
-        currents = np.linspace(0.6e-3, 2.2e-3, n)
-        t0 = time.perf_counter()
-        for i in range(ctx.start, n):
-            if self.rate:
-                wait = t0 + i / self.rate - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-            row = dict(rows[i * len(rows) // n])
-            row["current"] = currents[i]
-            yield row
-
-
-class PointClock:
-    """Times of the first and last point events (a subscriber that costs nothing)."""
-
-    def __init__(self):
-        self.first = self.last = 0.0
-        self.count = 0
-
-    def __call__(self, event) -> None:
-        if event.kind == "point":
-            now = time.perf_counter()
-            if not self.count:
-                self.first = now
-            self.last = now
-            self.count += 1
-
-    @property
-    def rate(self) -> float:
-        return (self.count - 1) / (self.last - self.first) if self.count > 1 else 0.0
+COMPARE_POINTS = 5000  # points of each run in the drop comparisons (they alternate)
+ALONE, REMOTE, LOCAL = "alone", "window, lab in its own process", "window in the run's process"
 
 
 def _station():
@@ -133,88 +41,94 @@ def _station():
     return open_station(default_sim_station())
 
 
-def run_plain(folder: Path, procedure: Procedure) -> float:
-    """Points per second of a run with nobody watching."""
-    clock = PointClock()
-    path = folder / "plain.h5"
-    runner = Runner(procedure, _station(), path)
-    runner.subscribe(clock)
-    runner.run()
-    path.unlink()
-    return clock.rate
+def _local_lab():
+    """A Lab in this process, on a simulated station of its own (the remote lab holds the
+    built-in one's lock)."""
+    from labctl.config import default_sim_station
+    from labctl.lab import open_lab
+
+    config = default_sim_station()
+    return open_lab(config=config.model_copy(update={"source": "GUI benchmark, in-process"}))
 
 
-def run_watched(folder: Path, procedure: Procedure, samples: list | None = None) -> dict:
-    """A run with the window attached (its live tab shown); display and run numbers."""
-    from PyQt5.QtCore import QTimer
-
+def _window(lab):
     from gui.app import setup_app
     from gui.window import MainWindow
 
     app = setup_app()
-    window = MainWindow(None)
+    window = MainWindow(lab)
     window.show()
-    tabs = window.tabs
-    clock = PointClock()
-    path = folder / "watched.h5"
-    runner = Runner(procedure, _station(), path)
-    runner.subscribe(clock)
-    runner.subscribe(tabs.buffer)
-    sample_every = max(1, procedure.planned_points() // 20)
-
-    def check() -> None:
-        if samples is not None and tabs.shown_points // sample_every > len(samples):
-            samples.append((tabs.shown_points, rss_mb()))
-        if runner.finished and not len(tabs.buffer):
-            app.quit()
-
-    timer = QTimer()
-    timer.timeout.connect(check)
-    timer.start(50)
-    refreshes0 = tabs.refreshes
-    gui_cpu0 = time.thread_time()
-    runner.start()
-    t0 = time.perf_counter()
-    app.exec_()
-    gui_cpu = time.thread_time() - gui_cpu0
-    run_cpu = thread_cpu(runner._thread.native_id) if runner._thread.is_alive() else None
-    timer.stop()
-    wall = clock.last - clock.first
-    lags = sorted(tabs.lags)
-    data = tabs.live.data
-    out = {
-        "run_rate": clock.rate,
-        "refresh_hz": (tabs.refreshes - refreshes0) / max(wall, 1e-9),
-        "lag_median": statistics.median(lags) if lags else float("nan"),
-        "lag_p95": lags[int(0.95 * (len(lags) - 1))] if lags else float("nan"),
-        "lag_max": lags[-1] if lags else float("nan"),
-        "shown": data.points if data else 0,
-        "map_mb": sum(m.image.nbytes for m in data.maps.values()) / 1e6 if data else 0,
-        "rows_mb": sum(a.nbytes for r in data.rows.values() for a in r.data.values()) / 1e6
-        if data else 0,
-        "seconds": time.perf_counter() - t0,
-        "gui_cpu_per_s": gui_cpu / max(time.perf_counter() - t0, 1e-9),
-        "run_cpu": run_cpu,
-        "skipped": tabs.skipped,
-    }
-    window.close()
-    window.deleteLater()
-    path.unlink()
-    return out
+    return app, window
 
 
-def refresh_cost(per_refresh: tuple[int, ...] = (1, 50), refreshes: int = 60) -> dict[int, float]:
+def measure_run(lab, procedure, parameters: dict, pid: int, watched: bool, out: Path,
+                samples: list | None = None) -> dict[str, Any]:
+    """One run on ``lab`` (its run thread in process ``pid``) into ``out``, with or without
+    the window: the run's numbers (RunWatch) and, watched, the display's."""
+    from PyQt5.QtCore import QTimer
+
+    name = procedure if isinstance(procedure, str) else procedure.name
+    watch = RunWatch(pid, name)
+    unsubscribe = lab.subscribe(watch)
+    result: dict[str, Any] = {}
+    if not watched:
+        handle = lab.start(procedure, parameters, out=out)
+        handle.wait()
+    else:
+        app, window = _window(lab)
+        tabs = window.tabs
+        marks: list[tuple[float, int]] = []  # (time, refreshes) while points arrive
+        handle = lab.start(procedure, parameters, out=out)
+        every = max(1, parameters.get("n_points", 0) // 20)
+
+        def check() -> None:
+            done = watch.finished.is_set()
+            if watch.index >= 0 and not done:
+                marks.append((time.perf_counter(), tabs.refreshes))
+            if samples is not None and tabs.shown_points // every > len(samples):
+                samples.append((tabs.shown_points, rss_mb()))
+            if done and not len(tabs.buffer) and not tabs.live_files:
+                app.quit()
+
+        timer = QTimer()
+        timer.timeout.connect(check)
+        timer.start(50)
+        lags0, cpu0, t0 = len(tabs.lags), time.thread_time(), time.perf_counter()
+        app.exec_()
+        timer.stop()
+        lags = sorted(tabs.lags[lags0:])
+        data = tabs.live.data
+        result.update(
+            refresh_hz=(marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+            if len(marks) > 1 else float("nan"),
+            lag_median=statistics.median(lags) if lags else float("nan"),
+            lag_p95=lags[int(0.95 * (len(lags) - 1))] if lags else float("nan"),
+            lag_max=lags[-1] if lags else float("nan"),
+            gui_cpu=(time.thread_time() - cpu0) / (time.perf_counter() - t0),
+            shown=data.points if data else 0,
+            map_mb=sum(m.image.nbytes for m in data.maps.values()) / 1e6,
+            rows_mb=sum(a.nbytes for r in data.rows.values() for a in r.data.values()) / 1e6)
+        window._outputs_down = True  # the lab is closed by whoever opened it
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+    unsubscribe()
+    handle.wait()
+    result.update(watch.result(), status=handle.status)
+    handle.path.unlink()
+    return result
+
+
+def refresh_cost(rows: list[dict], per_refresh: tuple[int, ...] = (1, 50),
+                 refreshes: int = 60) -> dict[int, float]:
     """CPU seconds the GUI thread spends per refresh (events taken in, plots redrawn and
-    painted) with ``k`` new points each time: what the window takes from a run, independent
-    of how loaded the machine is. Events are fed straight into the window's buffer."""
-    from gui.app import setup_app
-    from gui.window import REFRESH_HZ, MainWindow
+    painted) with ``k`` new points each time. Events are fed straight into the window's
+    buffer (the way a lab in the window's own process delivers them)."""
+    from gui.window import REFRESH_HZ
     from labctl.events import RunEvent
 
-    app = setup_app()
-    window = MainWindow(None)
-    window.show()
-    rows, n = GuiBench.rows, 100_000
+    app, window = _window(None)
+    n = 100_000
     currents = np.linspace(0.6e-3, 2.2e-3, n)
     buffer, tabs = window.tabs.buffer, window.tabs
     buffer(RunEvent("started", "bench", {"path": "bench.h5", "procedure": "freq-current",
@@ -239,16 +153,11 @@ def refresh_cost(per_refresh: tuple[int, ...] = (1, 50), refreshes: int = 60) ->
     return out
 
 
-def open_recorded(folder: Path, n: int = 2000) -> dict:
+def open_recorded(folder: Path, rows_file: Path, n: int = 2000) -> dict:
     """Write an n × 10,001 run, then time the browser's Show until its map is painted."""
-    from gui.app import setup_app
-    from gui.window import MainWindow
-
     path = folder / f"recorded-{n}.h5"
-    Runner(GuiBench(n_points=n, rate=0), _station(), path).run()
-    app = setup_app()
-    window = MainWindow(None)
-    window.show()
+    Runner(GuiBench(n_points=n, rate=0, rows_file=str(rows_file)), _station(), path).run()
+    app, window = _window(None)
     window.browser.add_paths([path])
     window.browser.select(path)
     app.processEvents()
@@ -258,76 +167,111 @@ def open_recorded(folder: Path, n: int = 2000) -> dict:
     view.plots[0].canvas.repaint()  # the map, painted now rather than at the next event loop
     app.processEvents()
     seconds = time.perf_counter() - t0
-    rows = view.data.maps["trace"].rows
-    out = {"seconds": seconds, "points": view.data.points, "map_rows": rows,
-           "file_mb": path.stat().st_size / 1e6}
+    out = {"seconds": seconds, "points": view.data.points,
+           "map_rows": view.data.maps["trace"].rows, "file_mb": path.stat().st_size / 1e6}
     window.close()
     path.unlink()
     return out
 
 
+def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    return (fmt.format(statistics.median(values)) + " (" + fmt.format(min(values)) + "-"
+            + fmt.format(max(values)) + ")")
+
+
+def compare(label: str, make: Callable[[], tuple], remote, local, repeats: int,
+            out: Path) -> None:
+    """The three ways in turn, ``repeats`` times; medians (and ranges) of each."""
+    import os
+
+    runs: dict[str, list[dict]] = {ALONE: [], REMOTE: [], LOCAL: []}
+    for _ in range(repeats):
+        for way, lab, pid, watched in ((ALONE, remote, remote.process.pid, False),
+                                       (REMOTE, remote, remote.process.pid, True),
+                                       (LOCAL, local, os.getpid(), True)):
+            runs[way].append(measure_run(lab, *make(), pid, watched, out))
+    alone = [r["rate"] for r in runs[ALONE]]
+    _echo(f"   {label}: alone {_spread(alone)} points/s (medians of {repeats}, range)")
+    for way in (REMOTE, LOCAL):
+        drops = [1 - r["rate"] / a for r, a in zip(runs[way], alone)]
+        w = runs[way]
+        _echo(f"     {way}: {_spread([r['rate'] for r in w])} points/s, "
+              f"{_spread(drops, '{:.0%}')} slower than alone in the same round; display "
+              f"{statistics.median(r['refresh_hz'] for r in w):.1f} refreshes/s, lag median "
+              f"{statistics.median(r['lag_median'] for r in w) * 1e3:.0f} ms")
+    _echo("     run thread per point (µs; medians): wall = on a CPU + waiting for a CPU + "
+          "asleep (the GIL)")
+    for way, rs in runs.items():
+        parts = [statistics.median(r[k] for r in rs)
+                 for k in ("wall_us", "cpu_us", "queue_us", "asleep_us")]
+        _echo(f"       {way:<30} {parts[0]:6.0f} = {parts[1]:5.0f} + {parts[2]:5.0f} + "
+              f"{parts[3]:5.0f}")
+
+
 def run_all(folder: Path, points: int = 20_000, rate: float = 1000.0,
-            memory_points: int = 100_000, repeats: int = 3) -> None:
+            memory_points: int = 100_000, repeats: int = 5) -> None:
     """Every GUI measurement, printed; scratch files in ``folder``."""
     from PyQt5.QtCore import QSettings
 
     from gui.window import REFRESH_HZ
+    from labctl.lab import RemoteLab
 
     # the default window layout, and the user's remembered one left alone
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(folder / "settings"))
-    GuiBench.rows = simulated_rows()
+    rows = simulated_rows()
+    rows_file = str(save_rows(rows, folder / "spectra.npz"))
     _echo("== GUI: live display of a run of 10,001-point spectra (freq-current schema) ==")
-    cost = refresh_cost((1, max(1, round(rate / REFRESH_HZ))))
+    cost = refresh_cost(rows, (1, max(1, round(rate / REFRESH_HZ))))
     per_point = (cost[max(cost)] - cost[1]) / max(max(cost) - 1, 1)
-    share = cost[max(cost)] * REFRESH_HZ
     _echo(f"   CPU of the GUI thread per refresh: {cost[1] * 1e3:.1f} ms with 1 new point, "
           f"{cost[max(cost)] * 1e3:.1f} ms with {max(cost)} ({per_point * 1e6:.0f} µs per "
-          f"point); at {REFRESH_HZ} refreshes/s and {rate:.0f} points/s: {share:.0%} of a core")
-    live = run_watched(folder, GuiBench(n_points=points, rate=rate))
-    _echo(f"   paced at {rate:.0f} points/s, {points} points, window attached: run kept "
-          f"{live['run_rate']:.0f} points/s; display {live['refresh_hz']:.1f} refreshes/s; lag "
-          f"median {live['lag_median'] * 1e3:.0f} ms, 95% {live['lag_p95'] * 1e3:.0f} ms, max "
-          f"{live['lag_max'] * 1e3:.0f} ms; the GUI thread used {live['gui_cpu_per_s']:.0%} "
-          "of a core")
-    for label, make in (
-            ("freq-current on the simulator (fits included)",
-             lambda: FreqCurrent(i_step=max(2e-6, 1.8e-3 / max(points - 1, 1)))),
-            ("unpaced precomputed spectra", lambda: GuiBench(n_points=points, rate=0))):
-        plain = [run_plain(folder, make()) for _ in range(repeats)]
-        watched = [run_watched(folder, make()) for _ in range(repeats)]
-        alone = statistics.median(plain)
-        shown = statistics.median(w["run_rate"] for w in watched)
-        w = sorted(watched, key=lambda r: r["run_rate"])[len(watched) // 2]
-        _echo(f"   {label}: {alone:.0f} points/s alone, {shown:.0f} with the window "
-              f"({1 - shown / alone:.1%} slower; medians of {repeats}); display "
-              f"{w['refresh_hz']:.1f} refreshes/s, lag median {w['lag_median'] * 1e3:.0f} ms, "
-              f"max {w['lag_max'] * 1e3:.0f} ms")
-    opened = open_recorded(folder)
-    _echo(f"== open: a recorded {opened['points']} × 10,001 run ({opened['file_mb']:.0f} MB) "
-          f"shown with its map ({opened['map_rows']} rows) in {opened['seconds']:.2f} s ==")
-    need = memory_points * 4 * 10_001 * 1.1
-    free = shutil.disk_usage(folder).free
-    if free < 2 * need:
-        _echo(f"== memory: skipped, {free / 1e9:.0f} GB free, a {memory_points}-point run "
-              f"needs {2 * need / 1e9:.0f} GB ==")
-        return
-    samples: list = []
-    rss0 = rss_mb()
-    mem = run_watched(folder, GuiBench(n_points=memory_points, rate=0), samples)
-    _echo(f"== memory: {memory_points} points with the window attached "
-          f"({mem['run_rate']:.0f} points/s, display {mem['refresh_hz']:.1f}/s) ==")
-    _echo(f"   resident MB before the run {rss0:.0f}; after N points: " + ", ".join(
-        f"{p}: {mb:.0f}" for p, mb in samples[:: max(1, len(samples) // 8)]))
-    _echo(f"   held by the display: map {mem['map_mb']:.1f} MB, rows {mem['rows_mb']:.1f} MB")
+          f"point); at {REFRESH_HZ} refreshes/s and {rate:.0f} points/s: "
+          f"{cost[max(cost)] * REFRESH_HZ:.0%} of a core")
+    n = min(points, COMPARE_POINTS)
+    with RemoteLab(sim=True) as remote, _local_lab() as local:
+        pid = remote.process.pid
+        live = measure_run(remote, GuiBench, {"n_points": points, "rate": rate,
+                                              "rows_file": rows_file}, pid, True, folder)
+        _echo(f"   paced at {rate:.0f} points/s, {points} points, window attached (lab in its "
+              f"own process): run kept {live['rate']:.0f} points/s; display "
+              f"{live['refresh_hz']:.1f} refreshes/s; lag median {live['lag_median'] * 1e3:.0f}"
+              f" ms, 95% {live['lag_p95'] * 1e3:.0f} ms, max {live['lag_max'] * 1e3:.0f} ms; "
+              f"the GUI thread used {live['gui_cpu']:.0%} of a core")
+        compare(f"freq-current on the simulator (fits included), {n} points",
+                lambda: ("freq-current", {"i_step": max(2e-6, 1.8e-3 / max(n - 1, 1))}),
+                remote, local, repeats, folder)
+        compare(f"unpaced precomputed spectra, {n} points",
+                lambda: (GuiBench, {"n_points": n, "rate": 0, "rows_file": rows_file}),
+                remote, local, repeats, folder)
+        opened = open_recorded(folder, Path(rows_file))
+        _echo(f"== open: a recorded {opened['points']} × 10,001 run ({opened['file_mb']:.0f} MB)"
+              f" shown with its map ({opened['map_rows']} rows) in {opened['seconds']:.2f} s ==")
+        need = memory_points * 4 * 10_001 * 1.1
+        free = shutil.disk_usage(folder).free
+        if free < 2 * need:
+            _echo(f"== memory: skipped, {free / 1e9:.0f} GB free, a {memory_points}-point run "
+                  f"needs {2 * need / 1e9:.0f} GB ==")
+            return
+        samples: list = []
+        rss0 = rss_mb()
+        mem = measure_run(remote, GuiBench, {"n_points": memory_points, "rate": 0,
+                                             "rows_file": rows_file}, pid, True, folder,
+                           samples)
+        _echo(f"== memory: {memory_points} points with the window attached "
+              f"({mem['rate']:.0f} points/s, display {mem['refresh_hz']:.1f}/s) ==")
+        _echo(f"   resident MB of the GUI's process before the run {rss0:.0f}; after N points: "
+              + ", ".join(f"{p}: {mb:.0f}" for p, mb in samples[:: max(1, len(samples) // 8)]))
+        _echo(f"   held by the display: map {mem['map_mb']:.1f} MB, rows {mem['rows_mb']:.1f} MB;"
+              f" the lab process: {rss_mb(pid):.0f} MB resident")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=20_000, help="points of the live runs")
+    parser.add_argument("--points", type=int, default=20_000, help="points of the paced run")
     parser.add_argument("--rate", type=float, default=1000.0, help="pace of the live run")
     parser.add_argument("--memory-points", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3, help="runs per rate comparison")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of each comparison")
     parser.add_argument("--out", type=Path, default=None, help="folder for scratch files")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:

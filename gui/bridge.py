@@ -10,7 +10,6 @@ and the GUI thread drains it at its own refresh rate, however fast the events co
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 
 from PyQt5.QtCore import QObject, pyqtSignal
@@ -34,17 +33,17 @@ class EventBuffer(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._events: deque[tuple[float, RunEvent]] = deque()
+        self._events: deque[RunEvent] = deque()
         self._signalled = threading.Event()
 
     def __call__(self, event: RunEvent) -> None:
-        self._events.append((time.perf_counter(), event))
+        self._events.append(event)
         if not self._signalled.is_set():  # one queued signal per batch, not per event
             self._signalled.set()
             self.arrived.emit()
 
-    def drain(self) -> list[tuple[float, RunEvent]]:
-        """Every event queued so far, oldest first, with the time it was published."""
+    def drain(self) -> list[RunEvent]:
+        """Every event queued so far, oldest first."""
         self._signalled.clear()
         out = []
         events = self._events

@@ -107,10 +107,12 @@ class Launcher(QWidget):
     def check(self) -> str:
         """Validate the form; enable Start only if it may run. Returns the problem ('')."""
         proc, problem = self.form.build(self.lab.config)
-        busy = self.lab.owner is not None
-        if not problem and busy:
+        closed = self.lab.closed  # a lab process that died: its handles cannot be asked
+        if closed:
+            problem = "the station's lab is closed: nothing can start (restart labctl gui)"
+        elif not problem and self.lab.owner is not None:
             problem = f"the station is busy ({self.lab.owner})"
-        running = self.handle is not None and self.handle.state != "finished"
+        running = not closed and self.handle is not None and self.handle.state != "finished"
         self.start_button.setEnabled(not problem and not running)
         self.start_button.setToolTip(problem or "start the run")
         self.queue_button.setEnabled(proc is not None)

@@ -274,6 +274,8 @@ class QueuePanel(QWidget):
             if self.handle is not None:
                 self._show_runs(self.handle.entries)
             self.status.setText(f"queue {data.get('status')}: {data.get('reason', '')}")
+        elif event.kind == "lost" and self.handle is not None:
+            self.status.setText(f"queue lost: {data.get('reason', '')}")
 
     def _show_runs(self, runs: list[dict]) -> None:
         self.runs.setRowCount(len(runs))

@@ -44,44 +44,115 @@ def read_header(f: h5py.File, path: Path) -> dict[str, Any]:
     return info
 
 
-class RunReader:
-    """Incremental reader of one run file; ``data`` fills as :meth:`poll` finds new rows."""
+class HeldFile:
+    """A run file held open between polls, its datasets looked up once: a poll of a live run
+    then costs the reads of its new rows, not 30 lookups of h5py objects (half of it)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, f: h5py.File):
+        self.file = f
+        self._objects: dict[str, Any] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self._objects:
+            self._objects[name] = self.file.get(name, default)
+        return self._objects[name]
+
+    def __getitem__(self, name: str) -> Any:
+        obj = self.get(name)
+        if obj is None:
+            raise KeyError(name)
+        return obj
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def __getattr__(self, name: str) -> Any:  # attrs, swmr_mode, filename ...
+        return getattr(self.file, name)
+
+    def refresh(self) -> None:
+        """What the file's writer has added since (SWMR): shapes, chunk indexes."""
+        for obj in self._objects.values():
+            if isinstance(obj, h5py.Dataset):
+                obj.refresh()
+
+    def close(self) -> None:
+        self._objects.clear()
+        self.file.close()
+
+
+class RunReader:
+    """Incremental reader of one run file; ``data`` fills as :meth:`poll` finds new rows.
+
+    Given the ``data`` of a live run (made from its started event), only rows are read: its
+    status and log come from its events. With ``keep_open`` the file stays open between polls
+    (SWMR: each poll reads only what is new), until :meth:`close`: for a run of this GUI's lab,
+    read at every refresh.
+    """
+
+    def __init__(self, path: str | Path, data: RunData | None = None, keep_open: bool = False):
         self.path = Path(path)
-        self.data: RunData | None = None
-        self.read_rows: dict[str, int] = {}
+        self.data = data
+        self.from_events = data is not None
+        self.read_rows: dict[str, int] = {s.name: 0 for s in data.schema.streams} if data else {}
         self.log_read = 0
         self.finished = False
+        self.keep_open = keep_open
+        self._file: HeldFile | None = None
 
     def poll(self, max_rows: int | None = None) -> bool:
         """Read what is new; True if anything was. A file its writer is closing right now is
         left for the next poll (only the first poll raises RunFileError)."""
         try:
-            f = open_run(self.path)
+            f = self._file or open_run(self.path)
+            if self.keep_open and self._file is None:
+                f = HeldFile(f)
         except RunFileError:
             if self.data is None:
                 raise
             return False
-        with f:
+        try:
             if self.data is None:
                 self.data = RunData(read_schema(f), read_header(f, self.path))
                 self.read_rows = {s.name: 0 for s in self.data.schema.streams}
             changed = self._read_rows(f, max_rows)
-            changed |= self._read_log(f)
-            status = attr_status(f)
-            if status != RUNNING:
-                data = self.data
-                data.status, data.reason = status, attr_text(f, "reason")
-                data.results = attr_json(f, "results", {}) or {}
-                data.info.update(read_header(f, self.path))
-                data.version += 1
-                self.finished = changed = True
+            if not self.from_events:
+                changed |= self._read_log(f) | self._read_status(f)
+        except BaseException as err:
+            self._file = None
+            f.close()
+            if self.keep_open and self.data is not None and isinstance(
+                    err, OSError | KeyError | RunFileError):
+                return False  # a file held open went wrong: opened afresh at the next poll
+            raise
+        if self.keep_open:
+            self._file = f
+        else:
+            f.close()
         return changed
+
+    def close(self) -> None:
+        """Let go of a file held open (the next poll, if any, opens it again)."""
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
+
+    def _read_status(self, f: h5py.File) -> bool:
+        status = attr_status(f)
+        if status == RUNNING:
+            return False
+        data = self.data
+        data.status, data.reason = status, attr_text(f, "reason")
+        data.results = attr_json(f, "results", {}) or {}
+        data.info.update(read_header(f, self.path))
+        data.version += 1
+        self.finished = True
+        return True
 
     def _read_rows(self, f: h5py.File, max_rows: int | None) -> bool:
         changed = False
-        complete = stream_rows(f, self.data.schema)
+        if isinstance(f, HeldFile):
+            f.refresh()
+        complete = stream_rows(f, self.data.schema, self.read_rows)
         for stream in self.data.schema.streams:
             n = complete[stream.name]
             if max_rows is not None:

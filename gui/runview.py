@@ -151,7 +151,8 @@ class RunView(QWidget):
         info = data.info
         name = Path(info.get("path", "")).name
         status = data.status
-        color = {"completed": "#2a8", "aborted": "#d80", "failed": "#d33"}.get(status, "#48c")
+        color = {"completed": "#2a8", "aborted": "#d80", "failed": "#d33",
+                 "lost": "#d33"}.get(status, "#48c")
         sample = f" · sample {info['sample']}" if info.get("sample") else ""
         reason = f" — {data.reason}" if data.reason and status != "running" else ""
         heading = (f"<b>{info.get('procedure', '?')}</b>{sample} · {name} · "

@@ -21,7 +21,7 @@ from gui.bridge import EventBuffer
 from gui.rundata import RunData
 from gui.runreader import RunReader
 from gui.runview import RunView
-from labctl.events import EventBus
+from labctl.events import LOST, EventBus, latest_only
 
 FOLLOW_INTERVAL = 0.5  # s between reads of a file another process is writing
 # The run's worker and the GUI thread share the GIL (and PyQt holds it while Qt paints): the
@@ -49,6 +49,7 @@ class RunTabs(QTabWidget):
         self.tabBar().setTabButton(0, self.tabBar().RightSide, None)  # never closed
         self.runs: dict[str, tuple[RunData, RunView]] = {}  # by run_id
         self.readers: list[tuple[RunReader, RunView]] = []  # followed files
+        self.live_files: dict[str, RunReader] = {}  # by run_id: live runs read from their file
         self._replays: dict[str, threading.Event] = {}
         self._tags = itertools.count(1)
         self._last_follow = 0.0
@@ -153,14 +154,20 @@ class RunTabs(QTabWidget):
         if wall > w0:
             self.duty = 0.7 * self.duty + 0.3 * (cpu - c0) / (wall - w0)
         self._cpu_mark = (cpu, wall)
-        batch = self.buffer.drain()
-        if batch and self._unshown is None:
-            self._unshown = batch[0][0]
-        for _, event in batch:
-            if getattr(event, "source", "run") == "run":
-                self._take(event)
+        events = self.buffer.drain()
+        if events and self._unshown is None:
+            self._unshown = events[0].time
+        self._take_all([e for e in events if getattr(e, "source", "run") == "run"])
+        for event in events:  # first, whatever a listener may do: no live run goes on
+            if event.kind == LOST:
+                self._lost(event.data.get("reason", ""))
+        for event in latest_only(events):  # a ramp: only where it is now
             for listener in self.listeners:
                 listener(event)
+        for reader in self.live_files.values():
+            reader.poll()
+        if self.live.data is not None:
+            self.shown_points = self.live.data.points
         now = time.monotonic()
         if self.readers and now - self._last_follow >= FOLLOW_INTERVAL:
             self._last_follow = now
@@ -168,7 +175,8 @@ class RunTabs(QTabWidget):
                 reader.poll()
             self.readers = [(r, v) for r, v in self.readers if not r.finished]
         live = self.live.data
-        if (live is not None and live.status == "running" and self.duty > DISPLAY_BUDGET
+        in_process = live is not None and live.info.get("path") not in self._live_paths()
+        if (in_process and live.status == "running" and self.duty > DISPLAY_BUDGET
                 and wall - self._last_refresh < MAX_SKIP):
             self.skipped += 1  # the run comes first: this refresh waits for the next tick
             return
@@ -176,8 +184,52 @@ class RunTabs(QTabWidget):
             self._last_refresh = wall
             self.refreshes += 1
             if self._unshown is not None:
-                self.lags.append(time.perf_counter() - self._unshown)
+                self.lags.append(time.time() - self._unshown)
                 self._unshown = None
+
+    def _take_all(self, events: list) -> None:
+        """Run events in order; consecutive points of one run go into its data as one block."""
+        points: list = []
+        for event in events:
+            if event.kind == "point" and (not points or points[-1].run_id == event.run_id):
+                points.append(event)
+                continue
+            if points:
+                self._take_points(points)
+            points = [event] if event.kind == "point" else []
+            if not points:
+                self._take(event)
+        if points:
+            self._take_points(points)
+
+    def _take_points(self, events: list) -> None:
+        entry = self.runs.get(events[0].run_id)
+        if entry is None:
+            return
+        data = entry[0]
+        data.planned = events[-1].data.get("planned") or data.planned
+        if events[0].run_id not in self.live_files:  # else the rows are read from its file
+            data.add_points([(e.data["index"], e.data["values"]) for e in events])
+
+    def _live_paths(self) -> set:
+        return {str(r.path) for r in self.live_files.values()}
+
+    def _end_live_file(self, tag: str) -> None:
+        """The run ended: its last rows, read from the file its writer has closed."""
+        reader = self.live_files.pop(tag, None)
+        if reader is not None:
+            reader.close()
+            reader.keep_open = False
+            reader.poll()
+
+    def _lost(self, reason: str) -> None:
+        """The lab process ended: what its live runs' files hold is all there is."""
+        for tag in list(self.live_files):
+            data = self.live_files[tag].data
+            self._end_live_file(tag)
+            if data.status == "running":
+                data.status, data.reason = "lost", reason
+                data.version += 1
 
     def _take(self, event) -> None:
         kind, tag = event.kind, event.run_id
@@ -190,15 +242,18 @@ class RunTabs(QTabWidget):
                 view = self.live
                 view.set_data(data)
                 self.setCurrentWidget(view)
+            if event.data.get("rows_in_file"):  # a run of a lab in another process
+                self.live_files[tag] = RunReader(event.data["path"], data, keep_open=True)
             self.runs[tag] = (data, view)
             return
         entry = self.runs.get(tag)
         if entry is None:
             return
         data = entry[0]
-        data.feed(event)
-        if kind == "point" and entry[1] is self.live:
-            self.shown_points = data.points
+        if kind != "row" or tag not in self.live_files:  # rows: read from the file
+            data.feed(event)
+        if kind == "finished":
+            self._end_live_file(tag)
         if kind == "log" and not event.data.get("replay"):
             self.log_line.emit("run", event.data["level"], event.data["message"])
         if kind == "finished":

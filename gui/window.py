@@ -26,7 +26,7 @@ from gui.logpanel import LogForwarder, LogPanel
 from gui.viewer import RunTabs
 from labctl.errors import LabctlError
 
-REFRESH_HZ = 25  # the live spectrum and map; summaries redraw twice a second
+REFRESH_HZ = 25  # the live spectrum and map; summaries redraw once a second
 LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not misapplied
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,10 @@ class MainWindow(QMainWindow):
         self._unsubscribe = lab.subscribe(self.tabs.buffer)
 
     def _on_lab_event(self, event) -> None:
-        if event.kind == "owner" and event.data.get("owner") in ("run", "queue"):
+        if event.kind == "lost":
+            self.tell("error", f"{event.data.get('reason')}: the station may have outputs on; "
+                               "`labctl safe` ramps them down")
+        elif event.kind == "owner" and event.data.get("owner") in ("run", "queue"):
             self.monitor.sweep()  # stops the monitor: a run owns the station now
         elif event.kind == "queue_finished" or (event.kind == "finished" and
                                                 getattr(event, "source", "run") == "run"):
@@ -234,7 +237,7 @@ class MainWindow(QMainWindow):
     def may_close(self) -> bool:
         """With a Lab: ask if a run or queue is in progress, then abort it and ramp every
         output down; the window closes itself once they are at zero."""
-        if self.lab is None or self._outputs_down:
+        if self.lab is None or self._outputs_down or self.lab.closed:
             return True
         owner = self.lab.owner
         if owner in ("run", "queue") and not self._forced_close and not self.ask(

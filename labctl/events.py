@@ -5,8 +5,8 @@ One stream carries what a lab does: runs, the queue and the station. Every event
 run events also carry their ``run_id``.
 
 Subscribers are called in the thread that publishes (a run's or the queue's worker thread, or
-the thread that drives the station by hand); a Qt window subscribes through a bridge that
-re-emits each event as a queued signal. A failing subscriber is logged and dropped from that
+the thread that drives the station by hand); a Qt window subscribes a buffer that its refresh
+timer drains (gui.bridge.EventBuffer). A failing subscriber is logged and dropped from that
 event, never allowed to stop the run.
 """
 
@@ -27,8 +27,8 @@ STARTED, POINT, ROW, PROGRESS, LOG, RESULTS, STATE, FINISHED = (
 # queue events
 QUEUE_STARTED, ENTRY_STARTED, ENTRY_FINISHED, QUEUE_FINISHED = (
     "queue_started", "entry_started", "entry_finished", "queue_finished")
-# station events
-READING, OUTPUT, OWNER = "reading", "output", "owner"
+# station events (lost: a lab in another process ended without being closed)
+READING, OUTPUT, OWNER, LOST = "reading", "output", "owner", "lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,8 @@ class RunEvent:
     entry_finished (index, status, reason), queue_finished (status, reason)
 
     station: reading (reading: a StationReading), output (role, level, target, unit, done:
-    one per ramp step), owner (owner: None, "run", "queue" or "manual")
+    one per ramp step), owner (owner: None, "run", "queue" or "manual"), lost (reason: the
+    process of a remote lab ended unexpectedly)
     """
 
     kind: str
@@ -69,6 +70,35 @@ def queue_event(kind: str, **data: Any) -> RunEvent:
 
 def station_event(kind: str, **data: Any) -> RunEvent:
     return RunEvent(kind, "", data, "station")
+
+
+def superseded(event: RunEvent) -> tuple | None:
+    """What makes ``event`` out of date when a later event has it too (None: never): a ramp
+    step by the next step of that output, a point or row by the next of that run and stream,
+    a progress report by the next. A client that shows where things are now needs only the
+    latest of each."""
+    kind = event.kind
+    if kind == OUTPUT and event.source == "station":
+        return (OUTPUT, event.data.get("role"))
+    if kind in (POINT, PROGRESS) and event.source == "run":
+        return (kind, event.run_id)
+    if kind == ROW and event.source == "run":
+        return (ROW, event.run_id, event.data.get("stream"))
+    return None
+
+
+def latest_only(events: list[RunEvent], kinds: tuple[str, ...] = (OUTPUT,)) -> list[RunEvent]:
+    """``events`` in order, without those of ``kinds`` that a later event supersedes."""
+    seen: set = set()
+    keep = []
+    for event in reversed(events):
+        key = superseded(event) if event.kind in kinds else None
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        keep.append(event)
+    return keep[::-1]
 
 
 class EventBus:

@@ -220,12 +220,13 @@ def coordinate(f: h5py.File, name: str) -> h5py.Dataset:
     return obj
 
 
-def complete_rows(coord: h5py.Dataset) -> int:
-    """Number of leading complete rows (coordinate == its index), read in bounded blocks."""
+def complete_rows(coord: h5py.Dataset, known: int = 0) -> int:
+    """Number of leading complete rows (coordinate == its index), read in bounded blocks;
+    the first ``known`` rows are known to be complete (a reader following a file)."""
     coord.refresh()  # a held reader's cached view may be older than the file
     n = coord.shape[0]
     block = max(1, BLOCK_BYTES // 8)
-    for start in range(0, n, block):
+    for start in range(min(known, n), n, block):
         idx = coord[start:start + block]
         ok = idx == np.arange(start, start + len(idx))
         if not ok.all():
@@ -271,11 +272,13 @@ def check_layout(f: h5py.File, schema: Schema) -> None:
                     f"{want[1]}[rows, {', '.join(map(str, want[0]))}]".replace(", ]", "]"))
 
 
-def stream_rows(f: h5py.File, schema: Schema) -> dict[str, int]:
-    """Complete rows of each stream (a row is complete in all of its datasets)."""
+def stream_rows(f: h5py.File, schema: Schema, known: dict[str, int] | None = None
+                ) -> dict[str, int]:
+    """Complete rows of each stream (a row is complete in all of its datasets); ``known``:
+    rows of each stream known to be complete already."""
     rows = {}
     for stream in schema.streams:
-        n = complete_rows(coordinate(f, stream.name))
+        n = complete_rows(coordinate(f, stream.name), (known or {}).get(stream.name, 0))
         for q in stream.quantities:
             n = min(n, f[q.name].shape[0])
         rows[stream.name] = n

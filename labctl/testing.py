@@ -55,6 +55,13 @@ def outputs_at_zero(station) -> bool:
             and abs(station.sim.device.magnet.supply_setpoint()) < 1e-12)
 
 
+def reading_at_zero(reading) -> bool:
+    """A StationReading (a Lab's, maybe in another process) with every output at zero and off:
+    I_SHNO and V_M 0 and switched off, the coil carrying less than 10 mA."""
+    return (reading.i_shno == 0.0 and reading.v_m == 0.0 and not reading.shno_output
+            and not reading.gate_output and abs(reading.supply_current) < 0.01)
+
+
 def last_commands(sim) -> dict[str, tuple[float | None, bool | None]]:
     """Per source slot: the last level it was sent and its last output state sent (None:
     never sent), from the simulated instruments' command logs."""

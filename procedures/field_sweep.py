@@ -28,6 +28,7 @@ from procedures.base import Parameter, Plan, Procedure, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
+    check_gate_at_the_door,
     gate_off,
     gate_on,
     memristor_check_stream,
@@ -65,6 +66,9 @@ class FieldSweep(Procedure):
     name = "field-sweep"
     title = "Oscillator spectra versus magnet field (Kittel fit: Meff, g)"
     readings = {"field_measured": "field", "current": "i_shno", "voltage": "v_shno"}
+    result_units = {"meff": "T", "meff_err": "T", "gamma": "Hz/T", "gamma_err": "Hz/T",
+                    "frequency_offset": "Hz", "residual_rms": "Hz", "theta_h_deg": "deg",
+                    "memristor_before": "ohm", "memristor_after": "ohm"}
     parameters = (
         Parameter("b_start", 0.5, "T", description="first field setpoint", station=FIELD),
         Parameter("b_stop", 0.8, "T", description="last field setpoint", station=FIELD),
@@ -99,6 +103,7 @@ class FieldSweep(Procedure):
             raise UserInputError(f"parameters b_start = {self.b_start:g} T, b_stop = "
                                  f"{self.b_stop:g} T: the sweep must not cross zero field")
         check_span(self.values)
+        check_gate_at_the_door(self.gate_voltage, self.values)
 
     def check_station(self, config) -> None:
         super().check_station(config)

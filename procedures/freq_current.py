@@ -15,6 +15,7 @@ from procedures.base import Parameter, Plan, Procedure, RunContext
 from procedures.checks import check_field_currents, check_span
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
+    check_gate_at_the_door,
     gate_off,
     gate_on,
     memristor_check_stream,
@@ -43,6 +44,11 @@ class FreqCurrent(Procedure):
     name = "freq-current"
     title = "Oscillator spectra versus I_SHNO (fitted peaks, sync state, threshold)"
     readings = {"voltage": "v_shno", "resistance": "r_shno", "field_measured": "field"}
+    result_units = {"threshold_current": "A", "threshold_current_err": "A",
+                    "threshold_inverse_power": "A", "threshold_inverse_power_err": "A",
+                    "current_of_last_analysis": "A", "full_sync_from_current": "A",
+                    "peak_frequencies_at_highest_current": "Hz", "memristor_before": "ohm",
+                    "memristor_after": "ohm"}
     parameters = (
         Parameter("i_start", 0.4e-3, "A", description="first I_SHNO", station=SHNO_CURRENT),
         Parameter("i_stop", 2.2e-3, "A", description="last I_SHNO", station=SHNO_CURRENT),
@@ -67,6 +73,7 @@ class FreqCurrent(Procedure):
 
     def check(self) -> None:
         check_span(self.values)
+        check_gate_at_the_door(self.gate_voltage, self.values)
 
     def check_station(self, config) -> None:
         super().check_station(config)

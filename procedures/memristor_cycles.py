@@ -33,6 +33,9 @@ class MemristorCycles(Procedure):
     name = "memristor-cycles"
     title = "Memristor SET/RESET cycles (staircase I–V, switching voltages, HRS/LRS)"
     readings = {"voltage": "v_m", "current": "i_m"}
+    result_units = {"v_set_mean": "V", "v_set_std": "V", "v_reset_mean": "V",
+                    "v_reset_std": "V", "r_hrs_mean": "ohm", "r_hrs_std": "ohm",
+                    "r_lrs_mean": "ohm", "r_lrs_std": "ohm"}
     parameters = (
         Parameter("v_set_max", 5.0, "V", 0.01, description="top of the SET half-sweep",
                   station=GATE_VOLTAGE),

@@ -17,6 +17,7 @@ import numpy as np
 from labctl.analysis.memristor import resistance_at
 from labctl.errors import LabctlError, UserInputError
 from labctl.parameters import GATE_COMPLIANCE, GATE_VOLTAGE
+from labctl.units import format_value as show
 from procedures.base import Parameter, Plan, Row, check_gate_values
 
 MAX_READ_VOLTAGE = 0.2  # V: a read must never disturb the state (lab practice, §5)
@@ -300,6 +301,21 @@ def check_gate_level(volts: float, state: str, values: dict, name: str = "gate_v
     if not values.get("allow_switching", False):
         raise SwitchingRisk(f"{text}; set allow_switching = true to apply it anyway")
     return f"{text}: applied because allow_switching = true"
+
+
+def check_gate_at_the_door(volts: float, values: dict, name: str = "gate_voltage") -> None:
+    """Refuse (exit 2, before anything is opened) a V_M that would switch the memristor in
+    either state; one safe in one state only is decided when the memristor has been read."""
+    if volts == 0.0 or values.get("allow_switching", False):
+        return
+    windows = {state: gate_window(values, state) for state in ("HRS", "LRS")}
+    if any(lo <= volts <= hi for lo, hi in windows.values()):
+        return
+    shown = ", ".join(f"{state} [{show(lo, 'V')}, {show(hi, 'V')}]"
+                      for state, (lo, hi) in windows.items())
+    raise SwitchingRisk(f"parameter {name} = {show(volts, 'V')}: would switch the memristor "
+                        f"whatever its state (safe windows {shown}); set allow_switching = "
+                        "true to apply it anyway")
 
 
 def memristor_check_stream():

@@ -31,6 +31,7 @@ from procedures.freq_current import SYNC_NAMES, current_steps
 from procedures.memristor_ops import (
     GATE_SAFETY_PARAMETERS,
     MAX_READ_VOLTAGE,
+    check_gate_at_the_door,
     check_gate_level,
     ohm_text,
     plan_program,
@@ -160,6 +161,8 @@ class SyncMap(Procedure):
                 target = self.memristor_targets[t]
                 check_gate_level(volts, target_state(target), self.values, "gate_voltages",
                                  f" with memristor target {target}")
+            else:
+                check_gate_at_the_door(volts, self.values, "gate_voltages")
 
     def check_station(self, config) -> None:
         super().check_station(config)

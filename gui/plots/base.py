@@ -12,14 +12,21 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import (
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 from gui.plotdefs import PlotDef, label, quantity
 from gui.rundata import RunData
 from labctl.units import format_value
 
-SUMMARY_INTERVAL = 0.5  # s: plots of a whole run redraw at most twice a second during it
+SUMMARY_INTERVAL = 1.0  # s: plots of a whole run redraw at most once a second during it
 MAX_SCATTER_ROWS = 600  # rows drawn as symbols; longer runs are thinned evenly for display
 
 
@@ -95,6 +102,9 @@ class RunPlot(QWidget):
             axis = item.getAxis(name)
             axis.setTickFont(theme.tick_font())
             axis.enableAutoSIPrefix(True)
+            # an axis is repainted whenever something under its bounding rect changes (a map
+            # tile reaches under it): from a pixmap while its ticks stay, not by pyqtgraph
+            axis.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         item.setProperty("x_name", x)
         item.setProperty("y_name", y)
         return item

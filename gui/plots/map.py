@@ -170,7 +170,8 @@ class MapPlot(RunPlot):
         x = self.column(self.defn.x) if m.uniform else self.column("__index__")
         sync = self.column("sync_state") if "sync_state" in self.data.latest else None
         centres = self.column("peak_frequency")
-        set_peaks(self.peaks, x, centres, sync)
+        kinds = self.column("peak_kind") if "peak_kind" in self.data.latest else None
+        set_peaks(self.peaks, x, centres, sync, kinds)
         if self.zoom.isChecked():
             self._zoom_to(centres, m)
         return True

@@ -33,10 +33,17 @@ def peak_scatter(size: int = 7) -> dict[int, pg.ScatterPlotItem]:
     return out
 
 
-def set_peaks(items: dict, x: np.ndarray, freqs: np.ndarray, sync: np.ndarray | None) -> None:
-    """Scatter the fitted centres (rows × slots) at their row's x, coloured by sync state."""
+SPUR = 3  # peak_kind of what is left of a spur of the analyzer's background: not a line
+
+
+def set_peaks(items: dict, x: np.ndarray, freqs: np.ndarray, sync: np.ndarray | None,
+              kinds: np.ndarray | None = None) -> None:
+    """Scatter the fitted peaks (rows × slots) at their row's x, coloured by sync state;
+    the remains of the analyzer's spurs (``kinds``) are left out: they are not oscillators."""
     rows = thin(len(x))
     x, freqs = x[rows], freqs[rows]
+    if kinds is not None and kinds[rows].shape == freqs.shape:
+        freqs = np.where(kinds[rows] == SPUR, np.nan, freqs)
     state = sync[rows] if sync is not None else np.full(len(x), 1)
     for code, item in items.items():
         pick = state == code

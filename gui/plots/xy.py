@@ -49,10 +49,11 @@ class PeaksPlot(RunPlot):
     def redraw(self) -> None:
         x = self.column(self.defn.x)
         sync = self.column("sync_state") if "sync_state" in self.data.latest else None
+        kinds = self.column("peak_kind") if "peak_kind" in self.data.latest else None
         for k, (item, scat, name) in enumerate(zip(self.plots, self.items, self.defn.y)):
             self.label_axes(item, self.defn.x if k == len(self.plots) - 1 else "", name,
                             PEAK_LABELS.get(name, ""))
-            set_peaks(scat, x, self.column(name), sync)
+            set_peaks(scat, x, self.column(name), sync, kinds)
 
 
 PW = 1e-12  # powers are shown in pW

@@ -24,8 +24,29 @@ def read_run(path: Path) -> dict[str, Any]:
     with open_run(path) as f:
         station = attr_json(f, "station", {})
         info.update(sample=attr_text(f, "sample"), station_seconds=station_seconds(log_lines(f)),
-                    simulated=isinstance(station, dict) and station.get("simulated") is True)
+                    simulated=isinstance(station, dict) and station.get("simulated") is True,
+                    **{key: attr_text(f, key) for key in ("device", "operator", "comment")},
+                    **{key: _units(attr_json(f, key, {}))
+                       for key in ("parameter_units", "result_units")})
     return info
+
+
+def _units(value) -> dict[str, str]:
+    """A units table from a file (anything else: none)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
+
+
+def shown(value, unit: str) -> str:
+    """A value as a physicist reads it: 2.2 mA, [10.2 GHz, 10.3 GHz]; JSON for the rest."""
+    from labctl.units import format_value
+
+    if isinstance(value, list) and unit:
+        return "[" + ", ".join(shown(v, unit) for v in value) + "]"
+    if isinstance(value, int | float) and not isinstance(value, bool) and unit:
+        return format_value(value, unit)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def duration(info: dict) -> str:
@@ -65,14 +86,18 @@ def describe(info: dict) -> str:
         f"duration     {duration(info)}",
         f"resumed      {info['resumed']} time(s)",
         f"software     labctl {info['software_version']}",
-        "parameters   " + json.dumps(info["parameters"]),
     ]
-    if info.get("sample"):
-        lines.insert(2, f"sample       {info['sample']}")
+    units = info.get("parameter_units") or {}
+    for key, value in (info["parameters"] or {}).items():
+        lines.append(f"parameter    {key} = {shown(value, units.get(key, ''))}")
+    for key in ("comment", "operator", "device", "sample"):  # after the procedure's line
+        if info.get(key):
+            lines.insert(2, f"{key:<12} {info[key]}")
     for role, idn in (info["instruments"] or {}).items():
         lines.append(f"instrument   {role}: {idn}")
+    units = info.get("result_units") or {}
     for key, value in (info["results"] or {}).items():
-        lines.append(f"result       {key} = {value}")
+        lines.append(f"result       {key} = {shown(value, units.get(key, ''))}")
     return "\n".join(lines)
 
 

@@ -53,6 +53,9 @@ def _parse_sets(sets: list[str]) -> dict[str, str]:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
             raise_input(f"--set {item!r}: expected NAME=VALUE")
+        if name.strip() in out:  # which one was meant cannot be guessed
+            raise_input(f"--set {name.strip()}: given twice ({out[name.strip()]!r} and "
+                        f"{value.strip()!r})")
         out[name.strip()] = value.strip()
     return out
 
@@ -199,6 +202,8 @@ def replay_cmd(
     from labctl.events import EventBus
     from labctl.replay import replay
 
+    if speed is not None and not speed > 0:
+        raise_input(f"--speed {speed:g}: must be a positive number of rows per second")
     bus = EventBus()
     printer = ReplayPrinter(enabled=not quiet)
     bus.subscribe(printer)

@@ -91,6 +91,9 @@ class DeviceModel:
         self._theta_h = math.radians(p.tilt_deg)
         self._field_state: FieldState = field_state(p, 0.0)
         self._gate_reads = 0
+        # gate drives so far: a read of the same state after another pulse or ramp is another
+        # draw of the read noise (a retention series is not one value repeated)
+        self._gate_drives = 0
         self._floor_key: tuple | None = None
         self._floor_w = np.empty(0, dtype=np.float32)
         self._floor_dbm = self._floor_w  # the same in dBm
@@ -124,6 +127,8 @@ class DeviceModel:
         with self._lock:
             self._sources[role] = source
             self._gate_reads = 0
+            if role == "gate":
+                self._gate_drives += 1
             mem = self._gated
             # the memristor switches on the voltage actually across it, which depends on its
             # own resistance: re-solve after each switch (SET then breakdown is two steps; a
@@ -150,7 +155,8 @@ class DeviceModel:
             if (src.mode != "off" and not mem.broken and self.params.read_noise > 0
                     and abs(i) < src.compliance * (1 - 1e-9)):
                 self._gate_reads += 1
-                i *= 1.0 + self.params.read_noise * mem.read_deviate(self._gate_reads)
+                i *= 1.0 + self.params.read_noise * mem.read_deviate(self._gate_reads,
+                                                                  self._gate_drives)
             return sol.v_gate, i
         raise ValueError(f"no terminal for role {role!r}")
 

@@ -94,11 +94,13 @@ class Memristor:
         """Forming voltage of this device, V."""
         return self.p.v_forming * self._spread(_TAG_FORM)
 
-    def read_deviate(self, count: int) -> float:
-        """Standard normal of the ``count``-th read of the present state (read noise)."""
+    def read_deviate(self, count: int, drive: int = 0) -> float:
+        """Standard normal of the ``count``-th read after the ``drive``-th drive of the gate,
+        in the present state (read noise)."""
         level = round(self.resistance) % 2**32
         return float(np.random.default_rng([self.seed, _TAG_READ, self.index, level,
-                                            self.sets, self.cycles, count]).standard_normal())
+                                            self.sets, self.cycles, count, drive]
+                                           ).standard_normal())
 
     def break_down(self) -> None:
         """Permanent breakdown: a low-ohmic short that no RESET recovers."""

@@ -76,6 +76,9 @@ class SimSource(SimInstrument):
         self.terminal = device.terminal(name)
         self._noise_seed = seed
         self._reads = 0  # readings since the output last changed (the noise's draw index)
+        # times each level was applied: the same level visited again (a retention series,
+        # a loop) reads a new draw, and a resumed sweep's levels are visited as they were
+        self._visits: dict[tuple, int] = {}
         self._advance = getattr(clock, "advance", None)  # only a virtual clock can jump
         self.output = False
         self.reset_peaks()
@@ -131,6 +134,10 @@ class SimSource(SimInstrument):
     # ---- physics ---------------------------------------------------------------------
     def _apply(self) -> None:
         self._reads = 0
+        if len(self._visits) > 100_000:  # bounded over an overnight run
+            self._visits.clear()
+        key = (self.function, self.current_level, self.voltage_level)
+        self._visits[key] = self._visits.get(key, 0) + 1
         if self.function == "CURR":
             v, i = self.terminal.source_current(self.current_level, self.voltage_limit)
         else:
@@ -154,12 +161,14 @@ class SimSource(SimInstrument):
     def _with_read_noise(self, v: float, i: float) -> tuple[float, float]:
         """A reading's noise on both measured values, scaled by the measure range in use.
 
-        Drawn from a hash of the instrument, its levels and the reading's index since the
-        output last changed, so that a resumed run reads what an uninterrupted one read.
+        Drawn from a hash of the instrument, its levels, how often that level was applied and
+        the reading's index since, so that a resumed sweep reads what an uninterrupted one
+        read while a level visited again reads anew.
         """
         self._reads += 1
-        key = repr((self._noise_seed, self.name, self.function, self.current_level,
-                    self.voltage_level, self._reads)).encode()
+        level = (self.function, self.current_level, self.voltage_level)
+        key = repr((self._noise_seed, self.name, *level, self._visits.get(level, 0),
+                    self._reads)).encode()
         words = hashlib.blake2b(key, digest_size=16).digest()
         u1 = (int.from_bytes(words[:8], "little") + 1) / 2.0**64  # (0, 1]: log is finite
         u2 = int.from_bytes(words[8:], "little") / 2.0**64

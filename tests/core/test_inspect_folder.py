@@ -71,3 +71,17 @@ def test_resuming_a_completed_run_says_so_and_sends_nothing(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "already completed, nothing to resume" in err and "failed" not in err
     assert err.count("\n") == 1 and run.path.stat().st_mtime_ns == before
+
+
+def test_one_run_in_the_lab_units_with_who_and_why(capsys, tmp_path):
+    run = run_into(tmp_path, "freq-current", {"i_start": "1.8 mA", "i_stop": "2.2 mA",
+                                              "i_step": "100 uA", "points": 1001},
+                   sample="W7-B3", operator="ana", comment="after anneal")
+    assert run.status == "completed"
+    assert main(["inspect", str(run.path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert {"sample       W7-B3", "operator     ana", "comment      after anneal"} <= set(out)
+    assert {"parameter    i_start = 1.8 mA", "parameter    f_start = 8 GHz",
+            "parameter    points = 1001"} <= set(out)
+    assert any(line.startswith("result       full_sync_from_current = ")
+               and line.endswith(" mA") for line in out)

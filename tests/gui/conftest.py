@@ -46,3 +46,25 @@ def scratch_settings(tmp_path):
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
     yield
+
+
+@pytest.fixture
+def window_on(qtbot, tmp_path):
+    """``window_on(lab)``: the main window on ``lab``, shown, runs going to this test's folder;
+    closed at the end without ramping down (whoever opened the lab closes it)."""
+    from gui.window import MainWindow
+
+    windows = []
+
+    def make(lab):
+        w = MainWindow(lab)
+        qtbot.addWidget(w)
+        w.launcher.out.setText(str(tmp_path / "runs"))
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w._outputs_down = True
+        w.close()

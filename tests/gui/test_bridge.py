@@ -36,3 +36,4 @@ def test_events_arrive_in_gui_thread(qtbot, tmp_path):
     replay(tmp_path / "run.h5", bus)
     qtbot.waitUntil(lambda: bool(replayed) and replayed[-1] == "finished", timeout=5000)
     assert replayed.count("point") == 5
+

@@ -27,14 +27,8 @@ def lab():
 
 
 @pytest.fixture
-def window(qtbot, lab, tmp_path):
-    w = MainWindow(lab)
-    qtbot.addWidget(w)
-    w.launcher.out.setText(str(tmp_path / "runs"))
-    w.show()
-    yield w
-    w._outputs_down = True  # the lab fixture closes (and ramps down) the station itself
-    w.close()
+def window(window_on, lab):
+    return window_on(lab)
 
 
 @pytest.fixture

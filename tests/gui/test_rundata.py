@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gui.rundata import Rows, SpectrumMap
 from labctl.schema import Axis, Quantity, Schema, Stream
@@ -26,18 +27,26 @@ def test_map_merges_rows_and_bins_but_keeps_a_narrow_line():
     assert m.uniform and m.x_first == 1e-3 and np.isclose(m.x_last, 1e-3 + 999e-6)
 
 
-def test_map_block_reads_equal_point_by_point():
-    axis = np.linspace(0, 1, 300)
+@pytest.mark.parametrize("n, columns, size", [(300, 64, 77), (1001, 125, 13)])
+def test_map_block_reads_equal_point_by_point(n, columns, size):
+    axis = np.linspace(0, 1, n)
     rng = np.random.default_rng(3)
-    traces = rng.normal(-80, 3, (500, 300)).astype(np.float32)
+    traces = rng.normal(-80, 3, (500, n)).astype(np.float32)
     x = np.linspace(0.5, 0.8, 500)
-    one, block = SpectrumMap(axis, 32, 64), SpectrumMap(axis, 32, 64)
+    one, block = SpectrumMap(axis, 32, columns), SpectrumMap(axis, 32, columns)
     for xi, t in zip(x, traces):
         one.add(xi, t)
-    for start in range(0, 500, 77):
-        block.add_block(x[start:start + 77], traces[start:start + 77])
+    for start in range(0, 500, size):  # blocks that straddle rows of 16 merged points
+        block.add_block(x[start:start + size], traces[start:start + size])
     assert np.array_equal(one.view(), block.view(), equal_nan=True)
     assert (one.rows_per, one.rows) == (block.rows_per, block.rows) == (16, 32)
+
+
+def test_the_last_partial_frequency_bin_keeps_its_maximum():
+    m = SpectrumMap(np.linspace(0, 1, 1001), max_columns=125)
+    assert (m.bin, m.columns) == (9, 112)  # 111 bins of 9 points, the last of 2
+    traces = np.random.default_rng(4).normal(size=(5, 1001)).astype(np.float32)
+    assert np.array_equal(m.decimate(traces)[:, -1], traces[:, 999:].max(axis=1))
 
 
 def test_map_notices_a_sweep_that_is_not_even():
@@ -68,3 +77,28 @@ def test_rows_keep_every_other_row_past_capacity():
     assert idx[0] == 0 and np.all(np.diff(idx) == 16) and idx[-1] >= 1000 - 16
     assert np.array_equal(rows.column("n"), idx)
     assert np.array_equal(rows.column("peaks")[:, 2], idx.astype(float))
+
+
+def test_a_refresh_worth_of_live_points_taken_at_once_equals_one_by_one():
+    from gui.rundata import RunData
+
+    stream, schema = _stream()
+    rng = np.random.default_rng(5)
+    points = [(i, {"current": 1e-3 + i * 1e-6, "n": i, "peaks": rng.normal(size=4),
+                   "trace": rng.normal(-80, 3, 1000).astype(np.float32)}) for i in range(700)]
+    points[650][1]["peaks"] = None  # a quantity left unmeasured: that batch goes point by point
+    one, batched = RunData(schema), RunData(schema)
+    for index, values in points:
+        one.add_point(index, values)
+    for start, size in zip(range(0, 700, 37), [3, 37, 1, 77, 40] * 40):
+        batched.add_points(points[start:start + 37][:size])
+        for index, values in points[start:start + 37][size:]:
+            batched.add_point(index, values)
+    a, b = one.maps["trace"], batched.maps["trace"]
+    assert (a.points, a.rows_per, a.rows) == (b.points, b.rows_per, b.rows) == (700, 1, 700)
+    assert np.array_equal(a.view(), b.view(), equal_nan=True)
+    for name in ("current", "n", "peaks"):
+        assert np.array_equal(one.rows["point"].column(name), batched.rows["point"].column(name),
+                              equal_nan=True)
+    assert batched.latest["n"] == 699 and batched.points == 700
+

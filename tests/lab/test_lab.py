@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from labctl.errors import LimitError
+from labctl.errors import LimitError, UserInputError
 from labctl.lab import LabClosed, StationBusy, open_lab
 from labctl.locks import LockHeld
 from labctl.procedure import Parameter, Procedure
@@ -202,3 +202,16 @@ def test_close_releases_every_instrument_session(monkeypatch):
     with open_lab(sim=True):
         assert closed == []
     assert sorted(closed) == ["gate", "gaussmeter", "shno_source", "spectrum", "supply"]
+
+
+def test_manual_levels_take_units_and_a_memristor_read_needs_i_shno_at_zero():
+    with open_lab(sim=True) as lab:
+        assert lab.ramp("shno_source", "1.2 mA") == pytest.approx(1.2e-3)
+        with pytest.raises(UserInputError, match="I_SHNO at zero .* 1.2 mA"):
+            lab.read_memristor(0.1)
+        assert lab.station.sim.device.truth()["gate_voltage"] == 0.0  # nothing was sent
+        lab.ramp("shno_source", "0 A")
+        assert lab.read_memristor(0.1) > 1e9  # the pristine memristor: HRS
+        with pytest.raises(UserInputError, match="mA is not a unit of T"):
+            lab.ramp("field", "600 mA")
+        assert lab.ramp("field", "600 mT") == pytest.approx(0.6, abs=2e-3)

@@ -38,11 +38,14 @@ def test_programmed_state_is_retained(station, tmp_path, goal):
     assert len(t) == p.planned_points() == 13
     np.testing.assert_allclose(t, np.arange(13) * 600.0, atol=0.5)  # on schedule
     assert station.clock.now() - t_start >= 7200.0  # virtual time, not wall time
-    np.testing.assert_allclose(r, r[0], rtol=1e-6)  # flat: the state is non-volatile
-    assert r[0] == pytest.approx(r_true, rel=0.03)
+    # flat within the read noise (1 % rms, RTN and 1/f): the state is non-volatile, and
+    # every read is a draw of its own, not one value repeated
+    spread = np.std(r) / np.mean(r)
+    assert 0.003 < spread < 0.03
+    assert np.mean(r) == pytest.approx(r_true, rel=0.03)
     np.testing.assert_allclose(i, p.v_read / r, rtol=1e-6)
     assert gated_resistance(station) == r_true  # the reads did not disturb it
-    assert abs(runner.results["drift"]) < 1e-6
+    assert abs(runner.results["drift"]) < 0.1
     assert runner.results["state"] == ("HRS" if "state" in goal else "LRS")
     assert station.sim.device.truth()["gate_voltage"] == 0.0
 

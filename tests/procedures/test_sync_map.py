@@ -116,8 +116,12 @@ def test_targets_parameter_and_limits():
         SyncMap(memristor_targets=["MRS"])
     with pytest.raises(UserInputError, match="positive"):
         SyncMap(memristor_targets=[-5.0])
+    with pytest.raises(UserInputError, match="gate_voltages = 9 V: would switch the memristor "
+                                             "whatever its state"):
+        SyncMap(gate_voltages=[0.0, 9.0])
     with pytest.raises(LimitError, match="gate_voltages"):
-        SyncMap(gate_voltages=[0.0, 9.0]).check_station(default_sim_station())
+        SyncMap(gate_voltages=[0.0, 9.0], allow_switching=True).check_station(
+            default_sim_station())
     with pytest.raises(LimitError, match="i_stop"):
         SyncMap(i_stop=3e-3).check_station(default_sim_station())
 

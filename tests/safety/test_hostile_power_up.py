@@ -118,7 +118,12 @@ def test_station_check_reports_every_instrument_and_changes_nothing(state):
         changed = [r.command for r in instrument.log if "?" not in r.header
                    and not r.header.startswith("*")]
         assert changed == [], (instrument.name, changed)
-    assert Peaks.of(station) == found
+    # the same levels; a memristor's current fluctuates by its read noise (1 % rms) from one
+    # reading to the next, so the largest seen may grow by that much
+    seen = Peaks.of(station)
+    assert (seen.shno_current, seen.gate_voltage, seen.magnet_current) == (
+        found.shno_current, found.gate_voltage, found.magnet_current)
+    assert seen.gate_current == pytest.approx(found.gate_current, rel=0.05)
 
 
 def test_station_check_says_what_a_run_would_change():
