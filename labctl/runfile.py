@@ -37,6 +37,7 @@ from labctl.runlayout import (  # noqa: F401  (ABORTED ... now_iso: re-exported)
     create_layout,
     create_outcome,
     grown,
+    new_attrs,
     now_iso,
     write_outcome,
 )
@@ -178,10 +179,11 @@ class RunFile:
             raise DiskFull(self.broken)
         try:
             self._watch.wrote(writer.row_bytes)
+            # the data, then the mark that the row is complete, then one flush (which also
+            # clears the flags): no metadata changes in between (see StreamWriter.mark_complete)
             i = writer.append(values)
-            self._f.flush()  # the data first ...
             writer.mark_complete(i)
-            self._flush()  # ... then the mark that the row is complete (and the flags cleared)
+            self._flush()
         except DiskFull:  # stopped in time: the file is intact, its log and close still work
             raise
         except (OSError, RuntimeError) as err:  # a full disk, an I/O error
@@ -250,16 +252,21 @@ class RunFile:
 
 def _write_header(f: h5py.File, schema: Schema, metadata: dict[str, Any],
                   rows: dict[str, int]) -> None:
-    f.attrs["schema_version"] = SCHEMA_VERSION
-    f.attrs["schema"] = json.dumps(schema.to_json())
-    f.attrs["started"] = now_iso()
-    f.attrs["resumed"] = 0
-    create_outcome(f)
-    for key, value in metadata.items():
+    for key in metadata:
         if key in OUTCOME or key in ("schema", "schema_version", "resumed"):
             raise ValueError(f"metadata key {key!r} is reserved by the run file")
-        f.attrs[key] = value if isinstance(value, str | int | float) else \
+    # in this order (the outcome's fixed-size attributes before the metadata): the file's
+    # layout is the one it always had
+    new_attrs(f, {"schema_version": SCHEMA_VERSION, "schema": json.dumps(schema.to_json()),
+                  "started": now_iso(), "resumed": 0})
+    create_outcome(f)
+    for key, value in metadata.items():
+        value = value if isinstance(value, str | int | float) else \
             json.dumps(value, default=_json_default)
+        if key == "started":  # given by the caller: replaces the time of creation
+            f.attrs[key] = value
+        else:
+            new_attrs(f, {key: value})
     create_layout(f, schema, rows)
 
 

@@ -63,6 +63,9 @@ class StreamWriter:
             ds.resize(self.capacity, axis=0)
         for name, _, _ in self.scalars:
             self.coord.file[name].resize(self.capacity, axis=0)
+        # the new chunks are allocated now (early), their index entries in HDF5's metadata
+        # cache: on disk before any row is written into them
+        self.coord.file.flush()
 
     def check(self, values: dict[str, Any]) -> None:
         """Refuse a row that does not fit the schema, before anything of it is written."""
@@ -107,9 +110,10 @@ class StreamWriter:
     def mark_complete(self, i: int) -> None:
         """Write row ``i``'s coordinate, the mark that the row is complete.
 
-        Call it only after the row's data has been flushed: a rewritten chunk reaches the file
-        at once, but the index entry of a newly allocated one (a spectrum row) waits in HDF5's
-        metadata cache until the flush, so a mark written earlier could outlive its data.
+        Every chunk a row writes was allocated (and its index entry flushed) before: when the
+        file was made or when :meth:`_grow` added rows. A row's writes therefore change no
+        metadata and reach the file at once, in program order, data before this mark; the
+        caller's flush after the mark is what makes the row visible to SWMR readers.
         """
         j = i % SCALAR_CHUNK
         self.coord_buffer[j] = i

@@ -171,6 +171,7 @@ class BandPower:
             self._floor = np.float32(math.exp(float(bg) * float(self._scale)))
             self._shape = None
         self._units = 1e-3 * df / (1.06 * rbw) * 10.0 ** (-gain_db / 10.0)
+        self._ones = np.ones(self.block)
 
     def __call__(self, trace_dbm: np.ndarray) -> np.ndarray:
         lin = np.asarray(trace_dbm, dtype=np.float32) * self._scale
@@ -179,6 +180,8 @@ class BandPower:
         if self._shape is not None:
             lin *= self._shape
         m = lin.size // self.block
-        sums = lin[:m * self.block].reshape(m, self.block).sum(axis=1, dtype=np.float64)
+        # in float64, as a product with ones: twice as fast as numpy's cast-and-reduce
+        # along a short axis (the same sums to the last bit of the float32 stored)
+        sums = lin[:m * self.block].astype(np.float64).reshape(m, self.block) @ self._ones
         sums *= self._units
         return sums

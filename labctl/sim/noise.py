@@ -59,9 +59,16 @@ def generator(seed: int, tag: int, key: int, count: int) -> np.random.Generator:
 
 
 def gaussmeter_noise(seed: int, setpoint: float, reads: int) -> float:
-    """Standard-normal deviate for the ``reads``-th reading since the setpoint changed."""
-    key = state_hash(("hall", round(setpoint * 1e6)))
-    return float(generator(seed, _TAG_HALL, key, reads).standard_normal())
+    """Standard-normal deviate for the ``reads``-th reading since the setpoint changed.
+
+    Box-Muller on a 128-bit hash of the reading (as the source meters' read noise): one
+    deviate per reading, where a seeded Generator costs ~16 µs and this ~3.
+    """
+    text = repr((seed & (2**63 - 1), _TAG_HALL, round(setpoint * 1e6), reads)).encode()
+    digest = hashlib.blake2b(text, digest_size=16).digest()
+    u1 = (int.from_bytes(digest[:8], "little") + 1) / 2.0**64  # (0, 1]: log is finite
+    u2 = int.from_bytes(digest[8:], "little") / 2.0**64
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
 class _Bounded:

@@ -250,7 +250,9 @@ def test_an_uncaught_error_shows_a_dialog_and_ramps_down(window, qtbot, lab, mon
 
 def test_queue_panel_resumes_an_interrupted_queue(sim_window, qtbot):
     panel = sim_window.queue_panel
-    panel.add("freq-current", {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 20e-6,
+    # 401 steps: long enough to be running when the click lands (the worker can keep the
+    # GIL for tens of ms before the test thread sees the second row)
+    panel.add("freq-current", {"i_start": 0.6e-3, "i_stop": 2.2e-3, "i_step": 4e-6,
                                "points": 2001})
     panel.add("memristor-cycles", {"cycles": 1, "v_step": 0.5})
     handle = panel.run()

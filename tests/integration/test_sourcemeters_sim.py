@@ -59,7 +59,8 @@ def _assert_steps_within(levels: list[float], start: float, max_step: float) -> 
 
 
 def _position(log, record) -> int:
-    return next(i for i, r in enumerate(log) if r is record)
+    """Index in ``log`` of the last command equal to ``record`` (the last of its kind)."""
+    return max(i for i, r in enumerate(log) if r == record)
 
 
 @pytest.mark.parametrize("model", CURRENT_SOURCES)

@@ -180,12 +180,14 @@ def test_kill_at_any_instant_then_resume(tmp_path):
     first_append = run_lines.index("append") + 1
     close_start = run_lines.index("close") + 1
     create = list(range(1, first_append))
+    rows = list(range(first_append, close_start))
     close = list(range(close_start, n + 1))
     instants = sorted(set(spread(list(range(1, n + 1)), 16) + spread(close, 12)
-                          + spread(create, 4)))
-    # kills during a resume: of a run killed halfway, at lines spread over its resume
+                          + spread(create, 4) + spread(rows, 8)))
+    # kills during a resume: of a run killed halfway through its rows, at lines spread over
+    # its resume
     half = tmp_path / "half.h5"
-    assert run_child(half, kill_at=n // 2) == KILLED
+    assert run_child(half, kill_at=rows[len(rows) // 2]) == KILLED
     resume_lines = traced_lines(tmp_path, "resume-count", resume_from=half)
     resume_instants = spread(list(range(1, len(resume_lines) + 1)), 8)
     assert len(instants) + len(resume_instants) >= 30
