@@ -23,7 +23,7 @@ from procedures.freq_current import FreqCurrent
 pytestmark = pytest.mark.system
 
 
-SLICE = 0.05  # s of the writer's time between two looks of the readers
+SLICE = 0.01  # s of the writer's time between two looks of the readers (a few rows)
 
 
 def procedure() -> FreqCurrent:
@@ -138,7 +138,7 @@ def test_readers_across_the_end_of_a_run(tmp_path, reference):
     assert exited == 0
     _, status = os.waitpid(xarray_pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the xarray reader saw a row without data"
-    assert len(rows_seen) > 5 and polls > 5  # the readers did follow the run
+    assert len(rows_seen) > 5 and polls > 5, (rows_seen, polls)  # the readers followed the run
     info = read_info(path)  # the run closed although three readers held the file
     assert info["status"] == "completed" and info["rows"]["point"] == len(reference["trace"])
     held.close()
