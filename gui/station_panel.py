@@ -147,14 +147,17 @@ class StationPanel(QWidget):
                         f"station's {show_value(top, 'A')}")
         return text
 
-    def _validate(self, role: str) -> None:
+    def _validate(self, role: str, announce: bool = True) -> None:
+        """Mark an entry beyond the limit and disable its Set; ``announce`` the problem in the
+        message line (an edit does; a re-check after an owner change must not replace the
+        outcome of the last action there)."""
         text = self.problem(role)
         entry = self.entries[role]
         entry.setStyleSheet("background: #f6c6c6;" if text else "")
         manual = self.lab.owner not in ("run", "queue")
         self.set_buttons[role].setEnabled(manual and not text)
         self.set_buttons[role].setToolTip(text or "ramp to this value at the station's rate")
-        if text:
+        if text and announce:
             self.message.setText(text)
 
     def set_output(self, role: str) -> None:
@@ -244,6 +247,6 @@ class StationPanel(QWidget):
             self.read_r.setEnabled(manual)
             for role in self.outputs:
                 self.entries[role].setEnabled(manual)
-                self._validate(role)
+                self._validate(role, announce=False)
         elif event.kind == "reading" and data.get("reading") is not None:
             self.show_reading(data["reading"])
