@@ -11,6 +11,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError, UserInputError
+from labctl.units import format_value as show
 
 
 @dataclass
@@ -63,9 +64,10 @@ def _source(report: InstrumentReport, role, compliance: float | None) -> None:
     report.lines += [
         f"output     {'ON' if state.output else 'off'}",
         f"function   {state.function} (the role drives {role.native})",
-        f"level      {state.level:g} {unit}",
-        f"limit      {state.compliance:g} {other}",
-        f"range      {'auto' if state.source_range is None else f'{state.source_range:g} {unit}'}",
+        f"level      {show(state.level, unit)}",
+        f"limit      {show(state.compliance, other)}",
+        "range      " + ("auto" if state.source_range is None
+                            else show(state.source_range, unit)),
     ]
     if state.output:  # an output that is off has nothing to read back (its 0 V is no reading)
         volts, amps = role.driver.measure_voltage(), role.driver.measure_current() \
@@ -77,18 +79,19 @@ def _source(report: InstrumentReport, role, compliance: float | None) -> None:
         report.changes.append(f"set the {role.native} function (output off), then switch the "
                               f"output on at 0")
     if state.output and state.function != role.native:
-        report.changes.append(f"ramp {state.level:g} {unit} to 0 through the {state.function} "
+        report.changes.append(f"ramp {show(state.level, unit)} to 0 through the {state.function} "
                               f"function, switch the output off, set the {role.native} function")
     elif state.output and not role.allowed.low <= state.level <= role.allowed.high:
-        report.changes.append(f"ramp {state.level:g} {unit} down into the station limits "
-                              f"[{role.allowed.low:g}, {role.allowed.high:g}] {unit}")
+        report.changes.append(f"ramp {show(state.level, unit)} down into the station limits "
+                              f"[{show(role.allowed.low, unit)}, {show(role.allowed.high, unit)}]")
     if state.function == role.native and compliance is not None and \
             abs(state.compliance - compliance) > 1e-5 * compliance:
-        report.changes.append(f"set the limit to {compliance:g} {other} (station file)")
+        report.changes.append(f"set the limit to {show(compliance, other)} (station file)")
     if state.function == role.native and compliance is None and \
             state.compliance > role.limits.max_compliance:
         report.changes.append(f"set the compliance a procedure asks for (at most "
-                              f"{role.limits.max_compliance:g} A); {state.compliance:g} A now")
+                              f"{show(role.limits.max_compliance, 'A')}); "
+                              f"{show(state.compliance, 'A')} now")
     if state.source_range is not None and not role._range_holds(state):
         report.changes.append("ramp to 0, switch off and set auto range (the fixed range "
                               "cannot hold the station's limits)")
@@ -114,16 +117,16 @@ def _supply(report: InstrumentReport, field_role) -> None:
     report.lines += [
         f"output     {'ON' if on else 'off'}",
         f"mode       {mode} (the field role drives current)",
-        f"current    {supply.read_current_setpoint():g} A programmed, "
-        f"{supply.measure_current():g} A in the coil",
-        f"voltage    {supply.read_voltage_setpoint():g} V programmed",
+        f"current    {show(supply.read_current_setpoint(), 'A')} programmed, "
+        f"{show(supply.measure_current(), 'A')} in the coil",
+        f"voltage    {show(supply.read_voltage_setpoint(), 'V')} programmed",
     ]
     if on and mode != "current":
         report.changes.append("ramp the voltage to 0 V through voltage mode, wait for the coil, "
                               "switch off, set current mode")
     elif mode == "current" and abs(supply.read_voltage_setpoint()
                                    - field_role.voltage_limit) > 1e-6:
-        report.changes.append(f"set the voltage limit to {field_role.voltage_limit:g} V")
+        report.changes.append(f"set the voltage limit to {show(field_role.voltage_limit, 'V')}")
 
 
 def _gaussmeter(report: InstrumentReport, field_role) -> None:
@@ -137,7 +140,7 @@ def _gaussmeter(report: InstrumentReport, field_role) -> None:
         report.lines.append(f"reading    none: {err}")
     if unit != "T" or range_code != code:
         report.changes.append(f"set tesla and the {full_scale:g} G range (code {code}) for "
-                              f"|B| <= {field_role.limits.max_field:g} T")
+                              f"|B| <= {show(field_role.limits.max_field, 'T')}")
 
 
 def check_station_config(config) -> tuple[str, list[str]]:
@@ -170,13 +173,14 @@ def report_text(station, reports: list[InstrumentReport]) -> str:
     for report in reports:
         lines += report.text()
     shno = c.shno_source.limits
-    lines.append(f"limits       |I_SHNO| <= {shno.max_current:g} A, step {shno.max_step:g} A, "
-                 f"dwell {shno.dwell:g} s, compliance {shno.compliance_voltage:g} V")
-    lines.append(f"             V_M in [{c.gate.limits.min_voltage:g}, "
-                 f"{c.gate.limits.max_voltage:g}] V, compliance <= "
-                 f"{c.gate.limits.max_compliance:g} A")
-    lines.append(f"             |B| <= {c.field.limits.max_field:g} T, "
-                 f"ramp <= {c.field.limits.max_ramp_rate:g} A/s")
+    lines.append(f"limits       |I_SHNO| <= {show(shno.max_current, 'A')}, "
+                 f"step {show(shno.max_step, 'A')}, dwell {show(shno.dwell, 's')}, "
+                 f"compliance {show(shno.compliance_voltage, 'V')}")
+    lines.append(f"             V_M in [{show(c.gate.limits.min_voltage, 'V')}, "
+                 f"{show(c.gate.limits.max_voltage, 'V')}], compliance <= "
+                 f"{show(c.gate.limits.max_compliance, 'A')}")
+    lines.append(f"             |B| <= {show(c.field.limits.max_field, 'T')}, "
+                 f"ramp <= {show(c.field.limits.max_ramp_rate, 'A')}/s")
     return "\n".join(lines)
 
 

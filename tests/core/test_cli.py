@@ -148,7 +148,7 @@ def test_station_check_prints_identities_and_limits(capsys):
     code, out, err = run(capsys, "station", "check", "--sim")
     assert code == 0, err
     assert "MODEL 2450" in out and "N9020A" in out and "MODEL425" in out
-    assert "|I_SHNO| <= 0.0025 A" in out
+    assert "|I_SHNO| <= 2.5 mA" in out
 
 
 def test_procedures_lists_the_experiment(capsys):

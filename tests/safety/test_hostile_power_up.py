@@ -130,7 +130,7 @@ def test_station_check_says_what_a_run_would_change():
     station, _ = hostile_station(HOSTILE["gate sourcing 1 mA in current mode"])
     gate = check_station(station)[1]
     assert "output     ON" in gate.lines
-    assert any("ramp 0.001 A to 0 through the current function" in c for c in gate.changes)
+    assert any("ramp 1 mA to 0 through the current function" in c for c in gate.changes)
 
 
 def test_an_output_that_is_off_is_not_reported_as_a_measurement():
