@@ -32,6 +32,7 @@ from PyQt5.QtWidgets import (
 )
 
 from labctl.errors import LabctlError, UserInputError
+from labctl.queue import varied_label
 from labctl.registry import procedure_class
 from labctl.units import format_value, parse_list
 
@@ -280,7 +281,7 @@ class QueuePanel(QWidget):
     def _show_runs(self, runs: list[dict]) -> None:
         self.runs.setRowCount(len(runs))
         for row, r in enumerate(runs):
-            varied = varied_text(r.get("procedure", ""), r.get("varied") or {})
+            varied = varied_label(r.get("procedure", ""), r.get("varied") or {})
             cells = (str(r.get("index", row + 1)), r.get("procedure", ""), varied,
                      r.get("status", ""), Path(r.get("path") or "").name)
             for col, text in enumerate(cells):
@@ -291,21 +292,3 @@ class QueuePanel(QWidget):
 
     def statuses(self) -> list[str]:
         return [self.runs.item(r, 3).text() for r in range(self.runs.rowCount())]
-
-
-def varied_text(procedure: str, varied: dict) -> str:
-    """A queued run's foreach values in engineering units (gate_voltage=200 mV)."""
-    from labctl.errors import LabctlError
-    from labctl.registry import procedure_class
-    from labctl.units import format_value
-
-    try:
-        units = {q.name: q.unit for q in procedure_class(procedure).parameters}
-    except LabctlError:
-        units = {}
-
-    def one(name: str, value) -> str:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return format_value(value, units.get(name, ""))
-        return str(value)
-    return ", ".join(f"{k}={one(k, v)}" for k, v in varied.items())

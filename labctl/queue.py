@@ -47,11 +47,7 @@ class QueueRun:
 
     @property
     def label(self) -> str:
-        """The foreach values of this run, in engineering units (gate_voltage=200 mV)."""
-        def unit(name: str) -> str:
-            params = getattr(self.instance, "parameters", ())
-            return next((q.unit for q in params if q.name == name), "")
-        return ", ".join(f"{k}={_short(v, unit(k))}" for k, v in self.varied.items())
+        return varied_label(self.procedure, self.varied)
 
 
 @dataclass
@@ -67,6 +63,17 @@ class Queue:
     def state_path(self) -> Path:
         """The state file, next to the out folder: ``<out>.queue.json``."""
         return self.out.with_name(self.out.name + ".queue.json")
+
+
+def varied_label(procedure: str, varied: dict[str, Any]) -> str:
+    """A queued run's foreach values in engineering units: ``gate_voltage=200 mV``."""
+    from labctl.registry import procedure_class
+
+    try:
+        units = {q.name: q.unit for q in procedure_class(procedure).parameters}
+    except LabctlError:  # a state file naming a procedure no longer installed
+        units = {}
+    return ", ".join(f"{k}={_short(v, units.get(k, ''))}" for k, v in varied.items())
 
 
 def _short(v: Any, unit: str = "") -> str:

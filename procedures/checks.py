@@ -12,6 +12,7 @@ from labctl.config import StationConfig
 from labctl.duration import format_duration, sweep_time
 from labctl.errors import LimitError, UserInputError
 from labctl.units import format_value as show
+from procedures.spectra import video_bandwidth
 
 # s: the longest sweep of a Keysight X-series (the FSV's is longer); a spectrum that would take
 # longer is a typo of RBW or VBW (7 Hz for 7 MHz), and the analyzer would clip its sweep time
@@ -28,8 +29,8 @@ def check_span(values: dict) -> None:
     if rbw > f_stop - f_start:
         raise UserInputError(f"parameter rbw = {show(rbw, 'Hz')}: wider than the span f_stop - "
                              f"f_start = {show(f_stop - f_start, 'Hz')}")
-    vbw = values.get("vbw") or rbw / 10
-    one = sweep_time(f_start, f_stop, values.get("points", 1001), rbw, vbw)
+    vbw = video_bandwidth(values)
+    one = sweep_time(f_start, f_stop, values["points"], rbw, vbw)
     if one > MAX_SWEEP:
         raise UserInputError(f"parameters rbw = {show(rbw, 'Hz')}, vbw = {show(vbw, 'Hz')}: one "
                              f"sweep of {show(f_stop - f_start, 'Hz')} would take "

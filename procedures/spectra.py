@@ -106,8 +106,13 @@ def peak_quantities() -> tuple[Quantity, ...]:
     )
 
 
+def video_bandwidth(values: dict) -> float:
+    """The VBW a sweep uses: the parameter, or RBW/10 when it is 0 (auto)."""
+    return values["vbw"] or values["rbw"] / 10
+
+
 def configure_analyzer(station, values: dict) -> np.ndarray:
-    vbw = values["vbw"] or values["rbw"] / 10
+    vbw = video_bandwidth(values)
     return station.spectrum.configure(values["f_start"], values["f_stop"], values["points"],
                                       values["rbw"], vbw, values["averages"])
 
@@ -331,7 +336,7 @@ class SpectrumSweep:
     @staticmethod
     def plan_background(plan: Plan, values: dict) -> None:
         """Describe the spectra; the background trace at I_SHNO = 0, if the run records one."""
-        vbw = values["vbw"] or values["rbw"] / 10
+        vbw = video_bandwidth(values)
         one = plan.sweep(values["f_start"], values["f_stop"], values["points"], values["rbw"],
                          vbw, values["averages"], n=0)
         settle = f", settle {format_value(values['settle'], 's')}" if values["settle"] else ""
@@ -355,4 +360,4 @@ class SpectrumSweep:
         if field:
             plan.field_reading()
         plan.sweep(values["f_start"], values["f_stop"], values["points"], values["rbw"],
-                   values["vbw"] or values["rbw"] / 10, values["averages"])
+                   video_bandwidth(values), values["averages"])
